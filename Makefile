@@ -1,0 +1,38 @@
+# conceptd: two commands for a fresh Debian 12 machine with the Swift 6 toolchain:
+#   make test   installs missing Debian packages, builds, runs the whole suite
+#   make run    builds in release and starts the daemon on the demo config
+SHELL := /bin/bash
+SWIFT ?= swift
+# Tests are built optimised: numeric Swift in a debug build is 10-100x slower.
+TEST_FLAGS := -c release -Xswiftc -enable-testing
+DEB_PACKAGES := pkg-config libopenblas-dev libavformat-dev libavcodec-dev libavutil-dev \
+	libswscale-dev libavdevice-dev libsystemd-dev ffmpeg systemd
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build test run bench bench-step install clean
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) build $(TEST_FLAGS) --build-tests
+	$(SWIFT) test $(TEST_FLAGS) --skip-build
+
+run: build
+	.build/release/conceptd
+
+bench: build
+	.build/release/concept-bench conv
+	.build/release/concept-bench step --preset tiny --batch 8
+
+clean:
+	rm -rf .build

@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// conceptd: learn static and dynamic visual concepts from live video.
+///
+/// Layers (each a target; a layer never imports one above it):
+///   1. C wrappers   CBLAS, CFFmpeg, CSystemd
+///   2. Tensor       storage, kernels, autograd, safetensors, SGD
+///   3. ConceptModel R(2+1)D, concept heads, losses, Sinkhorn, training step
+///   4. Media        libav inputs, decode, scale, clips and views
+///   7. Executables  conceptd, concept-bench
+let package = Package(
+    name: "conceptd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "conceptd", targets: ["conceptd"]),
+        .executable(name: "concept-bench", targets: ["concept-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Layer 1: C libraries found through pkg-config.
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libavdevice-dev"])]),
+        .systemLibrary(
+            name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]),
+
+        // Layer 2: tensors and autograd.
+        .target(name: "Tensor", dependencies: ["CBLAS"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
+        // Layer 3: the concept learner.
+        .target(name: "ConceptModel", dependencies: ["Tensor"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
+        // Layer 4: media ingest.
+        .target(name: "Media", dependencies: ["CFFmpeg"]),
+
+        // Executables.
+        .executableTarget(name: "conceptd", dependencies: [
+            "ConceptModel", "Media",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "concept-bench", dependencies: [
+            "Tensor", "ConceptModel", "Media",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Tests.
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CFFmpeg", "CSystemd"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "ConceptModelTests", dependencies: ["ConceptModel", "Tensor"],
+                    resources: [.copy("reference")]),
+        .testTarget(name: "MediaTests", dependencies: ["Media"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
