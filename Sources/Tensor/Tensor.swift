@@ -1,1 +1,135 @@
 import CBLAS
+import Foundation
+
+/// Contiguous Float32 memory, 64-byte aligned. Owns its allocation, or views a range of another storage
+/// (parameters view one flat buffer so that zero-grad and SGD are single loops).
+public final class TensorStorage: @unchecked Sendable {
+    /// First element.
+    public let pointer: UnsafeMutablePointer<Float>
+    /// Number of elements.
+    public let count: Int
+    private let owner: TensorStorage?
+
+    /// Allocates `count` zero-initialised floats.
+    public init(count: Int) {
+        precondition(count >= 0, "negative storage size")
+        var raw: UnsafeMutableRawPointer?
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("out of memory allocating \(bytes) bytes") }
+        memset(raw, 0, bytes)
+        self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.count = count
+        self.owner = nil
+    }
+
+    /// A view of `count` elements of `parent` starting at `offset`; keeps the parent alive.
+    public init(viewing parent: TensorStorage, offset: Int, count: Int) {
+        precondition(offset >= 0 && offset + count <= parent.count, "storage view out of range")
+        self.pointer = parent.pointer + offset
+        self.count = count
+        self.owner = parent
+    }
+
+    deinit { if owner == nil { free(pointer) } }
+
+    /// The elements as a buffer.
+    @inline(__always) public var buffer: UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: pointer, count: count)
+    }
+    /// Sets every element to zero.
+    public func zero() { memset(pointer, 0, count * MemoryLayout<Float>.stride) }
+}
+
+/// A row-major, contiguous Float32 array of any rank, with reverse-mode autograd.
+///
+/// Video layout is `N x C x T x H x W`, as in PyTorch, so weights map one to one. Operations are free functions
+/// (`relu(x)`) mirrored as methods (`x.relu()`); each records a backward closure when gradients are needed.
+public final class Tensor: CustomStringConvertible {
+    /// The dimensions, outermost first. `[]` is a scalar.
+    public let shape: [Int]
+    /// The values.
+    public internal(set) var storage: TensorStorage
+    /// The accumulated gradient, allocated on first use (or bound to a flat gradient buffer for parameters).
+    public internal(set) var gradStorage: TensorStorage?
+    /// Whether gradients flow to (and through) this tensor.
+    public internal(set) var requiresGrad: Bool
+    /// The recorded operation that produced this tensor, if any.
+    var node: BackwardNode?
+
+    /// A zero-filled tensor.
+    public init(zeros shape: [Int], requiresGrad: Bool = false) {
+        self.shape = shape
+        self.storage = TensorStorage(count: Tensor.elementCount(shape))
+        self.requiresGrad = requiresGrad
+    }
+
+    /// A tensor viewing existing storage (shape must match its count).
+    public init(storage: TensorStorage, shape: [Int], requiresGrad: Bool = false) {
+        precondition(Tensor.elementCount(shape) == storage.count, "shape \(shape) does not match storage of \(storage.count)")
+        self.shape = shape
+        self.storage = storage
+        self.requiresGrad = requiresGrad
+    }
+
+    /// A tensor holding `values` (count must equal the product of `shape`).
+    public convenience init(_ values: [Float], shape: [Int], requiresGrad: Bool = false) throws {
+        guard values.count == Tensor.elementCount(shape) else {
+            throw TensorError.shapeMismatch("\(values.count) values for shape \(shape) (\(Tensor.elementCount(shape)) elements)")
+        }
+        self.init(zeros: shape, requiresGrad: requiresGrad)
+        values.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    /// A scalar tensor.
+    public convenience init(scalar: Float) {
+        self.init(zeros: [])
+        storage.pointer[0] = scalar
+    }
+
+    /// Number of elements.
+    @inline(__always) public var count: Int { storage.count }
+    /// Number of dimensions.
+    public var rank: Int { shape.count }
+    /// Values as an array (a copy).
+    public var values: [Float] { Array(storage.buffer) }
+    /// The single value of a one-element tensor.
+    public var item: Float { storage.pointer[0] }
+    /// The gradient as an array (zeros if none was accumulated).
+    public var gradValues: [Float] { gradStorage.map { Array($0.buffer) } ?? [Float](repeating: 0, count: count) }
+
+    /// Product of dimensions.
+    public static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+
+    /// Resolves a possibly negative axis.
+    func axis(_ a: Int) throws -> Int {
+        let r = a < 0 ? a + rank : a
+        guard r >= 0 && r < rank else { throw TensorError.invalidArgument("axis \(a) out of range for shape \(shape)") }
+        return r
+    }
+
+    /// The gradient buffer, allocated zeroed on first use. Backward closures accumulate into it.
+    func gradPointer() -> UnsafeMutablePointer<Float> {
+        if let g = gradStorage { return g.pointer }
+        let g = TensorStorage(count: count)
+        gradStorage = g
+        return g.pointer
+    }
+
+    /// Drops any accumulated gradient (parameters bound to a flat buffer are zeroed instead).
+    public func zeroGrad() { gradStorage?.zero() }
+
+    /// A copy of the values that is cut off from the graph (PyTorch's `detach().clone()`).
+    public func detached() -> Tensor {
+        let t = Tensor(zeros: shape)
+        t.storage.pointer.update(from: storage.pointer, count: count)
+        return t
+    }
+
+    /// Marks a leaf tensor as needing gradients.
+    public func requiringGrad() -> Tensor { requiresGrad = true; return self }
+
+    public var description: String {
+        let head = values.prefix(8).map { String(format: "%.4g", $0) }.joined(separator: ", ")
+        return "Tensor(\(shape), [\(head)\(count > 8 ? ", ..." : "")])"
+    }
+}

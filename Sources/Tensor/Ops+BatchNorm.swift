@@ -1,0 +1,115 @@
+import Foundation
+
+// Batch normalisation over axis 1 of [N x C x L...] (BatchNorm1d/3d). Training uses the biased batch variance to
+// normalise and updates running_var with the unbiased one, as PyTorch does.
+
+/// Training forward. x, y: [N x C x L]; w, b: [C]; mean, invstd: [C] (saved for backward).
+func batchnorm_forward_train(_ y: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>, _ invstd: UnsafeMutablePointer<Float>,
+                             _ varUnbiased: UnsafeMutablePointer<Float>,
+                             _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                             _ n: Int, _ c: Int, _ l: Int, _ eps: Float) {
+    let m = n * l
+    parallelChunks(c, costPerItem: m * 3) { cr in
+        for ch in cr {
+            var s: Double = 0
+            for i in 0..<n { let p = x + (i * c + ch) * l; for j in 0..<l { s += Double(p[j]) } }
+            let mu = s / Double(m)
+            var v: Double = 0
+            for i in 0..<n { let p = x + (i * c + ch) * l; for j in 0..<l { let d = Double(p[j]) - mu; v += d * d } }
+            let biased = v / Double(m)
+            let inv = Float(1 / (biased + Double(eps)).squareRoot())
+            mean[ch] = Float(mu); invstd[ch] = inv
+            varUnbiased[ch] = Float(m > 1 ? v / Double(m - 1) : biased)
+            let scale = inv * w[ch], shift = b[ch] - Float(mu) * scale
+            for i in 0..<n {
+                let p = x + (i * c + ch) * l, q = y + (i * c + ch) * l
+                for j in 0..<l { q[j] = p[j] * scale + shift }
+            }
+        }
+    }
+}
+
+/// Evaluation forward with running statistics. x, y: [N x C x L]
+func batchnorm_forward_eval(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                            _ rm: UnsafePointer<Float>, _ rv: UnsafePointer<Float>, _ n: Int, _ c: Int, _ l: Int, _ eps: Float) {
+    for ch in 0..<c {
+        let scale = w[ch] / (rv[ch] + eps).squareRoot(), shift = b[ch] - rm[ch] * scale
+        for i in 0..<n {
+            let p = x + (i * c + ch) * l, q = y + (i * c + ch) * l
+            for j in 0..<l { q[j] = p[j] * scale + shift }
+        }
+    }
+}
+
+/// Backward. Training: dx += invstd/M·(M·dx̂ − Σdx̂ − x̂·Σ(dx̂·x̂)) with dx̂ = dy·w; evaluation: dx += dy·w·invstd.
+/// dw += Σ dy·x̂; db += Σ dy. x̂ is recomputed from x, mean and invstd.
+func batchnorm_backward(_ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?,
+                        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                        _ mean: UnsafePointer<Float>, _ invstd: UnsafePointer<Float>, _ n: Int, _ c: Int, _ l: Int, training: Bool) {
+    let m = n * l
+    parallelChunks(c, costPerItem: m * 3) { cr in
+        for ch in cr {
+            let mu = mean[ch], inv = invstd[ch]
+            var sdy: Double = 0, sdyx: Double = 0
+            for i in 0..<n {
+                let p = x + (i * c + ch) * l, g = dy + (i * c + ch) * l
+                for j in 0..<l { sdy += Double(g[j]); sdyx += Double(g[j] * (p[j] - mu)) }
+            }
+            sdyx *= Double(inv)        // Σ dy·x̂
+            dw?[ch] += Float(sdyx)
+            db?[ch] += Float(sdy)
+            guard let dx else { continue }
+            let k = w[ch] * inv
+            if training {
+                let a = Float(sdy / Double(m)), bcoef = Float(sdyx / Double(m)) * inv
+                for i in 0..<n {
+                    let p = x + (i * c + ch) * l, g = dy + (i * c + ch) * l, d = dx + (i * c + ch) * l
+                    for j in 0..<l { d[j] += k * (g[j] - a - (p[j] - mu) * bcoef) }
+                }
+            } else {
+                for i in 0..<n {
+                    let g = dy + (i * c + ch) * l, d = dx + (i * c + ch) * l
+                    for j in 0..<l { d[j] += k * g[j] }
+                }
+            }
+        }
+    }
+}
+
+/// Batch normalisation over the channel axis (1) of `N x C x ...`.
+///
+/// In training, normalises with the batch mean and biased variance and updates the running statistics in place:
+/// `running = (1 − momentum)·running + momentum·batch` (unbiased variance). In evaluation, uses the running ones.
+public func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
+                      training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) throws -> Tensor {
+    guard x.rank >= 2 else { throw TensorError.shapeMismatch("batchNorm needs N x C x ..., got \(x.shape)") }
+    let n = x.shape[0], c = x.shape[1], l = x.count / Swift.max(n * c, 1)
+    for (name, t) in [("weight", weight), ("bias", bias), ("running_mean", runningMean), ("running_var", runningVar)] where t.shape != [c] {
+        throw TensorError.shapeMismatch("batchNorm \(name) \(t.shape) for \(c) channels")
+    }
+    if training && n * l < 2 { throw TensorError.invalidArgument("batchNorm in training needs more than one value per channel, got \(x.shape)") }
+    let mean = TensorStorage(count: c), invstd = TensorStorage(count: c)
+    let out = Tensor.result(x.shape, inputs: [x, weight, bias]) { out in
+        batchnorm_backward(x.requiresGrad ? x.gradPointer() : nil, weight.requiresGrad ? weight.gradPointer() : nil,
+                           bias.requiresGrad ? bias.gradPointer() : nil, out.gradStorage!.pointer, x.storage.pointer,
+                           weight.storage.pointer, mean.pointer, invstd.pointer, n, c, l, training: training)
+    }
+    if training {
+        let unbiased = TensorStorage(count: c)
+        batchnorm_forward_train(out.storage.pointer, mean.pointer, invstd.pointer, unbiased.pointer, x.storage.pointer,
+                                weight.storage.pointer, bias.storage.pointer, n, c, l, eps)
+        let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
+        for ch in 0..<c {
+            rm[ch] = (1 - momentum) * rm[ch] + momentum * mean.pointer[ch]
+            rv[ch] = (1 - momentum) * rv[ch] + momentum * unbiased.pointer[ch]
+        }
+    } else {
+        for ch in 0..<c {
+            mean.pointer[ch] = runningMean.storage.pointer[ch]
+            invstd.pointer[ch] = 1 / (runningVar.storage.pointer[ch] + eps).squareRoot()
+        }
+        batchnorm_forward_eval(out.storage.pointer, x.storage.pointer, weight.storage.pointer, bias.storage.pointer,
+                               runningMean.storage.pointer, runningVar.storage.pointer, n, c, l, eps)
+    }
+    return out
+}

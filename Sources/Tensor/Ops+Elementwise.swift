@@ -1,0 +1,149 @@
+import Foundation
+
+// Element-wise operations. Each forward sits next to its backward; backward accumulates (+=).
+
+// MARK: - unary kernels
+
+/// y = max(x, 0).  x, y: [count]
+func relu_forward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int) {
+    parallelChunks(count) { r in for i in r { y[i] = x[i] > 0 ? x[i] : 0 } }
+}
+/// dx += dy * (y > 0).  (uses the output, so ReLU may run in place of storing x)
+func relu_backward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ count: Int) {
+    parallelChunks(count) { r in for i in r where y[i] > 0 { dx[i] += dy[i] } }
+}
+
+extension Tensor {
+    /// Applies `f` element-wise; backward multiplies the incoming gradient by `df(x, y)`.
+    fileprivate func unary(_ f: (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Tensor {
+        let x = self
+        let out = Tensor.result(shape, inputs: [x]) { out in
+            let dy = out.gradStorage!.pointer, xp = x.storage.pointer, yp = out.storage.pointer, dx = x.gradPointer()
+            for i in 0..<x.count { dx[i] += dy[i] * df(xp[i], yp[i]) }
+        }
+        let xp = storage.pointer, yp = out.storage.pointer
+        for i in 0..<count { yp[i] = f(xp[i]) }
+        return out
+    }
+
+    /// max(x, 0).
+    public func relu() -> Tensor {
+        let x = self
+        let out = Tensor.result(shape, inputs: [x]) { out in
+            relu_backward(x.gradPointer(), out.gradStorage!.pointer, out.storage.pointer, x.count)
+        }
+        relu_forward(out.storage.pointer, storage.pointer, count)
+        return out
+    }
+    /// |x| (subgradient 0 at 0).
+    public func abs() -> Tensor { unary({ Swift.abs($0) }, { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }) }
+    /// x².
+    public func square() -> Tensor { unary({ $0 * $0 }, { x, _ in 2 * x }) }
+    /// sqrt(max(x, minimum)); the gradient is zero where x < minimum.
+    public func sqrt(clampingTo minimum: Float) -> Tensor {
+        unary({ Foundation.sqrt(Swift.max($0, minimum)) }, { x, y in x >= minimum ? 0.5 / y : 0 })
+    }
+    /// eˣ.
+    public func exp() -> Tensor { unary({ Foundation.exp($0) }, { _, y in y }) }
+    /// ln x.
+    public func log() -> Tensor { unary({ Foundation.log($0) }, { x, _ in 1 / x }) }
+    /// c·x.
+    public func scaled(by c: Float) -> Tensor { unary({ $0 * c }, { _, _ in c }) }
+    /// x + c.
+    public func adding(_ c: Float) -> Tensor { unary({ $0 + c }, { _, _ in 1 }) }
+    /// max(margin − x, 0): the hinge used by margin losses.
+    public func reluHinge(margin: Float) -> Tensor {
+        unary({ Swift.max(margin - $0, 0) }, { x, _ in margin - x > 0 ? -1 : 0 })
+    }
+}
+
+/// max(x, 0).
+public func relu(_ x: Tensor) -> Tensor { x.relu() }
+/// |x|.
+public func abs(_ x: Tensor) -> Tensor { x.abs() }
+/// x².
+public func square(_ x: Tensor) -> Tensor { x.square() }
+/// eˣ.
+public func exp(_ x: Tensor) -> Tensor { x.exp() }
+/// ln x.
+public func log(_ x: Tensor) -> Tensor { x.log() }
+
+// MARK: - binary, with the second operand broadcast over leading dimensions
+
+/// Checks that `b`'s shape is a suffix of `a`'s and returns how many times `b` repeats.
+func broadcastRepeats(_ a: [Int], _ b: [Int], _ op: String) throws -> Int {
+    guard b.count <= a.count, Array(a.suffix(b.count)) == b else {
+        throw TensorError.shapeMismatch("\(op): \(b) does not broadcast to \(a) (it must be a trailing part of it)")
+    }
+    return Tensor.elementCount(Array(a.prefix(a.count - b.count)))
+}
+
+/// Kinds of element-wise binary operation.
+enum BinaryKind { case add, sub, mul }
+
+/// y[r, i] = a[r, i] (op) b[i].  a, y: [reps x m], b: [m]
+func binary_forward(_ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                    _ reps: Int, _ m: Int, _ kind: BinaryKind) {
+    parallelChunks(reps, costPerItem: m) { rr in
+        for r in rr {
+            let ya = y + r * m, aa = a + r * m
+            switch kind {
+            case .add: for i in 0..<m { ya[i] = aa[i] + b[i] }
+            case .sub: for i in 0..<m { ya[i] = aa[i] - b[i] }
+            case .mul: for i in 0..<m { ya[i] = aa[i] * b[i] }
+            }
+        }
+    }
+}
+/// da += dy (·b);  db += Σ_r dy (·a)   (sign flipped for sub)
+func binary_backward(_ da: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?, _ dy: UnsafePointer<Float>,
+                     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ reps: Int, _ m: Int, _ kind: BinaryKind) {
+    if let da {
+        parallelChunks(reps, costPerItem: m) { rr in
+            for r in rr {
+                let d = da + r * m, g = dy + r * m
+                switch kind {
+                case .add, .sub: for i in 0..<m { d[i] += g[i] }
+                case .mul: for i in 0..<m { d[i] += g[i] * b[i] }
+                }
+            }
+        }
+    }
+    if let db {
+        for r in 0..<reps {
+            let g = dy + r * m, aa = a + r * m
+            switch kind {
+            case .add: for i in 0..<m { db[i] += g[i] }
+            case .sub: for i in 0..<m { db[i] -= g[i] }
+            case .mul: for i in 0..<m { db[i] += g[i] * aa[i] }
+            }
+        }
+    }
+}
+
+extension Tensor {
+    fileprivate func binary(_ other: Tensor, _ kind: BinaryKind, _ name: String) throws -> Tensor {
+        let a = self, b = other
+        let reps = try broadcastRepeats(a.shape, b.shape, name)
+        let m = b.count
+        let out = Tensor.result(shape, inputs: [a, b]) { out in
+            binary_backward(a.requiresGrad ? a.gradPointer() : nil, b.requiresGrad ? b.gradPointer() : nil,
+                            out.gradStorage!.pointer, a.storage.pointer, b.storage.pointer, reps, m, kind)
+        }
+        binary_forward(out.storage.pointer, a.storage.pointer, b.storage.pointer, reps, m, kind)
+        return out
+    }
+    /// self + other; `other` may have a trailing part of this shape and is then repeated.
+    public func add(_ other: Tensor) throws -> Tensor { try binary(other, .add, "add") }
+    /// self − other (broadcast as in `add`).
+    public func sub(_ other: Tensor) throws -> Tensor { try binary(other, .sub, "sub") }
+    /// self · other element-wise (broadcast as in `add`). With a constant 0/1 `other` this is the mask multiply.
+    public func mul(_ other: Tensor) throws -> Tensor { try binary(other, .mul, "mul") }
+}
+
+/// a + b (b broadcast over a's leading dimensions).
+public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor { try a.add(b) }
+/// a − b.
+public func sub(_ a: Tensor, _ b: Tensor) throws -> Tensor { try a.sub(b) }
+/// a · b element-wise.
+public func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor { try a.mul(b) }

@@ -1,0 +1,119 @@
+import CBLAS
+
+/// Row-major single-precision GEMM: C = alpha·op(A)·op(B) + beta·C, op(A): M x K, op(B): K x N.
+@inline(__always)
+func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+           _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+           _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    if m == 0 || n == 0 { return }
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// Naive reference: C = op(A)·op(B) + beta·C (same conventions as `sgemm`), in Double accumulation.
+func sgemm_naive(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                 _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                 _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    for i in 0..<m {
+        for j in 0..<n {
+            var s: Double = 0
+            for p in 0..<k {
+                let av = transA ? a[p * lda + i] : a[i * lda + p]
+                let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
+                s += Double(av) * Double(bv)
+            }
+            c[i * ldc + j] = Float(s) + (beta == 0 ? 0 : beta * c[i * ldc + j])
+        }
+    }
+}
+
+// MARK: - matmul
+
+/// Batched matrix product of the last two dimensions: `op(a) · op(b)`.
+/// a: `[B.., M, K]` (`[B.., K, M]` when `transposeA`), b: `[B.., K, N]` (`[B.., N, K]` when `transposeB`);
+/// the batch dimensions must agree, or one operand is a plain matrix shared by every batch item.
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) throws -> Tensor {
+    guard a.rank >= 2, b.rank >= 2 else { throw TensorError.shapeMismatch("matmul needs matrices, got \(a.shape) and \(b.shape)") }
+    let aRows = a.shape[a.rank - 2], aCols = a.shape[a.rank - 1]
+    let bRows = b.shape[b.rank - 2], bCols = b.shape[b.rank - 1]
+    let (m, k) = transposeA ? (aCols, aRows) : (aRows, aCols)
+    let (k2, n) = transposeB ? (bCols, bRows) : (bRows, bCols)
+    guard k == k2 else { throw TensorError.shapeMismatch("matmul inner dimensions: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")") }
+    let aBatch = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
+    let batchShape: [Int]
+    if aBatch == bBatch || bBatch.isEmpty { batchShape = aBatch }
+    else if aBatch.isEmpty { batchShape = bBatch }
+    else { throw TensorError.shapeMismatch("matmul batch dimensions \(aBatch) vs \(bBatch)") }
+    let batches = Tensor.elementCount(batchShape)
+    let aStep = aBatch.isEmpty ? 0 : m * k, bStep = bBatch.isEmpty ? 0 : k * n
+    let lda = aCols, ldb = bCols
+    let out = Tensor.result(batchShape + [m, n], inputs: [a, b]) { out in
+        let dc = out.gradStorage!.pointer
+        let ap = a.storage.pointer, bp = b.storage.pointer
+        if a.requiresGrad {
+            let da = a.gradPointer()
+            for i in 0..<batches {
+                let dci = dc + i * m * n, bi = bp + i * bStep, dai = da + i * aStep
+                if !transposeA { sgemm(false, !transposeB, m, k, n, 1, dci, n, bi, ldb, 1, dai, lda) }
+                else { sgemm(transposeB, true, k, m, n, 1, bi, ldb, dci, n, 1, dai, lda) }
+            }
+        }
+        if b.requiresGrad {
+            let db = b.gradPointer()
+            for i in 0..<batches {
+                let dci = dc + i * m * n, ai = ap + i * aStep, dbi = db + i * bStep
+                if !transposeB { sgemm(!transposeA, false, k, n, m, 1, ai, lda, dci, n, 1, dbi, ldb) }
+                else { sgemm(true, transposeA, n, k, m, 1, dci, n, ai, lda, 1, dbi, ldb) }
+            }
+        }
+    }
+    let ap = a.storage.pointer, bp = b.storage.pointer, cp = out.storage.pointer
+    for i in 0..<batches {
+        sgemm(transposeA, transposeB, m, n, k, 1, ap + i * aStep, lda, bp + i * bStep, ldb, 0, cp + i * m * n, n)
+    }
+    return out
+}
+
+extension Tensor {
+    /// `matmul(self, other, ...)`.
+    public func matmul(_ other: Tensor, transposeA: Bool = false, transposeB: Bool = false) throws -> Tensor {
+        try Tensor_matmul(self, other, transposeA, transposeB)
+    }
+}
+@inline(__always) private func Tensor_matmul(_ a: Tensor, _ b: Tensor, _ ta: Bool, _ tb: Bool) throws -> Tensor {
+    try matmul(a, b, transposeA: ta, transposeB: tb)
+}
+
+// MARK: - linear
+
+/// y = x·Wᵀ + b over the last dimension.  x: [R.., in], weight: [out, in], bias: [out] or nil → y: [R.., out]
+func linear_forward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                    _ b: UnsafePointer<Float>?, _ rows: Int, _ inF: Int, _ outF: Int) {
+    if let b { for r in 0..<rows { (y + r * outF).update(from: b, count: outF) } }
+    sgemm(false, true, rows, outF, inF, 1, x, inF, w, inF, b == nil ? 0 : 1, y, outF)
+}
+/// dx += dy·W;  dW += dyᵀ·x;  db += Σ_rows dy
+func linear_backward(_ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?,
+                     _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                     _ rows: Int, _ inF: Int, _ outF: Int) {
+    if let dx { sgemm(false, false, rows, inF, outF, 1, dy, outF, w, inF, 1, dx, inF) }
+    if let dw { sgemm(true, false, outF, inF, rows, 1, dy, outF, x, inF, 1, dw, inF) }
+    if let db { for r in 0..<rows { let g = dy + r * outF; for o in 0..<outF { db[o] += g[o] } } }
+}
+
+/// A fully connected layer on the last dimension: `x·Wᵀ + b` (PyTorch's `F.linear`).
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) throws -> Tensor {
+    guard weight.rank == 2, x.rank >= 1, x.shape[x.rank - 1] == weight.shape[1] else {
+        throw TensorError.shapeMismatch("linear: input \(x.shape) with weight \(weight.shape)")
+    }
+    let inF = weight.shape[1], outF = weight.shape[0], rows = x.count / Swift.max(inF, 1)
+    if let bias, bias.shape != [outF] { throw TensorError.shapeMismatch("linear: bias \(bias.shape) for \(outF) outputs") }
+    let inputs = [x, weight] + (bias.map { [$0] } ?? [])
+    let out = Tensor.result(Array(x.shape.dropLast()) + [outF], inputs: inputs) { out in
+        linear_backward(x.requiresGrad ? x.gradPointer() : nil, weight.requiresGrad ? weight.gradPointer() : nil,
+                        (bias?.requiresGrad ?? false) ? bias!.gradPointer() : nil,
+                        out.gradStorage!.pointer, x.storage.pointer, weight.storage.pointer, rows, inF, outF)
+    }
+    linear_forward(out.storage.pointer, x.storage.pointer, weight.storage.pointer, bias?.storage.pointer, rows, inF, outF)
+    return out
+}

@@ -1,0 +1,109 @@
+import Foundation
+
+// Softmax, log-softmax and L2 normalisation along an axis, viewed as [outer x n x inner].
+
+/// y = softmax(x) (or log-softmax) along the middle axis.  x, y: [outer x n x inner]
+func softmax_forward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ outer: Int, _ n: Int, _ inner: Int, log: Bool) {
+    for o in 0..<outer {
+        for i in 0..<inner {
+            let base = o * n * inner + i
+            var mx = -Float.infinity
+            for k in 0..<n { mx = Swift.max(mx, x[base + k * inner]) }
+            var s: Double = 0
+            for k in 0..<n { s += Double(Foundation.exp(x[base + k * inner] - mx)) }
+            if log {
+                let ls = Float(Foundation.log(s)) + mx
+                for k in 0..<n { y[base + k * inner] = x[base + k * inner] - ls }
+            } else {
+                let inv = Float(1 / s)
+                for k in 0..<n { y[base + k * inner] = Foundation.exp(x[base + k * inner] - mx) * inv }
+            }
+        }
+    }
+}
+/// softmax:  dx += y ⊙ (dy − Σ dy⊙y);   log-softmax:  dx += dy − exp(y)·Σ dy
+func softmax_backward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                      _ outer: Int, _ n: Int, _ inner: Int, log: Bool) {
+    for o in 0..<outer {
+        for i in 0..<inner {
+            let base = o * n * inner + i
+            var s: Float = 0
+            if log {
+                for k in 0..<n { s += dy[base + k * inner] }
+                for k in 0..<n { let j = base + k * inner; dx[j] += dy[j] - Foundation.exp(y[j]) * s }
+            } else {
+                for k in 0..<n { let j = base + k * inner; s += dy[j] * y[j] }
+                for k in 0..<n { let j = base + k * inner; dx[j] += y[j] * (dy[j] - s) }
+            }
+        }
+    }
+}
+
+/// y = x / max(‖x‖₂, eps) along the middle axis (PyTorch's `F.normalize`).  x, y: [outer x n x inner]; norms: [outer x inner]
+func normalize_forward(_ y: UnsafeMutablePointer<Float>, _ norms: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                       _ outer: Int, _ n: Int, _ inner: Int, _ eps: Float) {
+    for o in 0..<outer {
+        for i in 0..<inner {
+            let base = o * n * inner + i
+            var s: Double = 0
+            for k in 0..<n { let v = Double(x[base + k * inner]); s += v * v }
+            let nrm = Swift.max(Float(s.squareRoot()), eps)
+            norms[o * inner + i] = nrm
+            for k in 0..<n { y[base + k * inner] = x[base + k * inner] / nrm }
+        }
+    }
+}
+/// dx += (dy − y·Σ dy⊙y) / ‖x‖ where ‖x‖ > eps, else dy / eps
+func normalize_backward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                        _ norms: UnsafePointer<Float>, _ outer: Int, _ n: Int, _ inner: Int, _ eps: Float) {
+    for o in 0..<outer {
+        for i in 0..<inner {
+            let base = o * n * inner + i
+            let nrm = norms[o * inner + i]
+            if nrm > eps {
+                var s: Float = 0
+                for k in 0..<n { let j = base + k * inner; s += dy[j] * y[j] }
+                for k in 0..<n { let j = base + k * inner; dx[j] += (dy[j] - y[j] * s) / nrm }
+            } else {
+                for k in 0..<n { let j = base + k * inner; dx[j] += dy[j] / eps }
+            }
+        }
+    }
+}
+
+extension Tensor {
+    private func softmaxLike(axis: Int, log: Bool) throws -> Tensor {
+        let a = try self.axis(axis)
+        let (outer, n, inner) = around(a)
+        let x = self
+        let out = Tensor.result(shape, inputs: [x]) { out in
+            softmax_backward(x.gradPointer(), out.gradStorage!.pointer, out.storage.pointer, outer, n, inner, log: log)
+        }
+        softmax_forward(out.storage.pointer, storage.pointer, outer, n, inner, log: log)
+        return out
+    }
+    /// Softmax along `axis`.
+    public func softmax(axis: Int) throws -> Tensor { try softmaxLike(axis: axis, log: false) }
+    /// Log-softmax along `axis` (stable: shifts by the maximum).
+    public func logSoftmax(axis: Int) throws -> Tensor { try softmaxLike(axis: axis, log: true) }
+
+    /// Divides by the L2 norm along `axis`, clamped below by `eps` (PyTorch's `F.normalize`).
+    public func normalized(axis: Int, eps: Float = 1e-12) throws -> Tensor {
+        let a = try self.axis(axis)
+        let (outer, n, inner) = around(a)
+        let norms = TensorStorage(count: outer * inner)
+        let x = self
+        let out = Tensor.result(shape, inputs: [x]) { out in
+            normalize_backward(x.gradPointer(), out.gradStorage!.pointer, out.storage.pointer, norms.pointer, outer, n, inner, eps)
+        }
+        normalize_forward(out.storage.pointer, norms.pointer, storage.pointer, outer, n, inner, eps)
+        return out
+    }
+}
+
+/// Softmax along `axis`.
+public func softmax(_ x: Tensor, axis: Int) throws -> Tensor { try x.softmax(axis: axis) }
+/// Log-softmax along `axis`.
+public func logSoftmax(_ x: Tensor, axis: Int) throws -> Tensor { try x.logSoftmax(axis: axis) }
+/// L2-normalises along `axis`.
+public func normalize(_ x: Tensor, axis: Int, eps: Float = 1e-12) throws -> Tensor { try x.normalized(axis: axis, eps: eps) }

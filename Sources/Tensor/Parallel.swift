@@ -1,0 +1,39 @@
+import Dispatch
+
+/// Worker count for memory-bound loops: the machine's cores (2 on the target boxes).
+public let tensorThreads = max(1, min(ProcessInfoCores.count, 8))
+
+enum ProcessInfoCores {
+    static let count: Int = {
+        #if canImport(Glibc)
+        return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        #else
+        return 1
+        #endif
+    }()
+}
+
+/// Splits `0..<count` into contiguous chunks run on up to `tensorThreads` threads when the work is large
+/// enough (`count * costPerItem >= 1<<16`), else runs inline.
+@inline(__always)
+func parallelChunks(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+    let chunks = (count * costPerItem >= 1 << 16) ? min(tensorThreads, count) : 1
+    if chunks <= 1 { body(0..<count); return }
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lo = count * c / chunks, hi = count * (c + 1) / chunks
+            box.value(lo..<hi)
+        }
+    }
+}
+
+/// Carries a value into a `@Sendable` closure when the caller guarantees disjoint use (chunked kernels).
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,96 @@
+/// The trainable parameters of a model in one flat value buffer and one flat gradient buffer.
+///
+/// Each parameter tensor is rebound to view its slice of both buffers, so zeroing gradients and the optimiser
+/// update are single loops over `values` and `grads`. Order is the order given (the model's name order).
+public final class ParameterSet {
+    /// Parameter names, in buffer order.
+    public let names: [String]
+    /// The parameter tensors (their storage views `values`).
+    public let tensors: [Tensor]
+    /// Offset of each parameter in the flat buffers.
+    public let offsets: [Int]
+    /// All parameter values.
+    public let values: TensorStorage
+    /// All gradients.
+    public let grads: TensorStorage
+
+    /// Moves `parameters` into flat buffers (copying their current values) and marks them as requiring gradients.
+    public init(_ parameters: [(String, Tensor)]) {
+        names = parameters.map(\.0)
+        tensors = parameters.map(\.1)
+        var offs: [Int] = []
+        var total = 0
+        for (_, t) in parameters { offs.append(total); total += t.count }
+        offsets = offs
+        values = TensorStorage(count: total)
+        grads = TensorStorage(count: total)
+        for (i, t) in tensors.enumerated() {
+            let v = TensorStorage(viewing: values, offset: offs[i], count: t.count)
+            v.pointer.update(from: t.storage.pointer, count: t.count)
+            t.storage = v
+            t.gradStorage = TensorStorage(viewing: grads, offset: offs[i], count: t.count)
+            t.requiresGrad = true
+        }
+    }
+
+    /// Total number of scalars.
+    public var count: Int { values.count }
+    /// Zeroes every gradient (one memset).
+    public func zeroGrad() { grads.zero() }
+    /// The parameter called `name`.
+    public subscript(name: String) -> Tensor? { names.firstIndex(of: name).map { tensors[$0] } }
+    /// Whether every gradient is finite.
+    public var gradientsAreFinite: Bool {
+        let g = grads.pointer
+        for i in 0..<grads.count where !g[i].isFinite { return false }
+        return true
+    }
+}
+
+/// Stochastic gradient descent with momentum and weight decay, PyTorch's rule, over a flat buffer:
+/// `g' = g + wd·p;  buf = momentum·buf + g'` (first step: `buf = g'`);  `p −= lr·buf`.
+public struct SGD {
+    /// Learning rate.
+    public var learningRate: Float
+    /// Momentum factor.
+    public var momentum: Float
+    /// L2 weight decay, applied to every parameter.
+    public var weightDecay: Float
+    /// The momentum buffer, one entry per parameter scalar (empty until the first step).
+    public private(set) var momentumBuffer: [Float]
+    /// Number of steps taken.
+    public private(set) var steps: Int = 0
+
+    /// An optimiser with the given hyper-parameters (spec defaults: 0.01, 0.9, 1e-4).
+    public init(learningRate: Float = 0.01, momentum: Float = 0.9, weightDecay: Float = 1e-4) {
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        self.momentumBuffer = []
+    }
+
+    /// Applies one update to `parameters` from their gradients.
+    public mutating func step(_ parameters: ParameterSet) {
+        let n = parameters.count
+        let p = parameters.values.pointer, g = parameters.grads.pointer
+        let first = momentumBuffer.count != n
+        if first { momentumBuffer = [Float](repeating: 0, count: n) }
+        let lr = learningRate, mu = momentum, wd = weightDecay
+        momentumBuffer.withUnsafeMutableBufferPointer { bb in
+            let buf = bb.baseAddress!
+            for i in 0..<n {
+                let gi = g[i] + wd * p[i]
+                let bi = (first || mu == 0) ? gi : mu * buf[i] + gi
+                buf[i] = bi
+                p[i] -= lr * bi
+            }
+        }
+        steps += 1
+    }
+
+    /// Restores the momentum buffer and step count (from a snapshot).
+    public mutating func restore(momentumBuffer: [Float], steps: Int) {
+        self.momentumBuffer = momentumBuffer
+        self.steps = steps
+    }
+}
