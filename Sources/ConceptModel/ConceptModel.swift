@@ -1,1 +1,124 @@
+import Foundation
 import Tensor
+
+/// The three branches: static (`s`), dynamic (`d`) and the whole clip (`v`).
+public enum Branch: String, CaseIterable, Sendable, Codable {
+    case s, d, v
+}
+
+/// The concept learner's network: the R(2+1)D encoder, prototypes, optional σ projections, reconstruction MLPs and
+/// prototype-query attention, with the spec's parameter names (`encoder.stem.0.weight`, `proto_s`, `recon_s.0.weight`,
+/// `attn_s.q.weight`, `sigma_s.0.weight`, ...).
+public final class ConceptModel: NamedState {
+    /// The configuration it was built from.
+    public let config: ModelConfig
+    /// The backbone.
+    public let encoder: R2Plus1DEncoder
+    /// Prototypes per branch: `Ks x C`, `Kd x C`, `(Ks+Kd) x C`; initialised `N(0, 1)`.
+    public let prototypes: [Branch: Tensor]
+    /// `g_x = [Linear(K_x, h), ReLU, Linear(h, C)]`.
+    let recon: [Branch: (LinearLayer, LinearLayer)]
+    /// Bias-free `q, k, v: Linear(C, d)`.
+    let attention: [Branch: (q: LinearLayer, k: LinearLayer, v: LinearLayer)]
+    /// `σ_x = [Linear(C, C), BatchNorm1d(C), ReLU, Linear(C, C)]` when `sigma = mlp`.
+    let sigma: [Branch: (LinearLayer, BatchNormLayer, LinearLayer)]
+    /// Every trainable parameter in one flat buffer.
+    public private(set) var parameters: ParameterSet!
+
+    /// A randomly initialised model (seeded, so two models with one seed are equal).
+    public init(config: ModelConfig, seed: UInt64 = 0) throws {
+        try config.validate()
+        self.config = config
+        var rng = SeededGenerator(seed: seed)
+        encoder = R2Plus1DEncoder(config: config, rng: &rng)
+        let c = config.featureWidth, h = config.resolvedFidHidden, d = config.resolvedAttnDim
+        let counts: [Branch: Int] = [.s: config.ks, .d: config.kd, .v: config.ks + config.kd]
+        var protos: [Branch: Tensor] = [:], recon: [Branch: (LinearLayer, LinearLayer)] = [:]
+        var attn: [Branch: (q: LinearLayer, k: LinearLayer, v: LinearLayer)] = [:]
+        var sigma: [Branch: (LinearLayer, BatchNormLayer, LinearLayer)] = [:]
+        for b in Branch.allCases {
+            protos[b] = Tensor.normal([counts[b]!, c], using: &rng)
+        }
+        for b in Branch.allCases {
+            recon[b] = (LinearLayer(inFeatures: counts[b]!, outFeatures: h, rng: &rng), LinearLayer(inFeatures: h, outFeatures: c, rng: &rng))
+        }
+        for b in Branch.allCases {
+            attn[b] = (LinearLayer(inFeatures: c, outFeatures: d, bias: false, rng: &rng),
+                       LinearLayer(inFeatures: c, outFeatures: d, bias: false, rng: &rng),
+                       LinearLayer(inFeatures: c, outFeatures: d, bias: false, rng: &rng))
+        }
+        if config.sigma == .mlp {
+            for b in Branch.allCases {
+                sigma[b] = (LinearLayer(inFeatures: c, outFeatures: c, rng: &rng),
+                            BatchNormLayer(channels: c, momentum: config.bnMomentum, eps: config.bnEps),
+                            LinearLayer(inFeatures: c, outFeatures: c, rng: &rng))
+            }
+        }
+        prototypes = protos
+        self.recon = recon
+        attention = attn
+        self.sigma = sigma
+        parameters = ParameterSet(namedParameters())
+    }
+
+    public func namedParameters() -> [(String, Tensor)] {
+        var p = prefixed("encoder", encoder.namedParameters())
+        for b in Branch.allCases { p.append(("proto_\(b)", prototypes[b]!)) }
+        for b in Branch.allCases {
+            let (l0, l2) = recon[b]!
+            p += prefixed("recon_\(b).0", l0.namedParameters()) + prefixed("recon_\(b).2", l2.namedParameters())
+        }
+        for b in Branch.allCases {
+            let a = attention[b]!
+            p += [("attn_\(b).q.weight", a.q.weight), ("attn_\(b).k.weight", a.k.weight), ("attn_\(b).v.weight", a.v.weight)]
+        }
+        for b in Branch.allCases {
+            guard let (l0, bn, l3) = sigma[b] else { continue }
+            p += prefixed("sigma_\(b).0", l0.namedParameters())
+            p += [("sigma_\(b).1.weight", bn.weight), ("sigma_\(b).1.bias", bn.bias)]
+            p += prefixed("sigma_\(b).3", l3.namedParameters())
+        }
+        return p
+    }
+
+    public func namedBatchNorms() -> [(String, BatchNormLayer)] {
+        var r = prefixed("encoder", encoder.namedBatchNorms())
+        for b in Branch.allCases { if let s = sigma[b] { r.append(("sigma_\(b).1", s.1)) } }
+        return r
+    }
+
+    /// Names of the parameters of the local branch (attention), which get zero gradient during the warm-up.
+    public var localParameterNames: Set<String> {
+        Set(Branch.allCases.flatMap { b in ["q", "k", "v"].map { "attn_\(b).\($0).weight" } })
+    }
+
+    // MARK: - pieces of the forward pass
+
+    /// `z_x = σ_x(f_x)` (identity unless `sigma = mlp`).
+    func project(_ f: Tensor, _ b: Branch, training: Bool) throws -> Tensor {
+        guard let (l0, bn, l3) = sigma[b] else { return f }
+        return try l3(bn(l0(f), training: training).relu())
+    }
+
+    /// Cosine codes `normalize(z) · normalize(proto)ᵀ`.
+    func codes(_ z: Tensor, _ b: Branch) throws -> Tensor {
+        try matmul(z.normalized(axis: 1), prototypes[b]!.normalized(axis: 1), transposeB: true)
+    }
+
+    /// `g_x(q)`.
+    func reconstruct(_ q: Tensor, _ b: Branch) throws -> Tensor {
+        let (l0, l2) = recon[b]!
+        return try l2(l0(q).relu())
+    }
+
+    /// Prototype-query cross-attention over tokens `X` (`N x L x C`): `F = Q + softmax(Q·Kᵀ/√d)·V` (`N x K x d`),
+    /// and the attention weights (`N x K x L`).
+    func localFeatures(tokens x: Tensor, _ b: Branch) throws -> (features: Tensor, attention: Tensor) {
+        let a = attention[b]!
+        let q = try a.q(prototypes[b]!)            // K x d
+        let k = try a.k(x), v = try a.v(x)         // N x L x d
+        let d = Float(q.shape[1])
+        let weights = try matmul(q, k, transposeB: true).scaled(by: 1 / d.squareRoot()).softmax(axis: 2)
+        return (try matmul(weights, v).add(q), weights)
+    }
+}

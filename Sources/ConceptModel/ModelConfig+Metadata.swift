@@ -1,0 +1,75 @@
+import Foundation
+
+extension ModelConfig {
+    /// Reads a configuration from the string metadata of a parity case or snapshot (`widths`, `stem`, `blocks`, `ks`,
+    /// `kd`, `frames`, `height`, `width`, `queue_length`, `fid_hidden`, `attn_dim`, `sigma`, `nce`, `nce_tau`, `tau`,
+    /// `eps`, `sinkhorn_iters`, `topk`, `margin`, `alpha`, `beta`, `gamma`, `lr`, `momentum`, `weight_decay`,
+    /// `bn_momentum`, `bn_eps`). Missing keys keep the defaults; malformed values are errors naming the key.
+    public init(metadata m: [String: String]) throws {
+        self.init()
+        func int(_ k: String) throws -> Int? {
+            guard let s = m[k] else { return nil }
+            guard let v = Int(s.trimmingCharacters(in: .whitespaces)) else { throw ModelError.invalidConfig("\(k) = '\(s)' is not an integer") }
+            return v
+        }
+        func float(_ k: String) throws -> Float? {
+            guard let s = m[k] else { return nil }
+            guard let v = Float(s.trimmingCharacters(in: .whitespaces)), v.isFinite else { throw ModelError.invalidConfig("\(k) = '\(s)' is not a number") }
+            return v
+        }
+        func ints(_ k: String) throws -> [Int]? {
+            guard let s = m[k] else { return nil }
+            let body = s.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
+            let parts = body.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { throw ModelError.invalidConfig("\(k) = '\(s)' is not a list of integers") }
+            return parts.map { $0! }
+        }
+        if let v = try ints("widths") { widths = v }
+        if let v = try int("stem") { stem = v }
+        if let v = try ints("blocks") { blocks = v }
+        if let v = try int("ks") { ks = v }
+        if let v = try int("kd") { kd = v }
+        if let v = try int("frames") { frames = v }
+        if let v = try int("height") { height = v }
+        if let v = try int("width") { width = v }
+        if let v = try int("queue_length") { queueLength = v }
+        if let v = try int("fid_hidden") { fidHidden = v }
+        if let v = try int("attn_dim") { attnDim = v }
+        if let s = m["sigma"] {
+            guard let v = Sigma(rawValue: s) else { throw ModelError.invalidConfig("sigma = '\(s)' (identity or mlp)") }
+            sigma = v
+        }
+        if let v = try float("nce") { nce = v }
+        if let v = try float("nce_tau") { nceTau = v }
+        if let v = try float("tau") { tau = v }
+        if let v = try float("eps") { eps = v }
+        if let v = try int("sinkhorn_iters") { sinkhornIterations = v }
+        if let v = try int("topk") { topK = v }
+        if let v = try float("margin") { margin = v }
+        if let v = try float("alpha") { alpha = v }
+        if let v = try float("beta") { beta = v }
+        if let v = try float("gamma") { gamma = v }
+        if let v = try float("lr") { learningRate = v }
+        if let v = try float("momentum") { momentum = v }
+        if let v = try float("weight_decay") { weightDecay = v }
+        if let v = try float("bn_momentum") { bnMomentum = v }
+        if let v = try float("bn_eps") { bnEps = v }
+        try validate()
+    }
+
+    /// The configuration as string metadata (the inverse of `init(metadata:)`).
+    public var metadata: [String: String] {
+        var m: [String: String] = [
+            "widths": "[\(widths.map(String.init).joined(separator: ", "))]", "stem": "\(stem)",
+            "blocks": "[\(blocks.map(String.init).joined(separator: ", "))]", "ks": "\(ks)", "kd": "\(kd)",
+            "frames": "\(frames)", "height": "\(height)", "width": "\(width)", "queue_length": "\(queueLength)",
+            "sigma": sigma.rawValue, "nce": "\(nce)", "nce_tau": "\(nceTau)", "tau": "\(tau)", "eps": "\(eps)",
+            "sinkhorn_iters": "\(sinkhornIterations)", "topk": "\(topK)", "margin": "\(margin)", "alpha": "\(alpha)",
+            "beta": "\(beta)", "gamma": "\(gamma)", "lr": "\(learningRate)", "momentum": "\(momentum)",
+            "weight_decay": "\(weightDecay)", "bn_momentum": "\(bnMomentum)", "bn_eps": "\(bnEps)",
+        ]
+        if let fidHidden { m["fid_hidden"] = "\(fidHidden)" }
+        if let attnDim { m["attn_dim"] = "\(attnDim)" }
+        return m
+    }
+}

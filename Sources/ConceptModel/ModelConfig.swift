@@ -1,0 +1,128 @@
+import Tensor
+
+/// Everything that defines the concept learner: backbone knobs, concept heads, losses and optimiser.
+/// Defaults are the spec's (`../shared/spec/method.md`); presets set the backbone and clip size.
+public struct ModelConfig: Sendable, Equatable, Codable {
+    /// The transform before the cosine classifier.
+    public enum Sigma: String, Sendable, Codable { case identity, mlp }
+
+    /// Stage widths of layer1...layer4.
+    public var widths: [Int] = [64, 128, 256, 512]
+    /// Channels of the stem's spatial conv.
+    public var stem: Int = 45
+    /// Residual blocks per stage.
+    public var blocks: [Int] = [2, 2, 2, 2]
+    /// Static concepts.
+    public var ks: Int = 50
+    /// Dynamic concepts.
+    public var kd: Int = 50
+    /// Frames per clip (the views have `frames`; the input has `frames + 1`).
+    public var frames: Int = 16
+    /// Clip height.
+    public var height: Int = 112
+    /// Clip width.
+    public var width: Int = 112
+    /// Rows of each Sinkhorn feature queue (0 disables it).
+    public var queueLength: Int = 256
+    /// Hidden width of the reconstruction MLPs (nil: the feature width C).
+    public var fidHidden: Int? = nil
+    /// Width d of the attention projections (nil: C).
+    public var attnDim: Int? = nil
+    /// Projection before the cosine classifier.
+    public var sigma: Sigma = .identity
+    /// Weight of the optional InfoNCE term (0: off).
+    public var nce: Float = 0
+    /// Temperature of InfoNCE.
+    public var nceTau: Float = 0.07
+    /// Temperature of the swapped prediction.
+    public var tau: Float = 0.1
+    /// Sinkhorn entropy ε.
+    public var eps: Float = 0.05
+    /// Sinkhorn iterations.
+    public var sinkhornIterations: Int = 3
+    /// K of the top-K concept intersection.
+    public var topK: Int = 5
+    /// Margin of the local contrast.
+    public var margin: Float = 1.4
+    /// Weight of L_loc.
+    public var alpha: Float = 1
+    /// Weight of L_fid.
+    public var beta: Float = 1
+    /// Weight of L_div.
+    public var gamma: Float = 0.01
+    /// SGD learning rate.
+    public var learningRate: Float = 0.01
+    /// SGD momentum.
+    public var momentum: Float = 0.9
+    /// SGD weight decay.
+    public var weightDecay: Float = 1e-4
+    /// Batch-norm momentum.
+    public var bnMomentum: Float = 0.1
+    /// Batch-norm ε.
+    public var bnEps: Float = 1e-5
+
+    /// The spec's defaults (the paper preset's backbone).
+    public init() {}
+
+    /// Feature width C (layer4's width).
+    public var featureWidth: Int { widths[3] }
+    /// Resolved hidden width of the reconstruction MLPs.
+    public var resolvedFidHidden: Int { fidHidden ?? featureWidth }
+    /// Resolved attention width.
+    public var resolvedAttnDim: Int { attnDim ?? featureWidth }
+
+    /// Named presets: `tiny`, `small`, `paper`.
+    public static func preset(_ name: String) throws -> ModelConfig {
+        var c = ModelConfig()
+        switch name {
+        case "tiny": c.widths = [16, 32, 64, 128]; c.stem = 11; c.frames = 8; c.height = 64; c.width = 64
+        case "small": c.widths = [32, 64, 128, 256]; c.stem = 23; c.frames = 8; c.height = 112; c.width = 112
+        case "paper": c.widths = [64, 128, 256, 512]; c.stem = 45; c.frames = 16; c.height = 112; c.width = 112
+        default: throw ModelError.invalidConfig("unknown preset '\(name)' (tiny, small, paper)")
+        }
+        return c
+    }
+
+    /// Checks every value; the error lists all problems.
+    public func validate() throws {
+        var problems: [String] = []
+        if widths.count != 4 || widths.contains(where: { $0 < 1 }) { problems.append("widths must be 4 positive numbers, got \(widths)") }
+        if blocks.count != 4 || blocks.contains(where: { $0 < 1 }) { problems.append("blocks must be 4 positive numbers, got \(blocks)") }
+        if stem < 1 { problems.append("stem must be positive") }
+        if ks < 1 || kd < 1 { problems.append("ks and kd must be positive") }
+        if topK < 1 || topK > Swift.min(ks, kd) { problems.append("topK must be in 1...\(Swift.min(ks, kd)), got \(topK)") }
+        if frames < 1 || height < 1 || width < 1 { problems.append("frames, height and width must be positive") }
+        if queueLength < 0 { problems.append("queueLength must be >= 0") }
+        if (fidHidden ?? 1) < 1 || (attnDim ?? 1) < 1 { problems.append("fidHidden and attnDim must be positive") }
+        if !(tau > 0) || !(eps > 0) || !(nceTau > 0) { problems.append("tau, eps and nceTau must be > 0") }
+        if sinkhornIterations < 1 { problems.append("sinkhornIterations must be >= 1") }
+        if nce < 0 || alpha < 0 || beta < 0 || gamma < 0 { problems.append("loss weights must be >= 0") }
+        if !(learningRate > 0) || momentum < 0 || weightDecay < 0 { problems.append("lr must be > 0, momentum and weightDecay >= 0") }
+        if !problems.isEmpty { throw ModelError.invalidConfig(problems.joined(separator: "; ")) }
+    }
+}
+
+/// An error from the concept model: bad configuration, inputs or weights.
+public struct ModelError: Error, CustomStringConvertible {
+    private enum Code { case invalidConfig, invalidInput, weights }
+    private let code: Code
+    /// What went wrong.
+    public let message: String
+    /// The underlying error, if any.
+    public let cause: (any Error)?
+    private init(_ code: Code, _ message: String, cause: (any Error)? = nil) { self.code = code; self.message = message; self.cause = cause }
+    /// A configuration value is missing, malformed or out of range.
+    public static func invalidConfig(_ m: String) -> ModelError { .init(.invalidConfig, m) }
+    /// An input batch does not fit the model.
+    public static func invalidInput(_ m: String) -> ModelError { .init(.invalidInput, m) }
+    /// A weights file does not fit the model.
+    public static func weights(_ m: String, cause: (any Error)? = nil) -> ModelError { .init(.weights, m, cause: cause) }
+    public var description: String {
+        let head: String = switch code {
+        case .invalidConfig: "invalid model configuration"
+        case .invalidInput: "invalid input"
+        case .weights: "weights"
+        }
+        return "\(head): \(message)" + (cause.map { " (\($0))" } ?? "")
+    }
+}

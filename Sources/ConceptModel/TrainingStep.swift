@@ -1,0 +1,194 @@
+import Foundation
+import Tensor
+
+/// Loss values of one step.
+public struct Losses: Sendable, Equatable, Codable {
+    public var aln: Float = 0, div: Float = 0, fid: Float = 0, loc: Float = 0, nce: Float = 0, total: Float = 0
+    /// Whether every term is finite.
+    public var isFinite: Bool { [aln, div, fid, loc, nce, total].allSatisfy(\.isFinite) }
+}
+
+/// Everything one forward pass computes, kept as tensors so a caller can read any of it without another pass.
+public struct ForwardOutputs {
+    /// Pooled backbone features per branch, `N x C`.
+    public var feat: [Branch: Tensor] = [:]
+    /// Projected features (σ; equal to `feat` for identity), `N x C`.
+    public var z: [Branch: Tensor] = [:]
+    /// Codes `q_s` (`N x Ks`), `q_d` (`N x Kd`), `q_v` (`N x (Ks+Kd)`).
+    public var codes: [Branch: Tensor] = [:]
+    /// Sinkhorn targets `s`, `d`, `vs`, `vd`.
+    public var targets: [String: Tensor] = [:]
+    /// Local features `F_s`, `F_d`, `F_v` (`N x K x d`), when the local loss ran.
+    public var local: [Branch: Tensor] = [:]
+    /// Attention of the prototypes over the layer4 tokens (`N x K x L`), per branch, when the local loss ran.
+    public var attention: [Branch: Tensor] = [:]
+    /// Top-K intersection masks `N x Ks` and `N x Kd` (0/1).
+    public var validS: [UInt8] = [], validD: [UInt8] = []
+    /// Layer4 map size `(T', H', W')`.
+    public var tokenGrid: (Int, Int, Int) = (0, 0, 0)
+    /// Loss tensors: `aln div fid loc nce total`.
+    public var lossTensors: [String: Tensor] = [:]
+    /// Loss values.
+    public var losses = Losses()
+}
+
+/// What a training step reports to the daemon.
+public struct StepReport {
+    /// The forward pass's outputs (codes, targets, masks, attention, losses).
+    public var outputs: ForwardOutputs
+    /// Whether the update was applied (false when a loss or gradient was not finite: nothing changed).
+    public var applied: Bool
+    /// Global gradient L2 norm.
+    public var gradientNorm: Float
+}
+
+/// The online learner: model, SGD state and the three Sinkhorn queues; one call = one training step.
+public final class ConceptLearner {
+    /// The network.
+    public let model: ConceptModel
+    /// The optimiser state.
+    public var optimizer: SGD
+    /// Queues of unit features per branch.
+    public var queues: [Branch: FeatureQueue]
+    /// The configuration.
+    public var config: ModelConfig { model.config }
+
+    /// A fresh learner for `config` (seeded initialisation, empty queues).
+    public init(config: ModelConfig, seed: UInt64 = 0) throws {
+        model = try ConceptModel(config: config, seed: seed)
+        optimizer = SGD(learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
+        queues = Dictionary(uniqueKeysWithValues: Branch.allCases.map { ($0, FeatureQueue(capacity: config.queueLength, dim: config.featureWidth)) })
+    }
+
+    /// The backbone input `[v; s; d]` (`3N x 3 x T x H x W`) from `N x 3 x (T+1) x H x W` frames:
+    /// `v` = frames `0..<T`, `s` = frame `staticIndex[i]` repeated, `d` = `frames[1...T] − frames[0..<T]`.
+    public static func views(frames: Tensor, staticIndex: [Int]) throws -> Tensor {
+        guard frames.rank == 5, frames.shape[1] == 3, frames.shape[2] >= 2 else {
+            throw ModelError.invalidInput("frames must be N x 3 x (T+1) x H x W with T >= 1, got \(frames.shape)")
+        }
+        let n = frames.shape[0], t = frames.shape[2] - 1, hw = frames.shape[3] * frames.shape[4]
+        guard staticIndex.count == n, staticIndex.allSatisfy({ (0..<t).contains($0) }) else {
+            throw ModelError.invalidInput("need \(n) static indices in 0..<\(t), got \(staticIndex)")
+        }
+        let out = Tensor(zeros: [3 * n, 3, t, frames.shape[3], frames.shape[4]])
+        let src = frames.storage.pointer, dst = out.storage.pointer
+        let clipIn = 3 * (t + 1) * hw, clipOut = 3 * t * hw
+        for i in 0..<n {
+            for c in 0..<3 {
+                let f = src + i * clipIn + c * (t + 1) * hw
+                let v = dst + i * clipOut + c * t * hw
+                let s = dst + (n + i) * clipOut + c * t * hw
+                let d = dst + (2 * n + i) * clipOut + c * t * hw
+                v.update(from: f, count: t * hw)
+                for k in 0..<t { (s + k * hw).update(from: f + staticIndex[i] * hw, count: hw) }
+                for j in 0..<(t * hw) { d[j] = f[j + hw] - f[j] }
+            }
+        }
+        return out
+    }
+
+    /// Sinkhorn targets for `codes` (`N x K`, batch rows) with the queue's rows re-scored against `prototypes`
+    /// (optionally only columns `columns` of the re-scored matrix).
+    func targets(codes: Tensor, queue: FeatureQueue, branch: Branch, columns: Range<Int>? = nil) throws -> Tensor {
+        try GradMode.withNoGrad {
+            let n = codes.shape[0], k = codes.shape[1]
+            var scores = codes.values
+            var m = n
+            if queue.count > 0 {
+                var rescored = try matmul(queue.rows, model.prototypes[branch]!.normalized(axis: 1), transposeB: true)
+                if let columns { rescored = try rescored.slice(axis: 1, columns) }
+                scores += rescored.values
+                m += queue.count
+            }
+            let t = sinkhorn(scores: scores, rows: m, columns: k, batch: n, eps: config.eps, iterations: config.sinkhornIterations)
+            return try Tensor(t, shape: [n, k])
+        }
+    }
+
+    /// The forward pass and every loss, recording the graph (in training mode batch norm uses batch statistics and
+    /// updates its running statistics, as PyTorch's `train()`).
+    public func forward(frames: Tensor, staticIndex: [Int], useLocal: Bool, training: Bool = true) throws -> ForwardOutputs {
+        let c = config
+        let n = frames.shape.first ?? 0
+        guard frames.rank == 5, frames.shape[1] == 3 else { throw ModelError.invalidInput("frames must be N x 3 x (T+1) x H x W, got \(frames.shape)") }
+        if training && n < 2 { throw ModelError.invalidInput("a training batch needs at least 2 clips, got \(n)") }
+        var o = ForwardOutputs()
+        let x = try Self.views(frames: frames, staticIndex: staticIndex)
+        let fmap = try model.encoder(x, training: training)                 // 3N x C x T' x H' x W'
+        o.tokenGrid = (fmap.shape[2], fmap.shape[3], fmap.shape[4])
+        let feat = try fmap.globalAveragePool()                             // 3N x C
+        for (i, b) in [Branch.v, .s, .d].enumerated() {
+            o.feat[b] = try feat.slice(axis: 0, (i * n)..<((i + 1) * n))
+            o.z[b] = try model.project(o.feat[b]!, b, training: training)
+            o.codes[b] = try model.codes(o.z[b]!, b)
+        }
+        let qs = o.codes[.s]!, qd = o.codes[.d]!, qv = o.codes[.v]!
+        let qvs = try qv.slice(axis: 1, 0..<c.ks), qvd = try qv.slice(axis: 1, c.ks..<(c.ks + c.kd))
+        o.targets["s"] = try targets(codes: qs, queue: queues[.s]!, branch: .s)
+        o.targets["d"] = try targets(codes: qd, queue: queues[.d]!, branch: .d)
+        o.targets["vs"] = try targets(codes: GradMode.withNoGrad { qvs.detached() }, queue: queues[.v]!, branch: .v, columns: 0..<c.ks)
+        o.targets["vd"] = try targets(codes: GradMode.withNoGrad { qvd.detached() }, queue: queues[.v]!, branch: .v, columns: c.ks..<(c.ks + c.kd))
+
+        let aln = try swappedPredictionLoss(qs, qvs, targetA: o.targets["s"]!, targetB: o.targets["vs"]!, tau: c.tau)
+            .add(swappedPredictionLoss(qd, qvd, targetA: o.targets["d"]!, targetB: o.targets["vd"]!, tau: c.tau))
+        let div = try diversityLoss([qs, qd, qv])
+        var fid = try mse(model.reconstruct(qs, .s), o.feat[.s]!.detached())
+        fid = try fid.add(mse(model.reconstruct(qd, .d), o.feat[.d]!.detached()))
+        fid = try fid.add(mse(model.reconstruct(qv, .v), o.feat[.v]!.detached()))
+        var total = try aln.add(fid.scaled(by: c.beta)).add(div.scaled(by: c.gamma))
+        o.lossTensors = ["aln": aln, "div": div, "fid": fid]
+
+        o.validS = topKIntersection(qs, qvs, k: c.topK)
+        o.validD = topKIntersection(qd, qvd, k: c.topK)
+        if useLocal {
+            let l = o.tokenGrid.0 * o.tokenGrid.1 * o.tokenGrid.2
+            for (i, b) in [Branch.v, .s, .d].enumerated() {
+                let tokens = try fmap.slice(axis: 0, (i * n)..<((i + 1) * n)).reshaped([n, c.featureWidth, l]).transposed(1, 2)
+                (o.local[b], o.attention[b]) = try model.localFeatures(tokens: tokens, b)
+            }
+            let fvs = try o.local[.v]!.slice(axis: 1, 0..<c.ks), fvd = try o.local[.v]!.slice(axis: 1, c.ks..<(c.ks + c.kd))
+            var loc = try localContrastLoss(o.local[.s]!, fvs, valid: o.validS, margin: c.margin)
+            loc = try loc.add(localContrastLoss(fvs, o.local[.s]!, valid: o.validS, margin: c.margin))
+            loc = try loc.add(localContrastLoss(o.local[.d]!, fvd, valid: o.validD, margin: c.margin))
+            loc = try loc.add(localContrastLoss(fvd, o.local[.d]!, valid: o.validD, margin: c.margin))
+            total = try total.add(loc.scaled(by: c.alpha))
+            o.lossTensors["loc"] = loc
+        }
+        if c.nce > 0 {
+            let nce = try infoNCELoss(o.z[.v]!, o.z[.d]!, queue: queues[.d]!.rows, tau: c.nceTau)
+                .add(infoNCELoss(o.z[.d]!, o.z[.v]!, queue: queues[.v]!.rows, tau: c.nceTau))
+            total = try total.add(nce.scaled(by: c.nce))
+            o.lossTensors["nce"] = nce
+        }
+        o.lossTensors["total"] = total
+        o.losses = Losses(aln: aln.item, div: div.item, fid: fid.item, loc: o.lossTensors["loc"]?.item ?? 0,
+                          nce: o.lossTensors["nce"]?.item ?? 0, total: total.item)
+        return o
+    }
+
+    /// Zeroes gradients, runs the forward pass, back-propagates and — when the loss and every gradient are finite —
+    /// applies the SGD update and (if `updateQueues`) pushes the batch's unit features into the queues.
+    /// A non-finite step changes nothing but batch-norm running statistics and reports `applied == false`.
+    public func step(frames: Tensor, staticIndex: [Int], useLocal: Bool, updateQueues: Bool = true) throws -> StepReport {
+        let params = model.parameters!
+        params.zeroGrad()
+        let outputs = try forward(frames: frames, staticIndex: staticIndex, useLocal: useLocal)
+        guard outputs.losses.isFinite else { return StepReport(outputs: outputs, applied: false, gradientNorm: .nan) }
+        try outputs.lossTensors["total"]!.backward()
+        var sq: Double = 0
+        let g = params.grads.pointer
+        for i in 0..<params.count { sq += Double(g[i]) * Double(g[i]) }
+        let norm = Float(sq.squareRoot())
+        guard norm.isFinite else { return StepReport(outputs: outputs, applied: false, gradientNorm: norm) }
+        optimizer.step(params)
+        if updateQueues {
+            GradMode.withNoGrad {
+                for b in Branch.allCases {
+                    guard let z = try? outputs.z[b]!.detached().normalized(axis: 1) else { continue }
+                    queues[b]!.push(z.storage.pointer, count: z.shape[0])
+                }
+            }
+        }
+        return StepReport(outputs: outputs, applied: true, gradientNorm: norm)
+    }
+}

@@ -1,0 +1,453 @@
+#!/usr/bin/env python3
+"""PyTorch implementation of the static/dynamic concept learner pinned down in shared/spec/method.md.
+
+It is the correctness and speed yardstick for the Swift implementation: module and parameter names equal the
+reference parity cases' keys minus their `param.` prefix (torchvision R(2+1)D layout under `encoder.`).
+
+Verify it against the reference cases (float64, one training step each):
+
+    /opt/torch-venv/bin/python bench/concept_model.py --check /work/shared/reference
+
+Every `expect.*`, `grad.*` and `after.*` tensor is compared by relative L2 error; the script exits non-zero
+when any of them is above the tolerance (default 1e-5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# Kinetics statistics used to normalise the RGB frames of a clip.
+KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
+KINETICS_STD = (0.22803, 0.22145, 0.216989)
+
+
+@dataclass
+class Config:
+    """Model and training configuration; field names follow the reference cases' `__metadata__`."""
+
+    widths: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
+    stem: int = 45
+    blocks: list[int] = field(default_factory=lambda: [2, 2, 2, 2])
+    ks: int = 50
+    kd: int = 50
+    queue_length: int = 256
+    fid_hidden: int | None = None  # None: C
+    attn_dim: int | None = None  # None: C
+    use_local: bool = True
+    sigma: str = "identity"  # or "mlp"
+    nce: float = 0.0
+    nce_tau: float = 0.07
+    tau: float = 0.1
+    eps: float = 0.05
+    sinkhorn_iters: int = 3
+    topk: int = 5
+    margin: float = 1.4
+    alpha: float = 1.0
+    beta: float = 1.0
+    gamma: float = 0.01
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    bn_eps: float = 1e-5
+    bn_momentum: float = 0.1
+
+    @property
+    def channels(self) -> int:
+        return self.widths[-1]
+
+    @staticmethod
+    def from_metadata(meta: dict[str, str]) -> "Config":
+        """Builds a configuration from a reference case's `__metadata__` (values are JSON strings)."""
+        cfg = Config()
+        for name in cfg.__dataclass_fields__:
+            if name in meta:
+                raw = meta[name]
+                try:
+                    value = json.loads(raw)
+                except json.JSONDecodeError:
+                    value = raw  # plain strings such as sigma = identity
+                setattr(cfg, name, value)
+        return cfg
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Backbone: torchvision r2plus1d_18 layout with widths / stem / blocks knobs.
+
+
+def _bn3d(c: int, cfg: Config) -> nn.BatchNorm3d:
+    return nn.BatchNorm3d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum)
+
+
+class Conv2Plus1D(nn.Sequential):
+    """[Conv3d(in,mid,(1,3,3),stride (1,s,s)), BN(mid), ReLU, Conv3d(mid,out,(3,1,1),stride (s,1,1))]."""
+
+    def __init__(self, inp: int, out: int, mid: int, stride: int, cfg: Config):
+        super().__init__(
+            nn.Conv3d(inp, mid, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1), bias=False),
+            _bn3d(mid, cfg),
+            nn.ReLU(inplace=True),
+            nn.Conv3d(mid, out, (3, 1, 1), stride=(stride, 1, 1), padding=(1, 0, 0), bias=False),
+        )
+
+
+class BasicBlock(nn.Module):
+    """out = ReLU(conv2(conv1(x)) + shortcut(x)); `mid` computed once per block from in and out widths."""
+
+    def __init__(self, inp: int, out: int, stride: int, cfg: Config):
+        super().__init__()
+        mid = (inp * out * 27) // (inp * 9 + 3 * out)
+        self.conv1 = nn.Sequential(Conv2Plus1D(inp, out, mid, stride, cfg), _bn3d(out, cfg), nn.ReLU(inplace=True))
+        self.conv2 = nn.Sequential(Conv2Plus1D(out, out, mid, 1, cfg), _bn3d(out, cfg))
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or inp != out:
+            self.downsample = nn.Sequential(
+                nn.Conv3d(inp, out, kernel_size=1, stride=(stride, stride, stride), bias=False),
+                _bn3d(out, cfg),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual = x if self.downsample is None else self.downsample(x)
+        return self.relu(self.conv2(self.conv1(x)) + residual)
+
+
+class Encoder(nn.Module):
+    """R(2+1)D backbone; returns the layer4 feature map (B x C x T' x H' x W')."""
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv3d(3, cfg.stem, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
+            _bn3d(cfg.stem, cfg),
+            nn.ReLU(inplace=True),
+            nn.Conv3d(cfg.stem, cfg.widths[0], (3, 1, 1), stride=(1, 1, 1), padding=(1, 0, 0), bias=False),
+            _bn3d(cfg.widths[0], cfg),
+            nn.ReLU(inplace=True),
+        )
+        inp = cfg.widths[0]
+        for i, (width, count) in enumerate(zip(cfg.widths, cfg.blocks)):
+            stride = 1 if i == 0 else 2
+            layers = []
+            for b in range(count):
+                layers.append(BasicBlock(inp, width, stride if b == 0 else 1, cfg))
+                inp = width
+            setattr(self, f"layer{i + 1}", nn.Sequential(*layers))
+        # torchvision's initialisation
+        for m in self.modules():
+            if isinstance(m, nn.Conv3d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm3d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Heads.
+
+
+class Attention(nn.Module):
+    """Bias-free q, k, v projections: F = Q + softmax_tokens(Q Kt^T / sqrt(d)) V with Q = proto Wq^T."""
+
+    def __init__(self, c: int, d: int):
+        super().__init__()
+        self.q = nn.Linear(c, d, bias=False)
+        self.k = nn.Linear(c, d, bias=False)
+        self.v = nn.Linear(c, d, bias=False)
+
+    def forward(self, proto: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        # proto: K x C, tokens: N x L x C  ->  N x K x d
+        q = self.q(proto)
+        k = self.k(tokens)
+        v = self.v(tokens)
+        logits = torch.matmul(q, k.transpose(1, 2)) / math.sqrt(q.shape[-1])  # N x K x L
+        return q.unsqueeze(0) + torch.matmul(torch.softmax(logits, dim=-1), v)
+
+
+class ConceptModel(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.cfg = cfg
+        c = cfg.channels
+        h = cfg.fid_hidden or c
+        d = cfg.attn_dim or c
+        self.encoder = Encoder(cfg)
+        sizes = {"s": cfg.ks, "d": cfg.kd, "v": cfg.ks + cfg.kd}
+        for b, k in sizes.items():
+            self.register_parameter(f"proto_{b}", nn.Parameter(torch.randn(k, c)))
+            setattr(self, f"recon_{b}", nn.Sequential(nn.Linear(k, h), nn.ReLU(inplace=True), nn.Linear(h, c)))
+            setattr(self, f"attn_{b}", Attention(c, d))
+            if cfg.sigma == "mlp":
+                setattr(self, f"sigma_{b}", nn.Sequential(
+                    nn.Linear(c, c), nn.BatchNorm1d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum),
+                    nn.ReLU(inplace=True), nn.Linear(c, c)))
+            elif cfg.sigma != "identity":
+                raise ValueError(f"unknown sigma {cfg.sigma!r}")
+            # FIFO of unit-length features (not part of the state dict, like the reference cases' `queue.*`).
+            self.register_buffer(f"queue_{b}", torch.zeros(0, c), persistent=False)
+
+    def sigma(self, b: str, f: torch.Tensor) -> torch.Tensor:
+        return f if self.cfg.sigma == "identity" else getattr(self, f"sigma_{b}")(f)
+
+    @torch.no_grad()
+    def fill_queues_random(self, length: int) -> None:
+        """Fills every queue with `length` random unit rows (benchmarks)."""
+        for b in "sdv":
+            ref = getattr(self, f"proto_{b}")
+            setattr(self, f"queue_{b}", F.normalize(torch.randn(length, ref.shape[1], dtype=ref.dtype), dim=1))
+
+    @torch.no_grad()
+    def push_queues(self, z: dict[str, torch.Tensor]) -> None:
+        """Pushes the batch's normalised features; newest replaces oldest; keeps `queue_length` rows."""
+        length = self.cfg.queue_length
+        if length <= 0:
+            return
+        for b in "sdv":
+            q = torch.cat([F.normalize(z[b].detach(), dim=1), getattr(self, f"queue_{b}")], dim=0)
+            setattr(self, f"queue_{b}", q[:length].contiguous())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The method.
+
+
+def make_views(frames: torch.Tensor, static_index: torch.Tensor) -> torch.Tensor:
+    """frames N x 3 x (T+1) x H x W (normalised) -> [v; s; d] as 3N x 3 x T x H x W."""
+    t = frames.shape[2] - 1
+    v = frames[:, :, :t]
+    idx = static_index.to(torch.long).view(-1, 1, 1, 1, 1).expand(-1, 3, 1, *frames.shape[3:])
+    s = torch.gather(v, 2, idx).expand(-1, -1, t, -1, -1)
+    d = frames[:, :, 1:] - frames[:, :, :t]
+    return torch.cat([v, s, d], dim=0)
+
+
+@torch.no_grad()
+def sinkhorn(scores: torch.Tensor, n: int, eps: float, iters: int) -> torch.Tensor:
+    q = torch.exp((scores - scores.max()) / eps).t()  # K x M
+    q = q / q.sum()
+    k, m = q.shape
+    for _ in range(iters):
+        q = q / q.sum(dim=1, keepdim=True)
+        q = q / k
+        q = q / q.sum(dim=0, keepdim=True)
+        q = q / m
+    q = q * m
+    return q.t()[:n]
+
+
+def swapped(qa, qb, ta, tb, tau):
+    return (-(ta * F.log_softmax(qb / tau, dim=1)).sum(1) - (tb * F.log_softmax(qa / tau, dim=1)).sum(1)).mean()
+
+
+@torch.no_grad()
+def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
+    mask = torch.zeros_like(scores, dtype=torch.bool)
+    return mask.scatter_(1, scores.topk(k, dim=1).indices, True)
+
+
+def local_contrast(a_raw: torch.Tensor, b_raw: torch.Tensor, valid: torch.Tensor, margin: float) -> torch.Tensor:
+    """l(A, B, valid): positive pull + margin push against other clips' same concept; mean over valid pairs."""
+    a = F.normalize(a_raw, dim=-1)  # N x K x d
+    b = F.normalize(b_raw, dim=-1)
+    n = a.shape[0]
+    pos = ((a - b) ** 2).sum(-1)  # N x K
+    diff = a.unsqueeze(1) - b.unsqueeze(0)  # N(i) x N(j) x K x d
+    dist = torch.sqrt(torch.clamp((diff ** 2).sum(-1), min=1e-12))  # N x N x K
+    hinge = torch.clamp(margin - dist, min=0) ** 2
+    off = (~torch.eye(n, dtype=torch.bool, device=a.device)).unsqueeze(-1).to(hinge.dtype)
+    neg = (hinge * off).sum(1)  # N x K
+    v = valid.to(pos.dtype)
+    return ((pos + neg) * v).sum() / max(1.0, float(v.sum()))
+
+
+def info_nce(a, b, queue, tau):
+    a = F.normalize(a, dim=1)
+    b = F.normalize(b, dim=1)
+    logits = torch.cat([a @ b.t(), a @ queue.t()], dim=1) / tau
+    return F.cross_entropy(logits, torch.arange(a.shape[0], device=a.device))
+
+
+def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torch.Tensor) -> dict:
+    """One forward pass with every loss; returns a dict of named tensors (`loss_total` carries the graph)."""
+    cfg = model.cfg
+    n = frames.shape[0]
+    views = make_views(frames, static_index)
+    fmap = model.encoder(views)  # 3N x C x T' x H' x W'
+    feat = fmap.mean(dim=(2, 3, 4))
+    f = {"v": feat[:n], "s": feat[n:2 * n], "d": feat[2 * n:]}
+    out = {"feat_v": f["v"], "feat_s": f["s"], "feat_d": f["d"], "fmap": fmap}
+    z = {b: model.sigma(b, f[b]) for b in "sdv"}
+    if cfg.sigma != "identity":
+        out.update({f"z_{b}": z[b] for b in "sdv"})
+    protos = {b: F.normalize(getattr(model, f"proto_{b}"), dim=1) for b in "sdv"}
+    q = {b: F.normalize(z[b], dim=1) @ protos[b].t() for b in "sdv"}
+    out.update({f"q_{b}": q[b] for b in "sdv"})
+    ks = cfg.ks
+
+    # Sinkhorn targets with the queues re-scored by the current prototypes.
+    with torch.no_grad():
+        def target(scores, queue, proto):
+            if queue.shape[0] > 0:
+                scores = torch.cat([scores, queue @ proto.t()], dim=0)
+            return sinkhorn(scores, n, cfg.eps, cfg.sinkhorn_iters)
+
+        t_s = target(q["s"].detach(), model.queue_s, protos["s"].detach())
+        t_d = target(q["d"].detach(), model.queue_d, protos["d"].detach())
+        t_vs = target(q["v"][:, :ks].detach(), model.queue_v, protos["v"][:ks].detach())
+        t_vd = target(q["v"][:, ks:].detach(), model.queue_v, protos["v"][ks:].detach())
+    out.update(target_s=t_s, target_d=t_d, target_vs=t_vs, target_vd=t_vd)
+
+    qvs, qvd = q["v"][:, :ks], q["v"][:, ks:]
+    loss_aln = swapped(q["s"], qvs, t_s, t_vs, cfg.tau) + swapped(q["d"], qvd, t_d, t_vd, cfg.tau)
+    loss_div = (q["s"].abs().sum(1) + q["d"].abs().sum(1) + q["v"].abs().sum(1)).mean()
+    loss_fid = sum(F.mse_loss(getattr(model, f"recon_{b}")(q[b]), f[b].detach()) for b in "sdv")
+
+    # Local features: attention of each prototype over its branch's tokens.
+    tokens = fmap.flatten(2).transpose(1, 2)  # 3N x L x C
+    tok = {"v": tokens[:n], "s": tokens[n:2 * n], "d": tokens[2 * n:]}
+    Fx = {b: getattr(model, f"attn_{b}")(getattr(model, f"proto_{b}"), tok[b]) for b in "sdv"}
+    out.update({f"F_{b}": Fx[b] for b in "sdv"})
+    valid_s = topk_mask(q["s"].detach(), cfg.topk) & topk_mask(qvs.detach(), cfg.topk)
+    valid_d = topk_mask(q["d"].detach(), cfg.topk) & topk_mask(qvd.detach(), cfg.topk)
+    out.update(valid_s=valid_s, valid_d=valid_d)
+    fvs, fvd = Fx["v"][:, :ks], Fx["v"][:, ks:]
+    loss_loc = (local_contrast(Fx["s"], fvs, valid_s, cfg.margin) + local_contrast(fvs, Fx["s"], valid_s, cfg.margin)
+                + local_contrast(Fx["d"], fvd, valid_d, cfg.margin)
+                + local_contrast(fvd, Fx["d"], valid_d, cfg.margin))
+
+    total = loss_aln + cfg.beta * loss_fid + cfg.gamma * loss_div
+    if cfg.use_local:
+        total = total + cfg.alpha * loss_loc
+    if cfg.nce > 0:
+        loss_nce = (info_nce(z["v"], z["d"], model.queue_d, cfg.nce_tau)
+                    + info_nce(z["d"], z["v"], model.queue_v, cfg.nce_tau))
+        total = total + cfg.nce * loss_nce
+        out["loss_nce"] = loss_nce
+    out.update(loss_aln=loss_aln, loss_div=loss_div, loss_fid=loss_fid, loss_loc=loss_loc, loss_total=total,
+               z=z)
+    return out
+
+
+def make_optimizer(model: ConceptModel) -> torch.optim.SGD:
+    cfg = model.cfg
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def train_step(model: ConceptModel, opt: torch.optim.Optimizer, frames: torch.Tensor,
+               static_index: torch.Tensor, update_queues: bool = True) -> dict:
+    """zero_grad, forward, all losses, backward, SGD step, queue push. Every parameter gets a gradient
+    (zeros where a loss is left out, so weight decay and momentum still apply as in the spec)."""
+    model.train()
+    opt.zero_grad(set_to_none=False)
+    out = forward_losses(model, frames, static_index)
+    out["loss_total"].backward()
+    for p in model.parameters():
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    opt.step()
+    if update_queues:
+        model.push_queues(out["z"])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Verification against the reference parity cases.
+
+
+def rel_err(x: torch.Tensor, ref: torch.Tensor) -> float:
+    x = x.detach().to(torch.float64).reshape(-1)
+    ref = ref.to(torch.float64).reshape(-1)
+    if x.shape != ref.shape:
+        return float("inf")
+    num = torch.linalg.vector_norm(x - ref).item()
+    den = torch.linalg.vector_norm(ref).item()
+    if den == 0.0:
+        return num
+    return num / den
+
+
+def check_case(path: Path, verbose: bool = False) -> tuple[float, str, int]:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), "pt") as fh:
+        meta = fh.metadata()
+    tensors = load_file(str(path))
+    cfg = Config.from_metadata(meta)
+    torch.manual_seed(0)
+    model = ConceptModel(cfg).double()
+    params = {k[len("param."):]: v for k, v in tensors.items() if k.startswith("param.")}
+    model.load_state_dict(params, strict=True)
+    for b in "sdv":
+        setattr(model, f"queue_{b}", tensors[f"queue.{b}"].double())
+    frames = tensors["input.frames"].double()
+    static_index = tensors["input.static_index"]
+    opt = make_optimizer(model)
+    out = train_step(model, opt, frames, static_index, update_queues=False)
+
+    results: list[tuple[str, float]] = []
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    state = model.state_dict()
+    for key, ref in sorted(tensors.items()):
+        group, _, name = key.partition(".")
+        if group == "expect":
+            mine = out[name]
+            if mine.dtype == torch.bool:
+                mine = mine.to(torch.uint8)
+        elif group == "grad":
+            mine = grads[name]
+        elif group == "after":
+            mine = state[name]
+        else:
+            continue
+        results.append((key, rel_err(mine, ref)))
+    # Every parameter must have a reference gradient and every state entry an `after` value.
+    missing = [f"grad.{n}" for n in grads if f"grad.{n}" not in tensors]
+    missing += [f"after.{n}" for n in state if f"after.{n}" not in tensors]
+    if missing:
+        results.append((f"missing reference keys {missing}", float("inf")))
+    worst_key, worst = max(results, key=lambda r: r[1])
+    if verbose:
+        for key, err in results:
+            print(f"    {err:10.3e}  {key}")
+    for group in ("expect", "grad", "after"):
+        errs = [e for k, e in results if k.startswith(group + ".")]
+        if errs:
+            print(f"  {path.name} {group:6s}: {len(errs):3d} tensors, max rel L2 err {max(errs):.3e}")
+    return worst, worst_key, len(results)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", type=Path, required=True, help="folder with case_*.safetensors")
+    ap.add_argument("--tol", type=float, default=1e-5)
+    ap.add_argument("--verbose", action="store_true", help="print the error of every tensor")
+    args = ap.parse_args(argv)
+    torch.set_default_dtype(torch.float64)
+    cases = sorted(args.check.glob("case_*.safetensors"))
+    if not cases:
+        print(f"no case_*.safetensors in {args.check}", file=sys.stderr)
+        return 2
+    ok = True
+    for case in cases:
+        worst, key, count = check_case(case, args.verbose)
+        status = "OK" if worst <= args.tol else "FAIL"
+        ok &= worst <= args.tol
+        print(f"{case.name}: {count} tensors, max rel L2 err {worst:.3e} ({key}) {status}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
