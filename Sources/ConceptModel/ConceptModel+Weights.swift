@@ -8,7 +8,7 @@ extension ConceptModel {
     public func stateDict(prefix: String = "") throws -> SafeTensorsFile {
         var file = SafeTensorsFile()
         for (name, t) in namedParameters() + namedBuffers() {
-            try file.set(prefix + name, floats: t.values, shape: t.shape)
+            try file.set(prefix + name, floats: t.floatValues, shape: t.shape)
         }
         for (name, bn) in namedBatchNorms() {
             try file.set(prefix + name + ".num_batches_tracked", int64s: [bn.numBatchesTracked], shape: [])
@@ -25,7 +25,7 @@ extension ConceptModel {
     /// Shapes and dtypes are checked before anything is copied, so a failed load leaves the model unchanged.
     public func load(from file: SafeTensorsFile, prefix: String = "", only: String = "", strict: Bool = true,
                      renaming: (String) -> String = { $0 }) throws {
-        var plan: [(Tensor, [Float])] = []
+        var plan: [(Tensor, [Scalar])] = []
         var counters: [(BatchNormLayer, Int64)] = []
         var missing: [String] = []
         for (name, t) in namedParameters() + namedBuffers() where name.hasPrefix(only) {
@@ -33,7 +33,7 @@ extension ConceptModel {
             guard file[key] != nil else { missing.append(key); continue }
             let shape = try file.shape(key)
             guard shape == t.shape else { throw ModelError.weights("\(key) has shape \(shape), the model expects \(t.shape)") }
-            do { plan.append((t, try file.floats(key))) } catch { throw ModelError.weights("cannot read \(key)", cause: error) }
+            do { let floats: [Float] = try file.floats(key); plan.append((t, floats.map { Scalar($0) })) } catch { throw ModelError.weights("cannot read \(key)", cause: error) }
         }
         for (name, bn) in namedBatchNorms() where name.hasPrefix(only) {
             let key = prefix + renaming(name) + ".num_batches_tracked"

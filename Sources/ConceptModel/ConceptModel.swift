@@ -117,7 +117,7 @@ public final class ConceptModel: NamedState {
         let a = attention[b]!
         let q = try a.q(prototypes[b]!)            // K x d
         let k = try a.k(x), v = try a.v(x)         // N x L x d
-        let d = Float(q.shape[1])
+        let d = Scalar(q.shape[1])
         let weights = try matmul(q, k, transposeB: true).scaled(by: 1 / d.squareRoot()).softmax(axis: 2)
         return (try matmul(weights, v).add(q), weights)
     }

@@ -35,7 +35,7 @@ public final class Conv3dLayer {
     /// A convolution from `inChannels` to `outChannels`.
     public init(inChannels: Int, outChannels: Int, kernel: (Int, Int, Int), stride: (Int, Int, Int) = (1, 1, 1),
                 padding: (Int, Int, Int) = (0, 0, 0), rng: inout SeededGenerator) {
-        let fanOut = Float(outChannels * kernel.0 * kernel.1 * kernel.2)
+        let fanOut = Scalar(outChannels * kernel.0 * kernel.1 * kernel.2)
         weight = Tensor.normal([outChannels, inChannels, kernel.0, kernel.1, kernel.2], std: (2 / fanOut).squareRoot(), using: &rng)
         self.stride = stride
         self.padding = padding
@@ -58,12 +58,12 @@ public final class BatchNormLayer {
     /// Batches seen in training (PyTorch's `num_batches_tracked`).
     public var numBatchesTracked: Int64 = 0
     /// Momentum of the running statistics.
-    public let momentum: Float
+    public let momentum: Scalar
     /// ε added to the variance.
-    public let eps: Float
+    public let eps: Scalar
 
     /// A batch norm over `channels`.
-    public init(channels: Int, momentum: Float = 0.1, eps: Float = 1e-5) {
+    public init(channels: Int, momentum: Scalar = 0.1, eps: Scalar = 1e-5) {
         weight = Tensor.filled([channels], 1)
         bias = Tensor(zeros: [channels])
         runningMean = Tensor(zeros: [channels])
@@ -89,7 +89,7 @@ public final class LinearLayer {
 
     /// A layer from `inFeatures` to `outFeatures`.
     public init(inFeatures: Int, outFeatures: Int, bias: Bool = true, rng: inout SeededGenerator) {
-        let bound = 1 / Float(inFeatures).squareRoot()
+        let bound = 1 / Scalar(inFeatures).squareRoot()
         weight = Tensor.uniform([outFeatures, inFeatures], in: -bound...bound, using: &rng)
         self.bias = bias ? Tensor.uniform([outFeatures], in: -bound...bound, using: &rng) : nil
     }

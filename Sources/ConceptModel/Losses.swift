@@ -4,8 +4,8 @@ import Tensor
 // The spec's losses, composed from Tensor ops (each op is gradient-checked in TensorTests).
 
 /// Swapped prediction: `mean_i[ −Σ_k ta·log softmax(qb/τ) − Σ_k tb·log softmax(qa/τ) ]`. Targets are constants.
-public func swappedPredictionLoss(_ qa: Tensor, _ qb: Tensor, targetA ta: Tensor, targetB tb: Tensor, tau: Float) throws -> Tensor {
-    let n = Float(qa.shape[0])
+public func swappedPredictionLoss(_ qa: Tensor, _ qb: Tensor, targetA ta: Tensor, targetB tb: Tensor, tau: Scalar) throws -> Tensor {
+    let n = Scalar(qa.shape[0])
     let ab = try qb.scaled(by: 1 / tau).logSoftmax(axis: 1).mul(ta).sum()
     let ba = try qa.scaled(by: 1 / tau).logSoftmax(axis: 1).mul(tb).sum()
     return try ab.add(ba).scaled(by: -1 / n)
@@ -13,7 +13,7 @@ public func swappedPredictionLoss(_ qa: Tensor, _ qb: Tensor, targetA ta: Tensor
 
 /// Diversity: `mean_i Σ_x |q_x|₁` over the given code matrices (each `N x K`).
 public func diversityLoss(_ codes: [Tensor]) throws -> Tensor {
-    let n = Float(codes[0].shape[0])
+    let n = Scalar(codes[0].shape[0])
     var total = codes[0].abs().sum()
     for q in codes.dropFirst() { total = try total.add(q.abs().sum()) }
     return total.scaled(by: 1 / n)
@@ -38,29 +38,29 @@ public func topKIntersection(_ a: Tensor, _ b: Tensor, k topK: Int) -> [UInt8] {
 /// Local contrast `l(A, B, valid)` on unit rows `a = normalize(A)`, `b = normalize(B)` (`N x K x d`): for each valid
 /// `(i,k)`, `‖a_ik − b_ik‖² + Σ_{j≠i} max(margin − dist(a_ik, b_jk), 0)²`, `dist = sqrt(max(‖·‖², 1e-12))`;
 /// summed over valid pairs and divided by `max(1, #valid)`.
-public func localContrastLoss(_ A: Tensor, _ B: Tensor, valid: [UInt8], margin: Float) throws -> Tensor {
+public func localContrastLoss(_ A: Tensor, _ B: Tensor, valid: [UInt8], margin: Scalar) throws -> Tensor {
     let n = A.shape[0], k = A.shape[1]
     let validCount = valid.reduce(0) { $0 + Int($1) }
     let a = try A.normalized(axis: 2), b = try B.normalized(axis: 2)
-    let validNK = try Tensor(valid.map(Float.init), shape: [n, k])
+    let validNK = try Tensor(valid.map(Scalar.init), shape: [n, k])
     let positive = try a.sub(b).square().sum(axis: 2).mul(validNK).sum()
     // Pairwise distances per concept: G[k,i,j] = a_ik · b_jk; for unit rows ‖a − b‖² = 2 − 2G.
     let g = try matmul(a.transposed(0, 1), b.transposed(0, 1), transposeB: true)
     let dist = g.scaled(by: -2).adding(2).sqrt(clampingTo: 1e-12)
-    var negMask = [Float](repeating: 0, count: k * n * n)
+    var negMask = [Scalar](repeating: 0, count: k * n * n)
     for kk in 0..<k { for i in 0..<n where valid[i * k + kk] != 0 { for j in 0..<n where j != i { negMask[(kk * n + i) * n + j] = 1 } } }
     let negative = try dist.reluHinge(margin: margin).square().mul(Tensor(negMask, shape: [k, n, n])).sum()
-    return try positive.add(negative).scaled(by: 1 / Float(Swift.max(1, validCount)))
+    return try positive.add(negative).scaled(by: 1 / Scalar(Swift.max(1, validCount)))
 }
 
 /// InfoNCE between `a` and `b` (`N x C`) with a queue of unit rows as extra negatives: logits of row i are
 /// `[â_i·b̂_j]_j ++ [â_i·Q_m]_m`, divided by `tau`; the loss is the mean cross-entropy with target i.
-public func infoNCELoss(_ a: Tensor, _ b: Tensor, queue: Tensor, tau: Float) throws -> Tensor {
+public func infoNCELoss(_ a: Tensor, _ b: Tensor, queue: Tensor, tau: Scalar) throws -> Tensor {
     let n = a.shape[0]
     let keys = queue.shape[0] > 0 ? try concat([b.normalized(axis: 1), queue], axis: 0) : try b.normalized(axis: 1)
     let m = keys.shape[0]
     let logits = try matmul(a.normalized(axis: 1), keys, transposeB: true).scaled(by: 1 / tau)
-    var eye = [Float](repeating: 0, count: n * m)
+    var eye = [Scalar](repeating: 0, count: n * m)
     for i in 0..<n { eye[i * m + i] = 1 }
-    return try logits.logSoftmax(axis: 1).mul(Tensor(eye, shape: [n, m])).sum().scaled(by: -1 / Float(n))
+    return try logits.logSoftmax(axis: 1).mul(Tensor(eye, shape: [n, m])).sum().scaled(by: -1 / Scalar(n))
 }

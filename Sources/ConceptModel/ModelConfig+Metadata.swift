@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 extension ModelConfig {
     /// Reads a configuration from the string metadata of a parity case or snapshot (`widths`, `stem`, `blocks`, `ks`,
@@ -12,9 +13,9 @@ extension ModelConfig {
             guard let v = Int(s.trimmingCharacters(in: .whitespaces)) else { throw ModelError.invalidConfig("\(k) = '\(s)' is not an integer") }
             return v
         }
-        func float(_ k: String) throws -> Float? {
+        func float(_ k: String) throws -> Scalar? {
             guard let s = m[k] else { return nil }
-            guard let v = Float(s.trimmingCharacters(in: .whitespaces)), v.isFinite else { throw ModelError.invalidConfig("\(k) = '\(s)' is not a number") }
+            guard let v = Scalar(s.trimmingCharacters(in: .whitespaces)), v.isFinite else { throw ModelError.invalidConfig("\(k) = '\(s)' is not a number") }
             return v
         }
         func ints(_ k: String) throws -> [Int]? {

@@ -31,35 +31,35 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     /// Projection before the cosine classifier.
     public var sigma: Sigma = .identity
     /// Weight of the optional InfoNCE term (0: off).
-    public var nce: Float = 0
+    public var nce: Scalar = 0
     /// Temperature of InfoNCE.
-    public var nceTau: Float = 0.07
+    public var nceTau: Scalar = 0.07
     /// Temperature of the swapped prediction.
-    public var tau: Float = 0.1
+    public var tau: Scalar = 0.1
     /// Sinkhorn entropy ε.
-    public var eps: Float = 0.05
+    public var eps: Scalar = 0.05
     /// Sinkhorn iterations.
     public var sinkhornIterations: Int = 3
     /// K of the top-K concept intersection.
     public var topK: Int = 5
     /// Margin of the local contrast.
-    public var margin: Float = 1.4
+    public var margin: Scalar = 1.4
     /// Weight of L_loc.
-    public var alpha: Float = 1
+    public var alpha: Scalar = 1
     /// Weight of L_fid.
-    public var beta: Float = 1
+    public var beta: Scalar = 1
     /// Weight of L_div.
-    public var gamma: Float = 0.01
+    public var gamma: Scalar = 0.01
     /// SGD learning rate.
-    public var learningRate: Float = 0.01
+    public var learningRate: Scalar = 0.01
     /// SGD momentum.
-    public var momentum: Float = 0.9
+    public var momentum: Scalar = 0.9
     /// SGD weight decay.
-    public var weightDecay: Float = 1e-4
+    public var weightDecay: Scalar = 1e-4
     /// Batch-norm momentum.
-    public var bnMomentum: Float = 0.1
+    public var bnMomentum: Scalar = 0.1
     /// Batch-norm ε.
-    public var bnEps: Float = 1e-5
+    public var bnEps: Scalar = 1e-5
 
     /// The spec's defaults (the paper preset's backbone).
     public init() {}

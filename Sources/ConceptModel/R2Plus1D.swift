@@ -8,7 +8,7 @@ public final class Conv2Plus1D: NamedState {
     let temporal: Conv3dLayer
 
     /// Conv2Plus1D(in, out, mid, stride) of the spec.
-    public init(inChannels: Int, outChannels: Int, mid: Int, stride: Int, bnMomentum: Float, bnEps: Float, rng: inout SeededGenerator) {
+    public init(inChannels: Int, outChannels: Int, mid: Int, stride: Int, bnMomentum: Scalar, bnEps: Scalar, rng: inout SeededGenerator) {
         spatial = Conv3dLayer(inChannels: inChannels, outChannels: mid, kernel: (1, 3, 3), stride: (1, stride, stride),
                               padding: (0, 1, 1), rng: &rng)
         bn = BatchNormLayer(channels: mid, momentum: bnMomentum, eps: bnEps)
@@ -33,7 +33,7 @@ public final class R2Plus1DBlock: NamedState {
     let downsample: (Conv3dLayer, BatchNormLayer)?
 
     /// A block from `inChannels` to `outChannels` with the given stride.
-    public init(inChannels: Int, outChannels: Int, stride: Int, bnMomentum: Float, bnEps: Float, rng: inout SeededGenerator) {
+    public init(inChannels: Int, outChannels: Int, stride: Int, bnMomentum: Scalar, bnEps: Scalar, rng: inout SeededGenerator) {
         let mid = (inChannels * outChannels * 27) / (inChannels * 9 + 3 * outChannels)
         conv1 = Conv2Plus1D(inChannels: inChannels, outChannels: outChannels, mid: mid, stride: stride, bnMomentum: bnMomentum, bnEps: bnEps, rng: &rng)
         bn1 = BatchNormLayer(channels: outChannels, momentum: bnMomentum, eps: bnEps)

@@ -7,9 +7,9 @@ import Tensor
 /// - Parameters:
 ///   - scores: `M x K`, row-major, the batch's rows first, then the queue's.
 /// - Returns: `batch x K` targets.
-public func sinkhorn(scores: [Float], rows m: Int, columns k: Int, batch: Int, eps: Float, iterations: Int) -> [Float] {
+public func sinkhorn(scores: [Scalar], rows m: Int, columns k: Int, batch: Int, eps: Scalar, iterations: Int) -> [Scalar] {
     precondition(scores.count == m * k && batch <= m)
-    var mx = -Float.infinity
+    var mx = -Scalar.infinity
     for s in scores { mx = Swift.max(mx, s) }
     // q[i * k + j] holds Qᵀ (M x K) in Double.
     var q = [Double](repeating: 0, count: m * k)
@@ -32,7 +32,7 @@ public func sinkhorn(scores: [Float], rows m: Int, columns k: Int, batch: Int, e
             for j in 0..<k { q[i * k + j] *= f }
         }
     }
-    return (0..<(batch * k)).map { Float(q[$0] * Double(m)) }
+    return (0..<(batch * k)).map { Scalar(q[$0] * Double(m)) }
 }
 
 /// A FIFO of recent unit-length features, `capacity x dim`; the newest row replaces the oldest.
@@ -43,7 +43,7 @@ public struct FeatureQueue: Sendable, Equatable {
     /// Feature width.
     public let dim: Int
     /// Row storage, `capacity x dim`; only `count` rows are valid.
-    public private(set) var storage: [Float]
+    public private(set) var storage: [Scalar]
     /// Valid rows.
     public private(set) var count: Int = 0
     /// Row the next push writes.
@@ -53,11 +53,11 @@ public struct FeatureQueue: Sendable, Equatable {
     public init(capacity: Int, dim: Int) {
         self.capacity = capacity
         self.dim = dim
-        storage = [Float](repeating: 0, count: capacity * dim)
+        storage = [Scalar](repeating: 0, count: capacity * dim)
     }
 
     /// A full queue holding `rows` (`capacity x dim`), oldest first.
-    public init(rows: [Float], dim: Int) throws {
+    public init(rows: [Scalar], dim: Int) throws {
         guard dim > 0, rows.count % dim == 0 else { throw ModelError.invalidInput("queue of \(rows.count) values is not a multiple of \(dim)") }
         capacity = rows.count / dim
         self.dim = dim
@@ -67,7 +67,7 @@ public struct FeatureQueue: Sendable, Equatable {
     }
 
     /// Restores a saved queue.
-    public init(capacity: Int, dim: Int, storage: [Float], count: Int, next: Int) throws {
+    public init(capacity: Int, dim: Int, storage: [Scalar], count: Int, next: Int) throws {
         guard storage.count == capacity * dim, (0...capacity).contains(count), next >= 0, next < Swift.max(capacity, 1) else {
             throw ModelError.invalidInput("queue state does not fit \(capacity) x \(dim)")
         }
@@ -75,7 +75,7 @@ public struct FeatureQueue: Sendable, Equatable {
     }
 
     /// Appends rows (`n x dim`), dropping the oldest when full.
-    public mutating func push(_ rows: UnsafePointer<Float>, count n: Int) {
+    public mutating func push(_ rows: UnsafePointer<Scalar>, count n: Int) {
         guard capacity > 0 else { return }
         for r in 0..<n {
             for j in 0..<dim { storage[next * dim + j] = rows[r * dim + j] }

@@ -3,7 +3,7 @@ import Tensor
 
 /// Loss values of one step.
 public struct Losses: Sendable, Equatable, Codable {
-    public var aln: Float = 0, div: Float = 0, fid: Float = 0, loc: Float = 0, nce: Float = 0, total: Float = 0
+    public var aln: Scalar = 0, div: Scalar = 0, fid: Scalar = 0, loc: Scalar = 0, nce: Scalar = 0, total: Scalar = 0
     /// Whether every term is finite.
     public var isFinite: Bool { [aln, div, fid, loc, nce, total].allSatisfy(\.isFinite) }
 }
@@ -39,7 +39,7 @@ public struct StepReport {
     /// Whether the update was applied (false when a loss or gradient was not finite: nothing changed).
     public var applied: Bool
     /// Global gradient L2 norm.
-    public var gradientNorm: Float
+    public var gradientNorm: Scalar
 }
 
 /// The online learner: model, SGD state and the three Sinkhorn queues; one call = one training step.
@@ -140,8 +140,10 @@ public final class ConceptLearner {
 
         o.validS = topKIntersection(qs, qvs, k: c.topK)
         o.validD = topKIntersection(qd, qvd, k: c.topK)
-        if useLocal {
-            let l = o.tokenGrid.0 * o.tokenGrid.1 * o.tokenGrid.2
+        // The local branch always runs (its features, attention and loss are reported); during the warm-up it is
+        // computed without a graph and left out of the total, so its parameters get no gradient.
+        let l = o.tokenGrid.0 * o.tokenGrid.1 * o.tokenGrid.2
+        func local() throws -> Tensor {
             for (i, b) in [Branch.v, .s, .d].enumerated() {
                 let tokens = try fmap.slice(axis: 0, (i * n)..<((i + 1) * n)).reshaped([n, c.featureWidth, l]).transposed(1, 2)
                 (o.local[b], o.attention[b]) = try model.localFeatures(tokens: tokens, b)
@@ -150,9 +152,14 @@ public final class ConceptLearner {
             var loc = try localContrastLoss(o.local[.s]!, fvs, valid: o.validS, margin: c.margin)
             loc = try loc.add(localContrastLoss(fvs, o.local[.s]!, valid: o.validS, margin: c.margin))
             loc = try loc.add(localContrastLoss(o.local[.d]!, fvd, valid: o.validD, margin: c.margin))
-            loc = try loc.add(localContrastLoss(fvd, o.local[.d]!, valid: o.validD, margin: c.margin))
+            return try loc.add(localContrastLoss(fvd, o.local[.d]!, valid: o.validD, margin: c.margin))
+        }
+        if useLocal {
+            let loc = try local()
             total = try total.add(loc.scaled(by: c.alpha))
             o.lossTensors["loc"] = loc
+        } else {
+            o.lossTensors["loc"] = try GradMode.withNoGrad { try local() }
         }
         if c.nce > 0 {
             let nce = try infoNCELoss(o.z[.v]!, o.z[.d]!, queue: queues[.d]!.rows, tau: c.nceTau)
@@ -178,9 +185,10 @@ public final class ConceptLearner {
         var sq: Double = 0
         let g = params.grads.pointer
         for i in 0..<params.count { sq += Double(g[i]) * Double(g[i]) }
-        let norm = Float(sq.squareRoot())
+        let norm = Scalar(sq.squareRoot())
         guard norm.isFinite else { return StepReport(outputs: outputs, applied: false, gradientNorm: norm) }
-        optimizer.step(params)
+        // As PyTorch leaves parameters without a gradient untouched, the local branch is frozen during the warm-up.
+        optimizer.step(params, frozen: useLocal ? [] : model.localParameterNames)
         if updateQueues {
             GradMode.withNoGrad {
                 for b in Branch.allCases {

@@ -3,7 +3,7 @@
 /// Contracts the output with a fixed random tensor `R` (so every output element matters), back-propagates
 /// `Σ f(x)·R`, and compares each input's gradient with central differences `(L(x+h) − L(x−h)) / 2h` on up to
 /// `maxElements` elements per input. Returns, per input, `‖numeric − analytic‖ / max(‖numeric‖, ‖analytic‖, 1e-6)`.
-public func gradientCheck(_ inputs: [Tensor], step h: Float = 1e-2, maxElements: Int = 48, seed: UInt64 = 1,
+public func gradientCheck(_ inputs: [Tensor], step h: Scalar = 1e-2, maxElements: Int = 48, seed: UInt64 = 1,
                           _ f: ([Tensor]) throws -> Tensor) throws -> [Double] {
     var rng = SeededGenerator(seed: seed)
     for x in inputs { x.requiresGrad = true; x.gradStorage = nil }

@@ -4,10 +4,10 @@ import Foundation
 // normalise and updates running_var with the unbiased one, as PyTorch does.
 
 /// Training forward. x, y: [N x C x L]; w, b: [C]; mean, invstd: [C] (saved for backward).
-func batchnorm_forward_train(_ y: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>, _ invstd: UnsafeMutablePointer<Float>,
-                             _ varUnbiased: UnsafeMutablePointer<Float>,
-                             _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                             _ n: Int, _ c: Int, _ l: Int, _ eps: Float) {
+func batchnorm_forward_train(_ y: UnsafeMutablePointer<Scalar>, _ mean: UnsafeMutablePointer<Scalar>, _ invstd: UnsafeMutablePointer<Scalar>,
+                             _ varUnbiased: UnsafeMutablePointer<Scalar>,
+                             _ x: UnsafePointer<Scalar>, _ w: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
+                             _ n: Int, _ c: Int, _ l: Int, _ eps: Scalar) {
     let m = n * l
     parallelChunks(c, costPerItem: m * 3) { cr in
         for ch in cr {
@@ -17,10 +17,10 @@ func batchnorm_forward_train(_ y: UnsafeMutablePointer<Float>, _ mean: UnsafeMut
             var v: Double = 0
             for i in 0..<n { let p = x + (i * c + ch) * l; for j in 0..<l { let d = Double(p[j]) - mu; v += d * d } }
             let biased = v / Double(m)
-            let inv = Float(1 / (biased + Double(eps)).squareRoot())
-            mean[ch] = Float(mu); invstd[ch] = inv
-            varUnbiased[ch] = Float(m > 1 ? v / Double(m - 1) : biased)
-            let scale = inv * w[ch], shift = b[ch] - Float(mu) * scale
+            let inv = Scalar(1 / (biased + Double(eps)).squareRoot())
+            mean[ch] = Scalar(mu); invstd[ch] = inv
+            varUnbiased[ch] = Scalar(m > 1 ? v / Double(m - 1) : biased)
+            let scale = inv * w[ch], shift = b[ch] - Scalar(mu) * scale
             for i in 0..<n {
                 let p = x + (i * c + ch) * l, q = y + (i * c + ch) * l
                 for j in 0..<l { q[j] = p[j] * scale + shift }
@@ -30,8 +30,8 @@ func batchnorm_forward_train(_ y: UnsafeMutablePointer<Float>, _ mean: UnsafeMut
 }
 
 /// Evaluation forward with running statistics. x, y: [N x C x L]
-func batchnorm_forward_eval(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                            _ rm: UnsafePointer<Float>, _ rv: UnsafePointer<Float>, _ n: Int, _ c: Int, _ l: Int, _ eps: Float) {
+func batchnorm_forward_eval(_ y: UnsafeMutablePointer<Scalar>, _ x: UnsafePointer<Scalar>, _ w: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
+                            _ rm: UnsafePointer<Scalar>, _ rv: UnsafePointer<Scalar>, _ n: Int, _ c: Int, _ l: Int, _ eps: Scalar) {
     for ch in 0..<c {
         let scale = w[ch] / (rv[ch] + eps).squareRoot(), shift = b[ch] - rm[ch] * scale
         for i in 0..<n {
@@ -43,9 +43,9 @@ func batchnorm_forward_eval(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer
 
 /// Backward. Training: dx += invstd/M·(M·dx̂ − Σdx̂ − x̂·Σ(dx̂·x̂)) with dx̂ = dy·w; evaluation: dx += dy·w·invstd.
 /// dw += Σ dy·x̂; db += Σ dy. x̂ is recomputed from x, mean and invstd.
-func batchnorm_backward(_ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?,
-                        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                        _ mean: UnsafePointer<Float>, _ invstd: UnsafePointer<Float>, _ n: Int, _ c: Int, _ l: Int, training: Bool) {
+func batchnorm_backward(_ dx: UnsafeMutablePointer<Scalar>?, _ dw: UnsafeMutablePointer<Scalar>?, _ db: UnsafeMutablePointer<Scalar>?,
+                        _ dy: UnsafePointer<Scalar>, _ x: UnsafePointer<Scalar>, _ w: UnsafePointer<Scalar>,
+                        _ mean: UnsafePointer<Scalar>, _ invstd: UnsafePointer<Scalar>, _ n: Int, _ c: Int, _ l: Int, training: Bool) {
     let m = n * l
     parallelChunks(c, costPerItem: m * 3) { cr in
         for ch in cr {
@@ -56,12 +56,12 @@ func batchnorm_backward(_ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutableP
                 for j in 0..<l { sdy += Double(g[j]); sdyx += Double(g[j] * (p[j] - mu)) }
             }
             sdyx *= Double(inv)        // Σ dy·x̂
-            dw?[ch] += Float(sdyx)
-            db?[ch] += Float(sdy)
+            dw?[ch] += Scalar(sdyx)
+            db?[ch] += Scalar(sdy)
             guard let dx else { continue }
             let k = w[ch] * inv
             if training {
-                let a = Float(sdy / Double(m)), bcoef = Float(sdyx / Double(m)) * inv
+                let a = Scalar(sdy / Double(m)), bcoef = Scalar(sdyx / Double(m)) * inv
                 for i in 0..<n {
                     let p = x + (i * c + ch) * l, g = dy + (i * c + ch) * l, d = dx + (i * c + ch) * l
                     for j in 0..<l { d[j] += k * (g[j] - a - (p[j] - mu) * bcoef) }
@@ -81,7 +81,7 @@ func batchnorm_backward(_ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutableP
 /// In training, normalises with the batch mean and biased variance and updates the running statistics in place:
 /// `running = (1 − momentum)·running + momentum·batch` (unbiased variance). In evaluation, uses the running ones.
 public func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
-                      training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) throws -> Tensor {
+                      training: Bool, momentum: Scalar = 0.1, eps: Scalar = 1e-5) throws -> Tensor {
     guard x.rank >= 2 else { throw TensorError.shapeMismatch("batchNorm needs N x C x ..., got \(x.shape)") }
     let n = x.shape[0], c = x.shape[1], l = x.count / Swift.max(n * c, 1)
     for (name, t) in [("weight", weight), ("bias", bias), ("running_mean", runningMean), ("running_var", runningVar)] where t.shape != [c] {

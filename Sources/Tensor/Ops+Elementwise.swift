@@ -5,17 +5,17 @@ import Foundation
 // MARK: - unary kernels
 
 /// y = max(x, 0).  x, y: [count]
-func relu_forward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int) {
+func relu_forward(_ y: UnsafeMutablePointer<Scalar>, _ x: UnsafePointer<Scalar>, _ count: Int) {
     parallelChunks(count) { r in for i in r { y[i] = x[i] > 0 ? x[i] : 0 } }
 }
 /// dx += dy * (y > 0).  (uses the output, so ReLU may run in place of storing x)
-func relu_backward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ count: Int) {
+func relu_backward(_ dx: UnsafeMutablePointer<Scalar>, _ dy: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ count: Int) {
     parallelChunks(count) { r in for i in r where y[i] > 0 { dx[i] += dy[i] } }
 }
 
 extension Tensor {
     /// Applies `f` element-wise; backward multiplies the incoming gradient by `df(x, y)`.
-    fileprivate func unary(_ f: (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Tensor {
+    fileprivate func unary(_ f: (Scalar) -> Scalar, _ df: @escaping (Scalar, Scalar) -> Scalar) -> Tensor {
         let x = self
         let out = Tensor.result(shape, inputs: [x]) { out in
             let dy = out.gradStorage!.pointer, xp = x.storage.pointer, yp = out.storage.pointer, dx = x.gradPointer()
@@ -29,8 +29,11 @@ extension Tensor {
     /// max(x, 0).
     public func relu() -> Tensor {
         let x = self
+        let flips = ReLUTieProbe.current?.observe(x) ?? []
         let out = Tensor.result(shape, inputs: [x]) { out in
-            relu_backward(x.gradPointer(), out.gradStorage!.pointer, out.storage.pointer, x.count)
+            let dx = x.gradPointer(), dy = out.gradStorage!.pointer, y = out.storage.pointer
+            relu_backward(dx, dy, y, x.count)
+            for i in flips { dx[i] += y[i] > 0 ? -dy[i] : dy[i] }
         }
         relu_forward(out.storage.pointer, storage.pointer, count)
         return out
@@ -40,7 +43,7 @@ extension Tensor {
     /// x².
     public func square() -> Tensor { unary({ $0 * $0 }, { x, _ in 2 * x }) }
     /// sqrt(max(x, minimum)); the gradient is zero where x < minimum.
-    public func sqrt(clampingTo minimum: Float) -> Tensor {
+    public func sqrt(clampingTo minimum: Scalar) -> Tensor {
         unary({ Foundation.sqrt(Swift.max($0, minimum)) }, { x, y in x >= minimum ? 0.5 / y : 0 })
     }
     /// eˣ.
@@ -48,11 +51,11 @@ extension Tensor {
     /// ln x.
     public func log() -> Tensor { unary({ Foundation.log($0) }, { x, _ in 1 / x }) }
     /// c·x.
-    public func scaled(by c: Float) -> Tensor { unary({ $0 * c }, { _, _ in c }) }
+    public func scaled(by c: Scalar) -> Tensor { unary({ $0 * c }, { _, _ in c }) }
     /// x + c.
-    public func adding(_ c: Float) -> Tensor { unary({ $0 + c }, { _, _ in 1 }) }
+    public func adding(_ c: Scalar) -> Tensor { unary({ $0 + c }, { _, _ in 1 }) }
     /// max(margin − x, 0): the hinge used by margin losses.
-    public func reluHinge(margin: Float) -> Tensor {
+    public func reluHinge(margin: Scalar) -> Tensor {
         unary({ Swift.max(margin - $0, 0) }, { x, _ in margin - x > 0 ? -1 : 0 })
     }
 }
@@ -82,7 +85,7 @@ func broadcastRepeats(_ a: [Int], _ b: [Int], _ op: String) throws -> Int {
 enum BinaryKind { case add, sub, mul }
 
 /// y[r, i] = a[r, i] (op) b[i].  a, y: [reps x m], b: [m]
-func binary_forward(_ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+func binary_forward(_ y: UnsafeMutablePointer<Scalar>, _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
                     _ reps: Int, _ m: Int, _ kind: BinaryKind) {
     parallelChunks(reps, costPerItem: m) { rr in
         for r in rr {
@@ -96,8 +99,8 @@ func binary_forward(_ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
     }
 }
 /// da += dy (·b);  db += Σ_r dy (·a)   (sign flipped for sub)
-func binary_backward(_ da: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?, _ dy: UnsafePointer<Float>,
-                     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ reps: Int, _ m: Int, _ kind: BinaryKind) {
+func binary_backward(_ da: UnsafeMutablePointer<Scalar>?, _ db: UnsafeMutablePointer<Scalar>?, _ dy: UnsafePointer<Scalar>,
+                     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ reps: Int, _ m: Int, _ kind: BinaryKind) {
     if let da {
         parallelChunks(reps, costPerItem: m) { rr in
             for r in rr {
@@ -147,3 +150,39 @@ public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor { try a.add(b) }
 public func sub(_ a: Tensor, _ b: Tensor) throws -> Tensor { try a.sub(b) }
 /// a · b element-wise.
 public func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor { try a.mul(b) }
+
+/// A verification hook for comparing with a reference computed from unrounded inputs: records ReLU inputs within
+/// `threshold` of the kink (where the reference's own input rounding decides the side) and flips the gradient mask
+/// of chosen ones. Active only inside `ReLUTieProbe.$current.withValue(probe) { ... }`; nil in production.
+public final class ReLUTieProbe: @unchecked Sendable {
+    /// One ReLU input element: the ReLU call in execution order and the element's index.
+    public struct Tie: Hashable, Sendable, CustomStringConvertible {
+        public let call: Int
+        public let element: Int
+        public let input: Scalar
+        public init(call: Int, element: Int, input: Scalar) { self.call = call; self.element = element; self.input = input }
+        public func hash(into h: inout Hasher) { h.combine(call); h.combine(element) }
+        public static func == (a: Tie, b: Tie) -> Bool { a.call == b.call && a.element == b.element }
+        public var description: String { "relu #\(call)[\(element)] = \(input)" }
+    }
+    /// The probe in effect for the current task.
+    @TaskLocal public static var current: ReLUTieProbe?
+    /// |x| below which an input counts as a tie.
+    public let threshold: Scalar
+    /// Elements whose gradient mask is inverted.
+    public let flips: Set<Tie>
+    /// Ties seen so far.
+    public private(set) var ties: [Tie] = []
+    private var calls = 0
+
+    /// A probe recording ties below `threshold` and flipping `flips`.
+    public init(threshold: Scalar, flips: Set<Tie> = []) { self.threshold = threshold; self.flips = flips }
+
+    func observe(_ x: Tensor) -> [Int] {
+        let call = calls
+        calls += 1
+        let p = x.storage.pointer
+        for i in 0..<x.count where Swift.abs(p[i]) < threshold { ties.append(Tie(call: call, element: i, input: p[i])) }
+        return flips.filter { $0.call == call }.map(\.element)
+    }
+}

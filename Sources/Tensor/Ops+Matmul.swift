@@ -1,19 +1,25 @@
 import CBLAS
 
-/// Row-major single-precision GEMM: C = alpha·op(A)·op(B) + beta·C, op(A): M x K, op(B): K x N.
+/// Row-major GEMM through OpenBLAS (sgemm, or dgemm in the float64 build): C = alpha·op(A)·op(B) + beta·C,
+/// op(A): M x K, op(B): K x N.
 @inline(__always)
-func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
-           _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
-           _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+public func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Scalar,
+           _ a: UnsafePointer<Scalar>, _ lda: Int, _ b: UnsafePointer<Scalar>, _ ldb: Int,
+           _ beta: Scalar, _ c: UnsafeMutablePointer<Scalar>, _ ldc: Int) {
     if m == 0 || n == 0 { return }
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+    #if CONCEPT_FLOAT64
+    let call = cblas_dgemm
+    #else
+    let call = cblas_sgemm
+    #endif
+    call(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
 /// Naive reference: C = op(A)·op(B) + beta·C (same conventions as `sgemm`), in Double accumulation.
-func sgemm_naive(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
-                 _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
-                 _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+public func gemm_naive(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                 _ a: UnsafePointer<Scalar>, _ lda: Int, _ b: UnsafePointer<Scalar>, _ ldb: Int,
+                 _ beta: Scalar, _ c: UnsafeMutablePointer<Scalar>, _ ldc: Int) {
     for i in 0..<m {
         for j in 0..<n {
             var s: Double = 0
@@ -22,7 +28,7 @@ func sgemm_naive(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
                 let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
                 s += Double(av) * Double(bv)
             }
-            c[i * ldc + j] = Float(s) + (beta == 0 ? 0 : beta * c[i * ldc + j])
+            c[i * ldc + j] = Scalar(s) + (beta == 0 ? 0 : beta * c[i * ldc + j])
         }
     }
 }
@@ -54,22 +60,22 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
             let da = a.gradPointer()
             for i in 0..<batches {
                 let dci = dc + i * m * n, bi = bp + i * bStep, dai = da + i * aStep
-                if !transposeA { sgemm(false, !transposeB, m, k, n, 1, dci, n, bi, ldb, 1, dai, lda) }
-                else { sgemm(transposeB, true, k, m, n, 1, bi, ldb, dci, n, 1, dai, lda) }
+                if !transposeA { gemm(false, !transposeB, m, k, n, 1, dci, n, bi, ldb, 1, dai, lda) }
+                else { gemm(transposeB, true, k, m, n, 1, bi, ldb, dci, n, 1, dai, lda) }
             }
         }
         if b.requiresGrad {
             let db = b.gradPointer()
             for i in 0..<batches {
                 let dci = dc + i * m * n, ai = ap + i * aStep, dbi = db + i * bStep
-                if !transposeB { sgemm(!transposeA, false, k, n, m, 1, ai, lda, dci, n, 1, dbi, ldb) }
-                else { sgemm(true, transposeA, n, k, m, 1, dci, n, ai, lda, 1, dbi, ldb) }
+                if !transposeB { gemm(!transposeA, false, k, n, m, 1, ai, lda, dci, n, 1, dbi, ldb) }
+                else { gemm(true, transposeA, n, k, m, 1, dci, n, ai, lda, 1, dbi, ldb) }
             }
         }
     }
     let ap = a.storage.pointer, bp = b.storage.pointer, cp = out.storage.pointer
     for i in 0..<batches {
-        sgemm(transposeA, transposeB, m, n, k, 1, ap + i * aStep, lda, bp + i * bStep, ldb, 0, cp + i * m * n, n)
+        gemm(transposeA, transposeB, m, n, k, 1, ap + i * aStep, lda, bp + i * bStep, ldb, 0, cp + i * m * n, n)
     }
     return out
 }
@@ -87,17 +93,17 @@ extension Tensor {
 // MARK: - linear
 
 /// y = x·Wᵀ + b over the last dimension.  x: [R.., in], weight: [out, in], bias: [out] or nil → y: [R.., out]
-func linear_forward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                    _ b: UnsafePointer<Float>?, _ rows: Int, _ inF: Int, _ outF: Int) {
+func linear_forward(_ y: UnsafeMutablePointer<Scalar>, _ x: UnsafePointer<Scalar>, _ w: UnsafePointer<Scalar>,
+                    _ b: UnsafePointer<Scalar>?, _ rows: Int, _ inF: Int, _ outF: Int) {
     if let b { for r in 0..<rows { (y + r * outF).update(from: b, count: outF) } }
-    sgemm(false, true, rows, outF, inF, 1, x, inF, w, inF, b == nil ? 0 : 1, y, outF)
+    gemm(false, true, rows, outF, inF, 1, x, inF, w, inF, b == nil ? 0 : 1, y, outF)
 }
 /// dx += dy·W;  dW += dyᵀ·x;  db += Σ_rows dy
-func linear_backward(_ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?,
-                     _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+func linear_backward(_ dx: UnsafeMutablePointer<Scalar>?, _ dw: UnsafeMutablePointer<Scalar>?, _ db: UnsafeMutablePointer<Scalar>?,
+                     _ dy: UnsafePointer<Scalar>, _ x: UnsafePointer<Scalar>, _ w: UnsafePointer<Scalar>,
                      _ rows: Int, _ inF: Int, _ outF: Int) {
-    if let dx { sgemm(false, false, rows, inF, outF, 1, dy, outF, w, inF, 1, dx, inF) }
-    if let dw { sgemm(true, false, outF, inF, rows, 1, dy, outF, x, inF, 1, dw, inF) }
+    if let dx { gemm(false, false, rows, inF, outF, 1, dy, outF, w, inF, 1, dx, inF) }
+    if let dw { gemm(true, false, outF, inF, rows, 1, dy, outF, x, inF, 1, dw, inF) }
     if let db { for r in 0..<rows { let g = dy + r * outF; for o in 0..<outF { db[o] += g[o] } } }
 }
 

@@ -1,7 +1,7 @@
 // Reductions. Axis reductions view the tensor as [outer x n x inner] around the reduced axis.
 
 /// y[o, i] = Σ_k x[o, k, i].  x: [outer x n x inner], y: [outer x inner]
-func sum_axis_forward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ outer: Int, _ n: Int, _ inner: Int) {
+func sum_axis_forward(_ y: UnsafeMutablePointer<Scalar>, _ x: UnsafePointer<Scalar>, _ outer: Int, _ n: Int, _ inner: Int) {
     for o in 0..<outer {
         let yo = y + o * inner
         for i in 0..<inner { yo[i] = 0 }
@@ -12,7 +12,7 @@ func sum_axis_forward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float
     }
 }
 /// dx[o, k, i] += dy[o, i] · scale
-func sum_axis_backward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ outer: Int, _ n: Int, _ inner: Int, _ scale: Float) {
+func sum_axis_backward(_ dx: UnsafeMutablePointer<Scalar>, _ dy: UnsafePointer<Scalar>, _ outer: Int, _ n: Int, _ inner: Int, _ scale: Scalar) {
     for o in 0..<outer {
         let go = dy + o * inner
         for k in 0..<n {
@@ -38,14 +38,14 @@ extension Tensor {
         var s: Double = 0
         let p = storage.pointer
         for i in 0..<count { s += Double(p[i]) }
-        out.storage.pointer[0] = Float(s)
+        out.storage.pointer[0] = Scalar(s)
         return out
     }
 
     /// Mean of all elements, as a scalar.
     public func mean() -> Tensor {
         let x = self
-        let n = Float(Swift.max(count, 1))
+        let n = Scalar(Swift.max(count, 1))
         let out = Tensor.result([], inputs: [x]) { out in
             let g = out.gradStorage!.pointer[0] / n, dx = x.gradPointer()
             for i in 0..<x.count { dx[i] += g }
@@ -53,7 +53,7 @@ extension Tensor {
         var s: Double = 0
         let p = storage.pointer
         for i in 0..<count { s += Double(p[i]) }
-        out.storage.pointer[0] = Float(s / Double(n))
+        out.storage.pointer[0] = Scalar(s / Double(n))
         return out
     }
 
@@ -62,10 +62,10 @@ extension Tensor {
     /// Mean along `axis`, which is removed from the shape.
     public func mean(axis: Int) throws -> Tensor {
         let a = try self.axis(axis)
-        return try reduce(axis: a, scale: 1 / Float(Swift.max(shape[a], 1)))
+        return try reduce(axis: a, scale: 1 / Scalar(Swift.max(shape[a], 1)))
     }
 
-    private func reduce(axis: Int, scale: Float) throws -> Tensor {
+    private func reduce(axis: Int, scale: Scalar) throws -> Tensor {
         let a = try self.axis(axis)
         let (outer, n, inner) = around(a)
         var outShape = shape
@@ -89,7 +89,7 @@ extension Tensor {
 /// Mean squared error: mean over all elements of (a − b)².
 public func mse(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     guard a.shape == b.shape else { throw TensorError.shapeMismatch("mse: \(a.shape) vs \(b.shape)") }
-    let n = Float(Swift.max(a.count, 1))
+    let n = Scalar(Swift.max(a.count, 1))
     let out = Tensor.result([], inputs: [a, b]) { out in
         let g = out.gradStorage!.pointer[0] * 2 / n
         let ap = a.storage.pointer, bp = b.storage.pointer
@@ -99,6 +99,6 @@ public func mse(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     var s: Double = 0
     let ap = a.storage.pointer, bp = b.storage.pointer
     for i in 0..<a.count { let d = Double(ap[i] - bp[i]); s += d * d }
-    out.storage.pointer[0] = Float(s / Double(n))
+    out.storage.pointer[0] = Scalar(s / Double(n))
     return out
 }

@@ -76,7 +76,7 @@ extension Tensor {
 
 /// Walks every element of an output of `outShape` whose element at multi-index `i` lives at
 /// `Σ i_k strides_k` in the source; copies source → output, or accumulates output → source.
-func permute_apply(_ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ outShape: [Int],
+func permute_apply(_ src: UnsafeMutablePointer<Scalar>, _ dst: UnsafeMutablePointer<Scalar>, _ outShape: [Int],
                    _ strides: [Int], accumulateIntoSource: Bool) {
     let rank = outShape.count
     let total = Tensor.elementCount(outShape)

@@ -3,31 +3,31 @@ import Foundation
 // Softmax, log-softmax and L2 normalisation along an axis, viewed as [outer x n x inner].
 
 /// y = softmax(x) (or log-softmax) along the middle axis.  x, y: [outer x n x inner]
-func softmax_forward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ outer: Int, _ n: Int, _ inner: Int, log: Bool) {
+func softmax_forward(_ y: UnsafeMutablePointer<Scalar>, _ x: UnsafePointer<Scalar>, _ outer: Int, _ n: Int, _ inner: Int, log: Bool) {
     for o in 0..<outer {
         for i in 0..<inner {
             let base = o * n * inner + i
-            var mx = -Float.infinity
+            var mx = -Scalar.infinity
             for k in 0..<n { mx = Swift.max(mx, x[base + k * inner]) }
             var s: Double = 0
             for k in 0..<n { s += Double(Foundation.exp(x[base + k * inner] - mx)) }
             if log {
-                let ls = Float(Foundation.log(s)) + mx
+                let ls = Scalar(Foundation.log(s)) + mx
                 for k in 0..<n { y[base + k * inner] = x[base + k * inner] - ls }
             } else {
-                let inv = Float(1 / s)
+                let inv = Scalar(1 / s)
                 for k in 0..<n { y[base + k * inner] = Foundation.exp(x[base + k * inner] - mx) * inv }
             }
         }
     }
 }
 /// softmax:  dx += y ⊙ (dy − Σ dy⊙y);   log-softmax:  dx += dy − exp(y)·Σ dy
-func softmax_backward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+func softmax_backward(_ dx: UnsafeMutablePointer<Scalar>, _ dy: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>,
                       _ outer: Int, _ n: Int, _ inner: Int, log: Bool) {
     for o in 0..<outer {
         for i in 0..<inner {
             let base = o * n * inner + i
-            var s: Float = 0
+            var s: Scalar = 0
             if log {
                 for k in 0..<n { s += dy[base + k * inner] }
                 for k in 0..<n { let j = base + k * inner; dx[j] += dy[j] - Foundation.exp(y[j]) * s }
@@ -40,28 +40,28 @@ func softmax_backward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Flo
 }
 
 /// y = x / max(‖x‖₂, eps) along the middle axis (PyTorch's `F.normalize`).  x, y: [outer x n x inner]; norms: [outer x inner]
-func normalize_forward(_ y: UnsafeMutablePointer<Float>, _ norms: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
-                       _ outer: Int, _ n: Int, _ inner: Int, _ eps: Float) {
+func normalize_forward(_ y: UnsafeMutablePointer<Scalar>, _ norms: UnsafeMutablePointer<Scalar>, _ x: UnsafePointer<Scalar>,
+                       _ outer: Int, _ n: Int, _ inner: Int, _ eps: Scalar) {
     for o in 0..<outer {
         for i in 0..<inner {
             let base = o * n * inner + i
             var s: Double = 0
             for k in 0..<n { let v = Double(x[base + k * inner]); s += v * v }
-            let nrm = Swift.max(Float(s.squareRoot()), eps)
+            let nrm = Swift.max(Scalar(s.squareRoot()), eps)
             norms[o * inner + i] = nrm
             for k in 0..<n { y[base + k * inner] = x[base + k * inner] / nrm }
         }
     }
 }
 /// dx += (dy − y·Σ dy⊙y) / ‖x‖ where ‖x‖ > eps, else dy / eps
-func normalize_backward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
-                        _ norms: UnsafePointer<Float>, _ outer: Int, _ n: Int, _ inner: Int, _ eps: Float) {
+func normalize_backward(_ dx: UnsafeMutablePointer<Scalar>, _ dy: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>,
+                        _ norms: UnsafePointer<Scalar>, _ outer: Int, _ n: Int, _ inner: Int, _ eps: Scalar) {
     for o in 0..<outer {
         for i in 0..<inner {
             let base = o * n * inner + i
             let nrm = norms[o * inner + i]
             if nrm > eps {
-                var s: Float = 0
+                var s: Scalar = 0
                 for k in 0..<n { let j = base + k * inner; s += dy[j] * y[j] }
                 for k in 0..<n { let j = base + k * inner; dx[j] += (dy[j] - y[j] * s) / nrm }
             } else {
@@ -88,7 +88,7 @@ extension Tensor {
     public func logSoftmax(axis: Int) throws -> Tensor { try softmaxLike(axis: axis, log: true) }
 
     /// Divides by the L2 norm along `axis`, clamped below by `eps` (PyTorch's `F.normalize`).
-    public func normalized(axis: Int, eps: Float = 1e-12) throws -> Tensor {
+    public func normalized(axis: Int, eps: Scalar = 1e-12) throws -> Tensor {
         let a = try self.axis(axis)
         let (outer, n, inner) = around(a)
         let norms = TensorStorage(count: outer * inner)
@@ -106,4 +106,4 @@ public func softmax(_ x: Tensor, axis: Int) throws -> Tensor { try x.softmax(axi
 /// Log-softmax along `axis`.
 public func logSoftmax(_ x: Tensor, axis: Int) throws -> Tensor { try x.logSoftmax(axis: axis) }
 /// L2-normalises along `axis`.
-public func normalize(_ x: Tensor, axis: Int, eps: Float = 1e-12) throws -> Tensor { try x.normalized(axis: axis, eps: eps) }
+public func normalize(_ x: Tensor, axis: Int, eps: Scalar = 1e-12) throws -> Tensor { try x.normalized(axis: axis, eps: eps) }

@@ -51,45 +51,48 @@ public final class ParameterSet {
 /// `g' = g + wd·p;  buf = momentum·buf + g'` (first step: `buf = g'`);  `p −= lr·buf`.
 public struct SGD {
     /// Learning rate.
-    public var learningRate: Float
+    public var learningRate: Scalar
     /// Momentum factor.
-    public var momentum: Float
+    public var momentum: Scalar
     /// L2 weight decay, applied to every parameter.
-    public var weightDecay: Float
+    public var weightDecay: Scalar
     /// The momentum buffer, one entry per parameter scalar (empty until the first step).
-    public private(set) var momentumBuffer: [Float]
+    public private(set) var momentumBuffer: [Scalar]
     /// Number of steps taken.
     public private(set) var steps: Int = 0
 
     /// An optimiser with the given hyper-parameters (spec defaults: 0.01, 0.9, 1e-4).
-    public init(learningRate: Float = 0.01, momentum: Float = 0.9, weightDecay: Float = 1e-4) {
+    public init(learningRate: Scalar = 0.01, momentum: Scalar = 0.9, weightDecay: Scalar = 1e-4) {
         self.learningRate = learningRate
         self.momentum = momentum
         self.weightDecay = weightDecay
         self.momentumBuffer = []
     }
 
-    /// Applies one update to `parameters` from their gradients.
-    public mutating func step(_ parameters: ParameterSet) {
+    /// Applies one update to `parameters` from their gradients. Parameters named in `frozen` are left untouched
+    /// (no decay, no momentum), as PyTorch skips parameters whose gradient is `None`. A momentum entry that was
+    /// never updated is zero, so its first update gives `buf = g'` as PyTorch's lazily created buffer does.
+    public mutating func step(_ parameters: ParameterSet, frozen: Set<String> = []) {
         let n = parameters.count
-        let p = parameters.values.pointer, g = parameters.grads.pointer
-        let first = momentumBuffer.count != n
-        if first { momentumBuffer = [Float](repeating: 0, count: n) }
+        if momentumBuffer.count != n { momentumBuffer = [Scalar](repeating: 0, count: n) }
         let lr = learningRate, mu = momentum, wd = weightDecay
+        let p = parameters.values.pointer, g = parameters.grads.pointer
         momentumBuffer.withUnsafeMutableBufferPointer { bb in
             let buf = bb.baseAddress!
-            for i in 0..<n {
-                let gi = g[i] + wd * p[i]
-                let bi = (first || mu == 0) ? gi : mu * buf[i] + gi
-                buf[i] = bi
-                p[i] -= lr * bi
+            for (j, name) in parameters.names.enumerated() where !frozen.contains(name) {
+                let lo = parameters.offsets[j], hi = lo + parameters.tensors[j].count
+                for i in lo..<hi {
+                    let gi = g[i] + wd * p[i]
+                    buf[i] = mu * buf[i] + gi
+                    p[i] -= lr * buf[i]
+                }
             }
         }
         steps += 1
     }
 
     /// Restores the momentum buffer and step count (from a snapshot).
-    public mutating func restore(momentumBuffer: [Float], steps: Int) {
+    public mutating func restore(momentumBuffer: [Scalar], steps: Int) {
         self.momentumBuffer = momentumBuffer
         self.steps = steps
     }

@@ -5,7 +5,7 @@ import Foundation
 /// (parameters view one flat buffer so that zero-grad and SGD are single loops).
 public final class TensorStorage: @unchecked Sendable {
     /// First element.
-    public let pointer: UnsafeMutablePointer<Float>
+    public let pointer: UnsafeMutablePointer<Scalar>
     /// Number of elements.
     public let count: Int
     private let owner: TensorStorage?
@@ -14,10 +14,10 @@ public final class TensorStorage: @unchecked Sendable {
     public init(count: Int) {
         precondition(count >= 0, "negative storage size")
         var raw: UnsafeMutableRawPointer?
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        let bytes = max(count, 1) * MemoryLayout<Scalar>.stride
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("out of memory allocating \(bytes) bytes") }
         memset(raw, 0, bytes)
-        self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.pointer = raw.bindMemory(to: Scalar.self, capacity: max(count, 1))
         self.count = count
         self.owner = nil
     }
@@ -33,11 +33,11 @@ public final class TensorStorage: @unchecked Sendable {
     deinit { if owner == nil { free(pointer) } }
 
     /// The elements as a buffer.
-    @inline(__always) public var buffer: UnsafeMutableBufferPointer<Float> {
+    @inline(__always) public var buffer: UnsafeMutableBufferPointer<Scalar> {
         UnsafeMutableBufferPointer(start: pointer, count: count)
     }
     /// Sets every element to zero.
-    public func zero() { memset(pointer, 0, count * MemoryLayout<Float>.stride) }
+    public func zero() { memset(pointer, 0, count * MemoryLayout<Scalar>.stride) }
 }
 
 /// A row-major, contiguous Float32 array of any rank, with reverse-mode autograd.
@@ -72,7 +72,7 @@ public final class Tensor: CustomStringConvertible {
     }
 
     /// A tensor holding `values` (count must equal the product of `shape`).
-    public convenience init(_ values: [Float], shape: [Int], requiresGrad: Bool = false) throws {
+    public convenience init(_ values: [Scalar], shape: [Int], requiresGrad: Bool = false) throws {
         guard values.count == Tensor.elementCount(shape) else {
             throw TensorError.shapeMismatch("\(values.count) values for shape \(shape) (\(Tensor.elementCount(shape)) elements)")
         }
@@ -80,8 +80,26 @@ public final class Tensor: CustomStringConvertible {
         values.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: values.count) }
     }
 
+    /// A tensor from Float32 values (files and media hand over Float32 in both builds).
+    public convenience init(floats: [Float], shape: [Int], requiresGrad: Bool = false) throws {
+        #if CONCEPT_FLOAT64
+        try self.init(floats.map(Scalar.init), shape: shape, requiresGrad: requiresGrad)
+        #else
+        try self.init(floats, shape: shape, requiresGrad: requiresGrad)
+        #endif
+    }
+
+    /// The values as Float32 (for files).
+    public var floatValues: [Float] {
+        #if CONCEPT_FLOAT64
+        return values.map(Float.init)
+        #else
+        return values
+        #endif
+    }
+
     /// A scalar tensor.
-    public convenience init(scalar: Float) {
+    public convenience init(scalar: Scalar) {
         self.init(zeros: [])
         storage.pointer[0] = scalar
     }
@@ -91,11 +109,11 @@ public final class Tensor: CustomStringConvertible {
     /// Number of dimensions.
     public var rank: Int { shape.count }
     /// Values as an array (a copy).
-    public var values: [Float] { Array(storage.buffer) }
+    public var values: [Scalar] { Array(storage.buffer) }
     /// The single value of a one-element tensor.
-    public var item: Float { storage.pointer[0] }
+    public var item: Scalar { storage.pointer[0] }
     /// The gradient as an array (zeros if none was accumulated).
-    public var gradValues: [Float] { gradStorage.map { Array($0.buffer) } ?? [Float](repeating: 0, count: count) }
+    public var gradValues: [Scalar] { gradStorage.map { Array($0.buffer) } ?? [Scalar](repeating: 0, count: count) }
 
     /// Product of dimensions.
     public static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
@@ -108,7 +126,7 @@ public final class Tensor: CustomStringConvertible {
     }
 
     /// The gradient buffer, allocated zeroed on first use. Backward closures accumulate into it.
-    func gradPointer() -> UnsafeMutablePointer<Float> {
+    func gradPointer() -> UnsafeMutablePointer<Scalar> {
         if let g = gradStorage { return g.pointer }
         let g = TensorStorage(count: count)
         gradStorage = g
@@ -133,3 +151,12 @@ public final class Tensor: CustomStringConvertible {
         return "Tensor(\(shape), [\(head)\(count > 8 ? ", ..." : "")])"
     }
 }
+
+#if CONCEPT_FLOAT64
+/// The element type: Double in the float64 verification build (`-DCONCEPT_FLOAT64`), which reruns the parity
+/// cases at the reference's precision.
+public typealias Scalar = Double
+#else
+/// The element type: Float32 (the product). Build with `-DCONCEPT_FLOAT64` for the float64 verification build.
+public typealias Scalar = Float
+#endif

@@ -9,12 +9,12 @@ import Tensor
     /// `n` clips of `t+1` frames (`n x 3 x (t+1) x h x w`, roughly normalised): a coloured grating or checkerboard
     /// background (static content) and a bright square moving in one of four directions (dynamic content).
     static func syntheticBatch(n: Int, t: Int, h: Int, w: Int, rng: inout SeededGenerator) throws -> (Tensor, [Int]) {
-        var values = [Float](repeating: 0, count: n * 3 * (t + 1) * h * w)
+        var values = [Scalar](repeating: 0, count: n * 3 * (t + 1) * h * w)
         var statics: [Int] = []
         for i in 0..<n {
             let background = Int(rng.next() % 4), motion = Int(rng.next() % 4)
-            let colour: [Float] = (0..<3).map { _ in rng.uniform() * 1.6 - 0.8 }
-            let freq = 0.3 + 0.4 * Float(background % 2)
+            let colour: [Scalar] = (0..<3).map { _ in rng.uniform() * 1.6 - 0.8 }
+            let freq = 0.3 + 0.4 * Scalar(background % 2)
             let (dx, dy) = [(1, 0), (-1, 0), (0, 1), (0, -1)][motion]
             let x0 = Int(rng.next() % UInt64(w / 2)) + w / 4, y0 = Int(rng.next() % UInt64(h / 2)) + h / 4
             for f in 0...t {
@@ -22,8 +22,8 @@ import Tensor
                 for c in 0..<3 {
                     for y in 0..<h {
                         for x in 0..<w {
-                            var v: Float
-                            if background < 2 { v = colour[c] * sinf(freq * Float(x + (background == 1 ? y : 0))) }
+                            var v: Scalar
+                            if background < 2 { v = colour[c] * Scalar(sin(Double(freq) * Double(x + (background == 1 ? y : 0)))) }
                             else { v = colour[c] * (((x / 4 + y / 4) % 2 == 0) ? 1 : -1) * (background == 3 ? 0.5 : 1) }
                             if Swift.abs(x - sx) <= 2 && Swift.abs(y - sy) <= 2 { v = 2 }
                             values[(((i * 3 + c) * (t + 1) + f) * h + y) * w + x] = v
@@ -42,7 +42,7 @@ import Tensor
         config.ks = 16; config.kd = 16; config.queueLength = 32; config.topK = 3
         let learner = try ConceptLearner(config: config, seed: 42)
         var rng = SeededGenerator(seed: 7)
-        var aln: [Float] = []
+        var aln: [Scalar] = []
         for step in 0..<60 {
             let (frames, statics) = try Self.syntheticBatch(n: 8, t: config.frames, h: config.height, w: config.width, rng: &rng)
             let report = try learner.step(frames: frames, staticIndex: statics, useLocal: step >= 10)
@@ -72,13 +72,13 @@ import Tensor
     @Test func viewsFollowTheSpec() throws {
         // frame k of clip i, channel c has the value 100 i + 10 c + k².
         let n = 2, t = 3, h = 2, w = 2
-        var v = [Float](repeating: 0, count: n * 3 * (t + 1) * h * w)
+        var v = [Scalar](repeating: 0, count: n * 3 * (t + 1) * h * w)
         for i in 0..<n { for c in 0..<3 { for k in 0...t { for p in 0..<(h * w) {
-            v[((i * 3 + c) * (t + 1) + k) * h * w + p] = Float(100 * i + 10 * c + k * k)
+            v[((i * 3 + c) * (t + 1) + k) * h * w + p] = Scalar(100 * i + 10 * c + k * k)
         } } } }
         let x = try ConceptLearner.views(frames: Tensor(v, shape: [n, 3, t + 1, h, w]), staticIndex: [2, 0])
         #expect(x.shape == [3 * n, 3, t, h, w])
-        func at(_ clip: Int, _ c: Int, _ k: Int) -> Float { x.values[((clip * 3 + c) * t + k) * h * w] }
+        func at(_ clip: Int, _ c: Int, _ k: Int) -> Scalar { x.values[((clip * 3 + c) * t + k) * h * w] }
         #expect(at(1, 2, 2) == 100 + 20 + 4)                  // v: frame 2 of clip 1
         #expect(at(n + 0, 1, 0) == 10 + 4 && at(n + 0, 1, 2) == 10 + 4)   // s: clip 0 repeats frame 2
         #expect(at(n + 1, 0, 1) == 100)                        // s: clip 1 repeats frame 0

@@ -7,14 +7,14 @@ import Testing
     static let bound = 1e-2
 
     /// Random values kept away from 0 by `gap`, so kinks (ReLU, |x|, hinges) are not straddled by ±h.
-    static func away(_ shape: [Int], _ rng: inout SeededGenerator, gap: Float = 0.05) -> Tensor {
+    static func away(_ shape: [Int], _ rng: inout SeededGenerator, gap: Scalar = 0.05) -> Tensor {
         let t = Tensor.uniform(shape, in: -1...1, using: &rng)
         let p = t.storage.pointer
         for i in 0..<t.count where Swift.abs(p[i]) < gap { p[i] = p[i] < 0 ? -gap - 0.01 : gap + 0.01 }
         return t
     }
 
-    func check(_ inputs: [Tensor], step: Float = 1e-2, _ f: @escaping ([Tensor]) throws -> Tensor,
+    func check(_ inputs: [Tensor], step: Scalar = 1e-2, _ f: @escaping ([Tensor]) throws -> Tensor,
                sourceLocation: SourceLocation = #_sourceLocation) throws {
         let errors = try gradientCheck(inputs, step: step, f)
         for (i, e) in errors.enumerated() {
@@ -53,7 +53,7 @@ import Testing
     @Test func maskMultiplyPassesGradientOnlyThroughTheMask() throws {
         var rng = SeededGenerator(seed: 13)
         let x = Self.away([3, 4], &rng).requiringGrad()
-        let mask = try Tensor((0..<12).map { Float($0 % 3 == 0 ? 1 : 0) }, shape: [3, 4])
+        let mask = try Tensor((0..<12).map { Scalar($0 % 3 == 0 ? 1 : 0) }, shape: [3, 4])
         try x.mul(mask).sum().backward()
         #expect(x.gradValues == mask.values)
         try check([Self.away([3, 4], &rng)]) { try $0[0].mul(mask) }

@@ -3,21 +3,21 @@ import Testing
 
 /// Fast kernels against their naive references, and the optimiser against the spec's rule.
 @Suite struct KernelTests {
-    static func relativeError(_ a: [Float], _ b: [Float]) -> Double {
+    static func relativeError(_ a: [Scalar], _ b: [Scalar]) -> Double {
         var d: Double = 0, n: Double = 0
         for i in 0..<a.count { d += Double(a[i] - b[i]) * Double(a[i] - b[i]); n += Double(b[i]) * Double(b[i]) }
         return d.squareRoot() / Swift.max(n.squareRoot(), 1e-12)
     }
 
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
-    func sgemmEqualsNaive(ta: Bool, tb: Bool) {
+    func gemmEqualsNaive(ta: Bool, tb: Bool) {
         var rng = SeededGenerator(seed: 3)
         for (m, n, k) in [(1, 1, 1), (7, 5, 3), (33, 17, 65), (64, 128, 96)] {
             let a = Tensor.uniform(ta ? [k, m] : [m, k], in: -1...1, using: &rng)
             let b = Tensor.uniform(tb ? [n, k] : [k, n], in: -1...1, using: &rng)
             let c1 = Tensor.uniform([m, n], in: -1...1, using: &rng), c2 = c1.detached()
-            sgemm(ta, tb, m, n, k, 1, a.storage.pointer, ta ? m : k, b.storage.pointer, tb ? k : n, 0.5, c1.storage.pointer, n)
-            sgemm_naive(ta, tb, m, n, k, a.storage.pointer, ta ? m : k, b.storage.pointer, tb ? k : n, 0.5, c2.storage.pointer, n)
+            gemm(ta, tb, m, n, k, 1, a.storage.pointer, ta ? m : k, b.storage.pointer, tb ? k : n, 0.5, c1.storage.pointer, n)
+            gemm_naive(ta, tb, m, n, k, a.storage.pointer, ta ? m : k, b.storage.pointer, tb ? k : n, 0.5, c2.storage.pointer, n)
             #expect(Self.relativeError(c1.values, c2.values) <= 1e-5)
         }
     }
@@ -28,7 +28,7 @@ import Testing
         let params = ParameterSet([("p", p)])
         var sgd = SGD(learningRate: 0.1, momentum: 0.9, weightDecay: 0.01)
         var expected: [Double] = [1, -2, 0.5], buf: [Double] = [0, 0, 0]
-        let grads: [[Float]] = [[0.3, -0.1, 2], [-1, 0.5, 0.25]]
+        let grads: [[Scalar]] = [[0.3, -0.1, 2], [-1, 0.5, 0.25]]
         for (step, g) in grads.enumerated() {
             params.zeroGrad()
             for i in 0..<3 { params.grads.pointer[i] = g[i] }
@@ -62,6 +62,6 @@ import Testing
         // mean 3.5 / 5.5, biased var 4.25, unbiased 17/3.
         #expect(Swift.abs(rm.values[0] - 0.35) < 1e-6 && Swift.abs(rm.values[1] - 0.55) < 1e-6)
         #expect(Swift.abs(rv.values[0] - (0.9 + 0.1 * 17 / 3)) < 1e-5)
-        #expect(Swift.abs(y.values[0] - Float((1 - 3.5) / (4.25 + 1e-5).squareRoot())) < 1e-5)
+        #expect(Swift.abs(y.values[0] - Scalar((1 - 3.5) / (4.25 + 1e-5).squareRoot())) < 1e-5)
     }
 }
