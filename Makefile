@@ -26,6 +26,9 @@ build: deps
 test: deps
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build
+	@echo "== parity again in the float64 verification build (the reference's precision, the strict criterion)"
+	$(SWIFT) build $(TEST_FLAGS) -Xswiftc -DCONCEPT_FLOAT64 --scratch-path .build-f64 --build-tests
+	$(SWIFT) test $(TEST_FLAGS) -Xswiftc -DCONCEPT_FLOAT64 --scratch-path .build-f64 --skip-build --filter ParityTests
 
 run: build
 	.build/release/conceptd

@@ -52,9 +52,9 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CFFmpeg", "CSystemd"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], resources: [.copy("fixtures")]),
         .testTarget(name: "ConceptModelTests", dependencies: ["ConceptModel", "Tensor"],
-                    resources: [.copy("reference")]),
+                    resources: [.copy("reference"), .copy("fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
     ],
     swiftLanguageModes: [.v6]

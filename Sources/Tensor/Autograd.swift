@@ -20,7 +20,7 @@ extension Tensor {
     /// `backward` receives the output; it reads `out.gradStorage` and accumulates into the inputs.
     static func result(_ shape: [Int], inputs: [Tensor], backward: @escaping (Tensor) -> Void) -> Tensor {
         let needs = GradMode.isEnabled && inputs.contains { $0.requiresGrad }
-        let out = Tensor(zeros: shape, requiresGrad: needs)
+        let out = Tensor(uninitialized: shape, requiresGrad: needs)
         if needs { out.node = BackwardNode(inputs: inputs, backward: backward) }
         return out
     }

@@ -10,7 +10,7 @@ func relu_forward(_ y: UnsafeMutablePointer<Scalar>, _ x: UnsafePointer<Scalar>,
 }
 /// dx += dy * (y > 0).  (uses the output, so ReLU may run in place of storing x)
 func relu_backward(_ dx: UnsafeMutablePointer<Scalar>, _ dy: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ count: Int) {
-    parallelChunks(count) { r in for i in r where y[i] > 0 { dx[i] += dy[i] } }
+    parallelChunks(count) { r in for i in r { dx[i] += y[i] > 0 ? dy[i] : 0 } }
 }
 
 extension Tensor {

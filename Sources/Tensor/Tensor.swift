@@ -10,14 +10,18 @@ public final class TensorStorage: @unchecked Sendable {
     public let count: Int
     private let owner: TensorStorage?
 
-    /// Allocates `count` zero-initialised floats.
-    public init(count: Int) {
+    /// Allocates `count` zero-initialised elements.
+    public convenience init(count: Int) {
+        self.init(uninitializedCount: count)
+        memset(pointer, 0, Swift.max(count, 1) * MemoryLayout<Scalar>.stride)
+    }
+
+    /// Allocates `count` elements whose values are unspecified (for outputs a kernel overwrites entirely).
+    /// Allocations are recycled through `StoragePool`, so a training step does not page-fault its way through
+    /// fresh memory every time.
+    public init(uninitializedCount count: Int) {
         precondition(count >= 0, "negative storage size")
-        var raw: UnsafeMutableRawPointer?
-        let bytes = max(count, 1) * MemoryLayout<Scalar>.stride
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("out of memory allocating \(bytes) bytes") }
-        memset(raw, 0, bytes)
-        self.pointer = raw.bindMemory(to: Scalar.self, capacity: max(count, 1))
+        self.pointer = StoragePool.shared.take(count: Swift.max(count, 1))
         self.count = count
         self.owner = nil
     }
@@ -30,7 +34,7 @@ public final class TensorStorage: @unchecked Sendable {
         self.owner = parent
     }
 
-    deinit { if owner == nil { free(pointer) } }
+    deinit { if owner == nil { StoragePool.shared.give(pointer, count: Swift.max(count, 1)) } }
 
     /// The elements as a buffer.
     @inline(__always) public var buffer: UnsafeMutableBufferPointer<Scalar> {
@@ -60,6 +64,13 @@ public final class Tensor: CustomStringConvertible {
     public init(zeros shape: [Int], requiresGrad: Bool = false) {
         self.shape = shape
         self.storage = TensorStorage(count: Tensor.elementCount(shape))
+        self.requiresGrad = requiresGrad
+    }
+
+    /// A tensor whose values are unspecified until written (op outputs).
+    init(uninitialized shape: [Int], requiresGrad: Bool = false) {
+        self.shape = shape
+        self.storage = TensorStorage(uninitializedCount: Tensor.elementCount(shape))
         self.requiresGrad = requiresGrad
     }
 
@@ -160,3 +171,42 @@ public typealias Scalar = Double
 /// The element type: Float32 (the product). Build with `-DCONCEPT_FLOAT64` for the float64 verification build.
 public typealias Scalar = Float
 #endif
+
+/// Recycles freed tensor allocations by exact size (a training step allocates the same shapes every time), up to
+/// `limitBytes` of idle memory; beyond that, memory goes back to the system.
+final class StoragePool: @unchecked Sendable {
+    static let shared = StoragePool(limitBytes: 768 << 20)
+    private var free: [Int: [UnsafeMutablePointer<Scalar>]] = [:]
+    private var idleBytes = 0
+    private let limitBytes: Int
+    private let lock = NSLock()
+
+    init(limitBytes: Int) { self.limitBytes = limitBytes }
+
+    func take(count: Int) -> UnsafeMutablePointer<Scalar> {
+        lock.lock()
+        if let p = free[count]?.popLast() {
+            idleBytes -= count * MemoryLayout<Scalar>.stride
+            lock.unlock()
+            return p
+        }
+        lock.unlock()
+        var raw: UnsafeMutableRawPointer?
+        let bytes = count * MemoryLayout<Scalar>.stride
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("out of memory allocating \(bytes) bytes") }
+        return raw.bindMemory(to: Scalar.self, capacity: count)
+    }
+
+    func give(_ p: UnsafeMutablePointer<Scalar>, count: Int) {
+        let bytes = count * MemoryLayout<Scalar>.stride
+        lock.lock()
+        if idleBytes + bytes <= limitBytes {
+            free[count, default: []].append(p)
+            idleBytes += bytes
+            lock.unlock()
+        } else {
+            lock.unlock()
+            Foundation.free(p)
+        }
+    }
+}

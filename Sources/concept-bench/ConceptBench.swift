@@ -1,0 +1,8 @@
+import ArgumentParser
+
+/// Benchmarks (not tests): `concept-bench step`, `conv`, `ingest`.
+@main
+struct ConceptBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "concept-bench", abstract: "conceptd benchmarks.", subcommands: [StepBench.self])
+}
