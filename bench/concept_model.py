@@ -367,35 +367,62 @@ def train_step(model: ConceptModel, opt: torch.optim.Optimizer, frames: torch.Te
 
 
 def rel_err(x: torch.Tensor, ref: torch.Tensor) -> float:
+    """Relative L2 error; the denominator is floored at 1e-8 so that tensors which are zero in exact arithmetic
+    (the gradient of a bias in front of a batch norm is rounding noise, ~1e-16) compare by absolute error."""
     x = x.detach().to(torch.float64).reshape(-1)
     ref = ref.to(torch.float64).reshape(-1)
     if x.shape != ref.shape:
         return float("inf")
-    num = torch.linalg.vector_norm(x - ref).item()
-    den = torch.linalg.vector_norm(ref).item()
-    if den == 0.0:
-        return num
-    return num / den
+    return torch.linalg.vector_norm(x - ref).item() / max(torch.linalg.vector_norm(ref).item(), 1e-8)
 
 
-def check_case(path: Path, verbose: bool = False) -> tuple[float, str, int]:
+def _load_case(path: Path):
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     with safe_open(str(path), "pt") as fh:
         meta = fh.metadata()
-    tensors = load_file(str(path))
-    cfg = Config.from_metadata(meta)
+    return Config.from_metadata(meta), load_file(str(path))
+
+
+def _relu_inputs(model: nn.Module, hooks: list, flips: dict | None = None, capture: dict | None = None) -> None:
+    """Pre-hooks on every ReLU: capture its input and/or flip the sign of chosen elements (`flips`:
+    module name -> element indices). A flip moves a near-zero input to the other side of the kink with a
+    detached shift, which changes the ReLU mask there and nothing else that matters."""
+    for name, module in model.named_modules():
+        if not isinstance(module, nn.ReLU):
+            continue
+
+        def hook(_m, inputs, name=name):
+            x = inputs[0]
+            if capture is not None:
+                capture[name] = x.detach().clone()
+            if flips and name in flips:
+                shift = torch.zeros_like(x)
+                idx = flips[name]
+                shift.view(-1)[idx] = -2 * x.detach().reshape(-1)[idx]
+                return (x + shift,)
+            return None
+
+        hooks.append(module.register_forward_pre_hook(hook))
+
+
+def run_case(cfg: Config, tensors: dict, flips: dict | None = None, capture: dict | None = None
+             ) -> list[tuple[str, float]]:
+    """One float64 training step on a reference case; returns (key, rel err) for every expect/grad/after."""
     torch.manual_seed(0)
     model = ConceptModel(cfg).double()
     params = {k[len("param."):]: v for k, v in tensors.items() if k.startswith("param.")}
     model.load_state_dict(params, strict=True)
     for b in "sdv":
         setattr(model, f"queue_{b}", tensors[f"queue.{b}"].double())
-    frames = tensors["input.frames"].double()
-    static_index = tensors["input.static_index"]
+    hooks: list = []
+    _relu_inputs(model, hooks, flips, capture)
     opt = make_optimizer(model)
-    out = train_step(model, opt, frames, static_index, update_queues=False)
+    out = train_step(model, opt, tensors["input.frames"].double(), tensors["input.static_index"],
+                     update_queues=False)
+    for h in hooks:
+        h.remove()
 
     results: list[tuple[str, float]] = []
     grads = {name: p.grad for name, p in model.named_parameters()}
@@ -418,15 +445,79 @@ def check_case(path: Path, verbose: bool = False) -> tuple[float, str, int]:
     missing += [f"after.{n}" for n in state if f"after.{n}" not in tensors]
     if missing:
         results.append((f"missing reference keys {missing}", float("inf")))
+    return results
+
+
+def resolve_relu_ties(cfg: Config, tensors: dict, tol: float, tie: float = 1e-6
+                      ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """The cases store float64 results as float32, so our inputs differ from the reference's by float32
+    rounding and the forward pass agrees to ~1e-6 only. A ReLU input closer to zero than that may fall on
+    the other side of the kink, which changes the gradient of everything below it by a visible amount.
+    This greedily flips the ReLU inputs with |x| < tie * rms(x), deepest layer first (identical values
+    flipped together, as the static view repeats them), and keeps a flip only if it lowers the summed log error (errors below tol/10
+    count as tol/10). Returns the final results and the flips kept as (module, |x|/rms)."""
+
+    def score(results):
+        return sum(math.log10(max(e, tol / 10)) for _, e in results)
+
+    capture: dict[str, torch.Tensor] = {}
+    run_case(cfg, tensors, capture=capture)
+    groups = []
+    depth = {name: i for i, name in enumerate(capture)}  # forward order
+    for name, x in capture.items():
+        flat = x.reshape(-1)
+        rel = flat.abs() / flat.pow(2).mean().sqrt()
+        idx = (rel < tie).nonzero().reshape(-1)
+        for value in torch.unique(flat[idx]).tolist():
+            members = (flat == value).nonzero().reshape(-1)
+            groups.append((rel[members[0]].item(), name, members))
+    # Deepest first: a wrong mask deep in the net spoils the gradients of every layer below it.
+    groups.sort(key=lambda g: (-depth[g[1]], g[0]))
+    flips: dict[str, torch.Tensor] = {}
+    kept: list[tuple[str, float]] = []
+    best = run_case(cfg, tensors)
+    best_score = score(best)
+    for _ in range(3):  # passes over the candidates until nothing improves or everything matches
+        improved = False
+        for rel, name, members in groups:
+            if max(e for _, e in best) <= tol:
+                return best, kept
+            if (name, rel) in kept:
+                continue
+            trial = dict(flips)
+            trial[name] = torch.cat([trial[name], members]) if name in trial else members
+            results = run_case(cfg, tensors, flips=trial)
+            if score(results) < best_score - 1:
+                flips, best, best_score, improved = trial, results, score(results), True
+                kept.append((name, rel))
+        if not improved:
+            break
+    return best, kept
+
+
+def check_case(path: Path, tol: float, verbose: bool = False) -> bool:
+    cfg, tensors = _load_case(path)
+    results = run_case(cfg, tensors)
     worst_key, worst = max(results, key=lambda r: r[1])
-    if verbose:
-        for key, err in results:
-            print(f"    {err:10.3e}  {key}")
     for group in ("expect", "grad", "after"):
         errs = [e for k, e in results if k.startswith(group + ".")]
         if errs:
             print(f"  {path.name} {group:6s}: {len(errs):3d} tensors, max rel L2 err {max(errs):.3e}")
-    return worst, worst_key, len(results)
+    if verbose:
+        for key, err in results:
+            print(f"    {err:10.3e}  {key}")
+    if worst <= tol:
+        print(f"{path.name}: {len(results)} tensors, max rel L2 err {worst:.3e} ({worst_key}) OK")
+        return True
+    print(f"{path.name}: max rel L2 err {worst:.3e} ({worst_key}) above {tol:g}; looking for ReLU ties")
+    fixed, kept = resolve_relu_ties(cfg, tensors, tol)
+    worst_key, worst = max(fixed, key=lambda r: r[1])
+    for name, rel in kept:
+        print(f"  flipped the ReLU input at {name} with |x| = {rel:.2e} * rms")
+    ok = worst <= tol
+    print(f"{path.name}: {len(fixed)} tensors, max rel L2 err {worst:.3e} ({worst_key}) after flipping "
+          f"{len(kept)} near-zero ReLU input(s) {'OK' if ok else 'FAIL'}")
+    return ok
 
 
 def main(argv: list[str]) -> int:
@@ -442,10 +533,7 @@ def main(argv: list[str]) -> int:
         return 2
     ok = True
     for case in cases:
-        worst, key, count = check_case(case, args.verbose)
-        status = "OK" if worst <= args.tol else "FAIL"
-        ok &= worst <= args.tol
-        print(f"{case.name}: {count} tensors, max rel L2 err {worst:.3e} ({key}) {status}")
+        ok &= check_case(case, args.tol, args.verbose)
     return 0 if ok else 1
 
 
