@@ -12,19 +12,18 @@ func batchnorm_forward_train(_ y: UnsafeMutablePointer<Scalar>, _ mean: UnsafeMu
     parallelChunks(c, costPerItem: m * 3) { cr in
         for ch in cr {
             var s: Double = 0
-            for i in 0..<n { let p = x + (i * c + ch) * l; for j in 0..<l { s += Double(p[j]) } }
+            for i in 0..<n { s += vsum(x + (i * c + ch) * l, l) }
             let mu = s / Double(m)
             var v: Double = 0
-            for i in 0..<n { let p = x + (i * c + ch) * l; for j in 0..<l { let d = Double(p[j]) - mu; v += d * d } }
-            let biased = v / Double(m)
+            for i in 0..<n { v += vsumSquaredDeviation(x + (i * c + ch) * l, l, Scalar(mu)) }
+            // Correct for μ rounded to Scalar: Σ(x − μ̃)² = Σ(x − μ)² + m(μ − μ̃)².
+            v -= Double(m) * (mu - Double(Scalar(mu))) * (mu - Double(Scalar(mu)))
+            let biased = Swift.max(v, 0) / Double(m)
             let inv = Scalar(1 / (biased + Double(eps)).squareRoot())
             mean[ch] = Scalar(mu); invstd[ch] = inv
             varUnbiased[ch] = Scalar(m > 1 ? v / Double(m - 1) : biased)
             let scale = inv * w[ch], shift = b[ch] - Scalar(mu) * scale
-            for i in 0..<n {
-                let p = x + (i * c + ch) * l, q = y + (i * c + ch) * l
-                for j in 0..<l { q[j] = p[j] * scale + shift }
-            }
+            for i in 0..<n { vaffine(y + (i * c + ch) * l, x + (i * c + ch) * l, l, scale, shift) }
         }
     }
 }
@@ -52,8 +51,8 @@ func batchnorm_backward(_ dx: UnsafeMutablePointer<Scalar>?, _ dw: UnsafeMutable
             let mu = mean[ch], inv = invstd[ch]
             var sdy: Double = 0, sdyx: Double = 0
             for i in 0..<n {
-                let p = x + (i * c + ch) * l, g = dy + (i * c + ch) * l
-                for j in 0..<l { sdy += Double(g[j]); sdyx += Double(g[j] * (p[j] - mu)) }
+                sdy += vsum(dy + (i * c + ch) * l, l)
+                sdyx += vsumProductDeviation(dy + (i * c + ch) * l, x + (i * c + ch) * l, l, mu)
             }
             sdyx *= Double(inv)        // Σ dy·x̂
             dw?[ch] += Scalar(sdyx)
@@ -61,10 +60,15 @@ func batchnorm_backward(_ dx: UnsafeMutablePointer<Scalar>?, _ dw: UnsafeMutable
             guard let dx else { continue }
             let k = w[ch] * inv
             if training {
+                // d += k·(g − a − (x − μ)·b)  =  g·k + x·(−k·b) + k·(μ·b − a)
                 let a = Scalar(sdy / Double(m)), bcoef = Scalar(sdyx / Double(m)) * inv
+                let cg = k, cx = -k * bcoef, c0 = k * (mu * bcoef - a)
+                let vg = Lanes(repeating: cg), vx = Lanes(repeating: cx), v0 = Lanes(repeating: c0)
                 for i in 0..<n {
                     let p = x + (i * c + ch) * l, g = dy + (i * c + ch) * l, d = dx + (i * c + ch) * l
-                    for j in 0..<l { d[j] += k * (g[j] - a - (p[j] - mu) * bcoef) }
+                    var j = 0
+                    while j + 16 <= l { storeLanes(loadLanes(d + j) + loadLanes(g + j) * vg + loadLanes(p + j) * vx + v0, d + j); j += 16 }
+                    while j < l { d[j] += g[j] * cg + p[j] * cx + c0; j += 1 }
                 }
             } else {
                 for i in 0..<n {

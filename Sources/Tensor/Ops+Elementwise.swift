@@ -6,11 +6,31 @@ import Foundation
 
 /// y = max(x, 0).  x, y: [count]
 func relu_forward(_ y: UnsafeMutablePointer<Scalar>, _ x: UnsafePointer<Scalar>, _ count: Int) {
-    parallelChunks(count) { r in for i in r { y[i] = x[i] > 0 ? x[i] : 0 } }
+    parallelChunks(count) { r in
+        var i = r.lowerBound
+        let zero = SIMD16<Scalar>(repeating: 0)
+        while i + 16 <= r.upperBound {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Scalar>.self)
+            UnsafeMutableRawPointer(y + i).storeBytes(of: pointwiseMax(v, zero), as: SIMD16<Scalar>.self)
+            i += 16
+        }
+        while i < r.upperBound { y[i] = x[i] > 0 ? x[i] : 0; i += 1 }
+    }
 }
-/// dx += dy * (y > 0).  (uses the output, so ReLU may run in place of storing x)
+/// dx += dy * (y > 0).  (uses the output, so ReLU needs no copy of its input)
 func relu_backward(_ dx: UnsafeMutablePointer<Scalar>, _ dy: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ count: Int) {
-    parallelChunks(count) { r in for i in r { dx[i] += y[i] > 0 ? dy[i] : 0 } }
+    parallelChunks(count) { r in
+        var i = r.lowerBound
+        let zero = SIMD16<Scalar>(repeating: 0)
+        while i + 16 <= r.upperBound {
+            let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Scalar>.self)
+            let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD16<Scalar>.self)
+            let d = UnsafeRawPointer(dx + i).loadUnaligned(as: SIMD16<Scalar>.self)
+            UnsafeMutableRawPointer(dx + i).storeBytes(of: d + zero.replacing(with: g, where: yv .> zero), as: SIMD16<Scalar>.self)
+            i += 16
+        }
+        while i < r.upperBound { dx[i] += y[i] > 0 ? dy[i] : 0; i += 1 }
+    }
 }
 
 extension Tensor {

@@ -1,7 +1,11 @@
 import Dispatch
 
 /// Worker count for memory-bound loops: the machine's cores (2 on the target boxes).
-public let tensorThreads = max(1, min(ProcessInfoCores.count, 8))
+/// Override with `CONCEPT_THREADS`.
+public let tensorThreads: Int = {
+    if let v = getenv("CONCEPT_THREADS").flatMap({ Int(String(cString: $0)) }), v >= 1 { return v }
+    return max(1, min(ProcessInfoCores.count, 8))
+}()
 
 enum ProcessInfoCores {
     static let count: Int = {
