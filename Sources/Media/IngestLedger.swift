@@ -25,8 +25,10 @@ public struct IngestLedger: Sendable, Codable, Hashable {
         public var reason: String?
         /// Clips it produced.
         public var clips: Int
+        /// When it was handled, milliseconds since 1970 (exact through JSON).
+        public var recordedMilliseconds: Int64
         /// When it was handled.
-        public var recorded: Date
+        public var recorded: Date { Date(timeIntervalSince1970: Double(recordedMilliseconds) / 1000) }
 
         public init(path: String, size: Int64, modified: Int64, outcome: Outcome, reason: String? = nil,
                     clips: Int = 0, recorded: Date = Date())
@@ -37,7 +39,7 @@ public struct IngestLedger: Sendable, Codable, Hashable {
             self.outcome = outcome
             self.reason = reason
             self.clips = clips
-            self.recorded = recorded
+            self.recordedMilliseconds = Int64((recorded.timeIntervalSince1970 * 1000).rounded())
         }
     }
 
@@ -67,7 +69,7 @@ public struct IngestLedger: Sendable, Codable, Hashable {
     /// Adds `other`'s entries; for a path in both, the more recently recorded wins.
     public mutating func merge(_ other: IngestLedger) {
         for e in other.byPath.values {
-            if let mine = byPath[e.path], mine.recorded >= e.recorded { continue }
+            if let mine = byPath[e.path], mine.recordedMilliseconds >= e.recordedMilliseconds { continue }
             byPath[e.path] = e
         }
     }
@@ -86,20 +88,18 @@ public struct IngestLedger: Sendable, Codable, Hashable {
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
         return try encoder.encode(File(version: 1, entries: entries))
     }
 
     /// A ledger from `jsonData()` output; throws `.fileSystem` for anything else.
     public init(jsonData data: Data) throws {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
         do {
             let file = try decoder.decode(File.self, from: data)
             guard file.version == 1 else {
                 throw MediaError(.fileSystem, "ledger version \(file.version) is not supported")
             }
-            byPath = Dictionary(file.entries.map { ($0.path, $0) }, uniquingKeysWith: { a, b in a.recorded >= b.recorded ? a : b })
+            byPath = Dictionary(file.entries.map { ($0.path, $0) }, uniquingKeysWith: { a, b in a.recordedMilliseconds >= b.recordedMilliseconds ? a : b })
         } catch let error as MediaError {
             throw error
         } catch {

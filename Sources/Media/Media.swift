@@ -32,6 +32,12 @@ public enum MediaLibrary {
         return result
     }()
 
+    /// Whether libavformat has a demuxer (or device) called `name`.
+    public static func hasInputFormat(_ name: String) -> Bool {
+        ensureInitialised()
+        return av_find_input_format(name) != nil
+    }
+
     /// Severity threshold for libav's own log lines.
     public enum LibavLogLevel: Int32, Sendable {
         case quiet = -8, fatal = 8, error = 16, warning = 24, info = 32, debug = 48

@@ -166,6 +166,10 @@ public final class MediaSource: @unchecked Sendable {
             }
         }
         let micros = String(Int64(options.stallSeconds * 1_000_000))
+        if spec.isLive {
+            // Probe at most half the open deadline, so stream info completes before the deadline cuts it.
+            setDefault("analyzeduration", String(Int64(min(5, options.openTimeout / 2) * 1_000_000)))
+        }
         if case .network(_, let scheme) = spec.kind {
             switch scheme {
             case "rtsp", "rtsps":
@@ -247,9 +251,14 @@ public final class MediaSource: @unchecked Sendable {
                 }
             case .emit:
                 do {
+                    let before = stats.snapshot.framesDecoded
                     try emitClips(from: input!, assembler: assembler, realtime: realtime,
                                   badPacketsBefore: pendingBadPackets)
-                    actions += lifecycle.ended(at: monotonicSeconds())
+                    if stats.snapshot.framesDecoded == before {
+                        actions += lifecycle.endedEmpty("no video frame could be decoded", at: monotonicSeconds())
+                    } else {
+                        actions += lifecycle.ended(at: monotonicSeconds())
+                    }
                 } catch let error as MediaError where error.code == .cancelled {
                     actions = lifecycle.stop()
                 } catch {

@@ -29,7 +29,8 @@ struct Backoff: Sendable {
         let base = min(policy.maximum, policy.initial * Foundation.pow(policy.multiplier, exponent))
         attempt += 1
         guard policy.jitter > 0 else { return base }
-        let u = Double.random(in: -1...1, using: &generator)
+        // One draw mapped straight to [-1, 1] (no rejection loop, so any generator works).
+        let u = Double(generator.next() >> 11) / Double((1 as UInt64) << 53 - 1) * 2 - 1
         return min(policy.maximum, max(0, base * (1 + policy.jitter * u)))
     }
 
@@ -114,6 +115,18 @@ struct SourceLifecycle: Sendable {
         lastError = "stream ended"
         resetBackoffIfHealthy(now)
         return enterBackoff(closing: true)
+    }
+
+    /// A file ended without a single decodable video frame: it fails with `reason`. (A live source treats
+    /// it like any other end.)
+    mutating func endedEmpty(_ reason: String, at now: Double) -> [Action] {
+        guard live, !stopped else {
+            if stopped { return [.close, .finish] }
+            lastError = reason
+            state = .failed
+            return [.close, .fail(reason)]
+        }
+        return ended(at: now)
     }
 
     /// Reading failed, or no frame came for the stall time. A file ends (what was decoded counts); a

@@ -27,7 +27,7 @@ public struct SourceSpec: Sendable, Hashable, CustomStringConvertible {
     public let uri: String
 
     private static let networkSchemes: Set<String> = [
-        "rtsp", "rtsps", "http", "https", "udp", "tcp", "rtmp", "rtmps", "rtmpt", "srt", "rtp", "hls",
+        "rtsp", "rtsps", "http", "https", "udp", "tcp", "rtmp", "rtmps", "rtmpt", "srt", "rtp",
     ]
 
     /// Parses `uri`; throws `.invalidSource` with the reason when it names nothing this build can open.
@@ -54,7 +54,10 @@ public struct SourceSpec: Sendable, Hashable, CustomStringConvertible {
             guard SourceSpec.networkSchemes.contains(scheme) else {
                 throw MediaError(.invalidSource, "'\(uri)': unsupported scheme '\(scheme)'")
             }
-            guard MediaLibrary.inputProtocols.contains(scheme) else {
+            // RTSP is a demuxer over tcp/udp (and tls for rtsps), not a URL protocol.
+            let needs: [String] = scheme == "rtsp" ? ["tcp"] : scheme == "rtsps" ? ["tls"] : [scheme]
+            let demuxerMissing = scheme.hasPrefix("rtsp") && !MediaLibrary.hasInputFormat("rtsp")
+            guard !demuxerMissing, needs.allSatisfy(MediaLibrary.inputProtocols.contains) else {
                 throw MediaError(.invalidSource, "'\(uri)': protocol '\(scheme)' is not built into this libavformat")
             }
             guard trimmed.count > range.upperBound.utf16Offset(in: trimmed) else {

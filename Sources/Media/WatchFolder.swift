@@ -72,7 +72,8 @@ struct SettleTracker: Sendable {
     }
 }
 
-/// An owned inotify descriptor watching one directory for files that appear or finish being written.
+/// An owned inotify descriptor watching one directory for files that appear, finish being written, or
+/// change attributes (a `touch` or `chmod` makes a file worth another look).
 final class DirectoryWatch {
     /// One inotify event on a name in the directory (or on the directory itself when `name` is empty).
     struct Event {
@@ -82,7 +83,7 @@ final class DirectoryWatch {
     }
 
     static let mask = UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO) | UInt32(IN_CREATE) | UInt32(IN_MOVED_FROM)
-        | UInt32(IN_DELETE) | UInt32(IN_DELETE_SELF) | UInt32(IN_MOVE_SELF)
+        | UInt32(IN_DELETE) | UInt32(IN_DELETE_SELF) | UInt32(IN_MOVE_SELF) | UInt32(IN_ATTRIB)
 
     let directory: String
     private let fd: Int32

@@ -40,13 +40,15 @@ final class FormatInput {
 
     var pointer: UnsafeMutablePointer<AVFormatContext> { context! }
 
-    /// Reads stream parameters (may read packets) within `timeout` seconds.
+    /// Reads stream parameters (may read packets) within `timeout` seconds. An interrupted probe is an
+    /// error even when libav returns success: the interrupt leaves the I/O context failed for every later read.
     func findStreamInfo(timeout: Double) throws {
         deadline.arm(seconds: timeout)
         let rc = avformat_find_stream_info(pointer, nil)
         deadline.disarm()
-        if rc < 0 {
-            throw FormatInput.classify("avformat_find_stream_info", rc, deadline: deadline, code: .openFailed)
+        if rc < 0 || deadline.didFire || deadline.isCancelled {
+            throw FormatInput.classify("avformat_find_stream_info", rc < 0 ? rc : cffmpeg_averror_exit(),
+                                       deadline: deadline, code: .openFailed)
         }
     }
 
@@ -66,7 +68,8 @@ final class FormatInput {
         if deadline.isCancelled {
             return MediaError(.cancelled, "\(function) interrupted: source stopped", averror: rc)
         }
-        if deadline.didFire {
+        // AVERROR_EXIT without a fresh fire: an earlier interrupt left the I/O context failed.
+        if deadline.didFire || rc == cffmpeg_averror_exit() {
             return MediaError(.timedOut, "\(function) interrupted: deadline passed", averror: rc)
         }
         return MediaError.libav(function, rc, code: code)
