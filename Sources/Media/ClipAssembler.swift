@@ -1,7 +1,7 @@
 import CFFmpeg
 
 /// Turns one source's decoded frames into clips: samples by timestamp, scales the frames that a clip
-/// needs (short side, in decoded orientation) into a ring, and on each completed clip crops, turns
+/// needs (short side, in decoded orientation, packed BGR24) into a ring, and on each completed clip crops, turns
 /// upright, optionally mirrors, and normalises into `3 x (T+1) x H x W` floats.
 final class ClipAssembler {
     /// The scaled size of a decoded frame and how to crop it.
@@ -164,11 +164,12 @@ final class ClipAssembler {
         let staticIndex = Int.random(in: 0..<(f - 1), using: &rng)
         let available = ring.count
         let firstTime = ring.time(padded ? 0 : max(0, available - f))
-        var data = [Float](repeating: 0, count: 3 * f * plane)
         let lut = Normalization.table
         let upright = orientation == .upright
         let linesize = ring.linesize
-        data.withUnsafeMutableBufferPointer { out in
+        // Every element is written below, so the array is not zero-filled first.
+        let data = [Float](unsafeUninitializedCapacity: 3 * f * plane) { out, initialized in
+            initialized = 3 * f * plane
             lut.withUnsafeBufferPointer { t in
                 for k in 0..<f {
                     let src = ring.slot(padded ? min(k, available - 1) : available - f + k)
@@ -182,16 +183,16 @@ final class ClipAssembler {
                             if flip {
                                 for x in 0..<w {
                                     let p = row + (w - 1 - x) * 3
-                                    r[o + x] = t[Int(p[0])]
+                                    r[o + x] = t[Int(p[2])]
                                     gch[o + x] = t[256 + Int(p[1])]
-                                    b[o + x] = t[512 + Int(p[2])]
+                                    b[o + x] = t[512 + Int(p[0])]
                                 }
                             } else {
                                 for x in 0..<w {
                                     let p = row + x * 3
-                                    r[o + x] = t[Int(p[0])]
+                                    r[o + x] = t[Int(p[2])]
                                     gch[o + x] = t[256 + Int(p[1])]
-                                    b[o + x] = t[512 + Int(p[2])]
+                                    b[o + x] = t[512 + Int(p[0])]
                                 }
                             }
                         }
@@ -203,9 +204,9 @@ final class ClipAssembler {
                                 let (sr, sc) = orientation.sourcePixel(
                                     y: oy + y, x: dx, height: g.scaledHeight, width: g.scaledWidth)
                                 let p = src + sr * linesize + sc * 3
-                                r[o + x] = t[Int(p[0])]
+                                r[o + x] = t[Int(p[2])]
                                 gch[o + x] = t[256 + Int(p[1])]
-                                b[o + x] = t[512 + Int(p[2])]
+                                b[o + x] = t[512 + Int(p[0])]
                             }
                         }
                     }

@@ -27,8 +27,9 @@ public final class ClipQueue: AsyncSequence, @unchecked Sendable {
     /// Slots that `wait` producers leave free.
     public let reserve: Int
 
-    /// A queue holding at most `capacity` clips (at least 1).
-    public init(capacity: Int = 64) {
+    /// A queue holding at most `capacity` clips (at least 1). A default clip (17 x 3 x 112 x 112 floats) is
+    /// 2.6 MB, so the default 32 bound the queue to about 82 MB.
+    public init(capacity: Int = 32) {
         self.capacity = Swift.max(1, capacity)
         reserve = self.capacity >= 4 ? self.capacity / 4 : 0
     }

@@ -1,6 +1,6 @@
 import CFFmpeg
 
-/// The last `capacity` scaled RGB24 frames of a source (in decoded orientation), in aligned buffers that
+/// The last `capacity` scaled BGR24 frames of a source (in decoded orientation), in aligned buffers that
 /// libswscale writes into directly.
 final class FrameRing {
     let width: Int

@@ -4,7 +4,7 @@ import Synchronization
 /// A set of sources feeding one bounded clip queue: the media layer's front door for the daemon.
 ///
 /// ```swift
-/// let ingest = MediaIngest(queueCapacity: 64)
+/// let ingest = MediaIngest(queueCapacity: 32)
 /// try ingest.add("rtsp://cam/stream", options: SourceOptions(clip: ClipOptions(frames: 17, fps: 16)))
 /// try ingest.add("folder:/srv/inbox", options: SourceOptions(watch: WatchFolderOptions(after: .keep, stateDirectory: "/var/lib/conceptd")))
 /// while let batch = await ingest.queue.nextBatch(count: 8) { ... }
@@ -15,7 +15,7 @@ public final class MediaIngest: Sendable {
     private let registry = Mutex<[MediaSource]>([])
 
     /// An ingest with an empty queue of `queueCapacity` clips.
-    public init(queueCapacity: Int = 64) {
+    public init(queueCapacity: Int = 32) {
         queue = ClipQueue(capacity: queueCapacity)
     }
 

@@ -166,7 +166,7 @@ public final class MediaSource: @unchecked Sendable {
             }
         }
         let micros = String(Int64(options.stallSeconds * 1_000_000))
-        if spec.isLive {
+        if spec.isLive && !spec.isFolder {
             // Probe at most half the open deadline, so stream info completes before the deadline cuts it.
             setDefault("analyzeduration", String(Int64(min(5, options.openTimeout / 2) * 1_000_000)))
         }

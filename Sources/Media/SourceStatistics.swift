@@ -62,7 +62,16 @@ final class StatisticsBox: Sendable {
         inner = Mutex(Inner(stats: SourceStatistics(name: name, uri: uri)))
     }
 
-    var snapshot: SourceStatistics { inner.withLock { $0.stats } }
+    /// The counters now; a rate window older than two seconds (a stalled source) is reported as it stands.
+    var snapshot: SourceStatistics {
+        let now = monotonicSeconds()
+        return inner.withLock { s in
+            var stats = s.stats
+            let elapsed = now - s.windowStart
+            if elapsed >= 2 { stats.measuredFPS = Double(s.windowFrames) / elapsed }
+            return stats
+        }
+    }
 
     func update(_ body: (inout SourceStatistics) -> Void) {
         inner.withLock { body(&$0.stats) }
