@@ -74,7 +74,9 @@ public struct Clip: Sendable {
     public var data: [Float]
     /// `T + 1`.
     public let frames: Int
+    /// Frame height.
     public let height: Int
+    /// Frame width.
     public let width: Int
     /// The frame repeated for the static view, uniform in `0 ..< T`.
     public var staticIndex: Int
@@ -113,10 +115,13 @@ public struct Clip: Sendable {
 public struct ClipBatch: Sendable {
     /// Pixels, `count x 3 x frames x height x width`.
     public var data: [Float]
+    /// Clips, `N`.
     public let count: Int
     /// `T + 1`.
     public let frames: Int
+    /// Frame height.
     public let height: Int
+    /// Frame width.
     public let width: Int
     /// Per clip, uniform in `0 ..< T`.
     public var staticIndices: [Int]

@@ -215,10 +215,12 @@ public final class ClipQueue: AsyncSequence, @unchecked Sendable {
         for w in pending { w.continuation.resume(returning: nil) }
     }
 
+    /// Iterates clips until the queue is closed and drained.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let queue: ClipQueue
         public mutating func next() async -> Clip? { await queue.next() }
     }
 
+    /// An iterator over the queue's clips.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(queue: self) }
 }

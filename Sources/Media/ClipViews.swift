@@ -7,10 +7,13 @@ public struct ClipViews: Sendable {
     public var s: [Float]
     /// Differences of consecutive normalised frames.
     public var d: [Float]
+    /// Clips, `N`.
     public let count: Int
     /// `T` (one less than the clip's frames).
     public let frames: Int
+    /// Frame height.
     public let height: Int
+    /// Frame width.
     public let width: Int
 
     /// `[N, 3, T, H, W]`.

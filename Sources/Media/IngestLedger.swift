@@ -20,6 +20,7 @@ public struct IngestLedger: Sendable, Codable, Hashable {
         public var size: Int64
         /// Modification time when handled, nanoseconds since 1970.
         public var modified: Int64
+        /// Ingested or rejected.
         public var outcome: Outcome
         /// Why it was rejected.
         public var reason: String?

@@ -11,6 +11,7 @@ public final class MediaSource: @unchecked Sendable {
     public let name: String
     /// What it reads.
     public let spec: SourceSpec
+    /// How it reads and cuts clips.
     public let options: SourceOptions
     /// Where its clips go.
     public let queue: ClipQueue
@@ -158,6 +159,11 @@ public final class MediaSource: @unchecked Sendable {
     /// that the caller did not set. Returns the options and the keys that were defaults.
     func libavOptions() -> (options: [String: String], defaults: Set<String>) {
         var opts = options.libavOptions
+        if case .device("video4linux2", _) = spec.kind {
+            for (alias, name) in [("size", "video_size"), ("rate", "framerate"), ("format", "input_format")] {
+                if let v = opts.removeValue(forKey: alias), opts[name] == nil { opts[name] = v }
+            }
+        }
         var defaults = Set<String>()
         func setDefault(_ key: String, _ value: String) {
             if opts[key] == nil {

@@ -78,6 +78,7 @@ public struct WatchFolderOptions: Sendable {
     /// A ledger to start from (e.g. restored from a daemon snapshot); merged with the one on disk.
     public var ledger: IngestLedger?
 
+    /// Settle 2 s, keep files, ledger in memory unless a state directory is given.
     public init(settleSeconds: Double = 2, after: AfterIngest = .keep, stateDirectory: String? = nil,
                 ledger: IngestLedger? = nil)
     {
@@ -94,6 +95,8 @@ public struct SourceOptions: Sendable {
     public var clip: ClipOptions
     /// libav options passed to `avformat_open_input` (e.g. `rtsp_transport`, `video_size`, `framerate`,
     /// `input_format`); each one libav does not consume is logged and listed in the statistics' warnings.
+    /// For `v4l2:` sources `size`, `rate` and `format` are accepted for `video_size`, `framerate` and
+    /// `input_format`.
     public var libavOptions: [String: String]
     /// Deadline for opening an input and reading its stream info, seconds.
     public var openTimeout: Double
@@ -113,6 +116,7 @@ public struct SourceOptions: Sendable {
     /// Where the source logs (open, reconnect, unconsumed options, rejected files).
     public var logger: Logger
 
+    /// Defaults: paper-sized clips, 10 s open deadline, 10 s stall, 1-60 s backoff, decoder threads = cores.
     public init(
         clip: ClipOptions = ClipOptions(), libavOptions: [String: String] = [:], openTimeout: Double = 10,
         stallSeconds: Double = 10, backoff: BackoffPolicy = BackoffPolicy(), overflow: OverflowPolicy? = nil,

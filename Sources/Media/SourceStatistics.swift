@@ -7,11 +7,13 @@ public struct SourceStatistics: Sendable, Codable, Hashable {
     public var name: String
     /// The URI it was created from.
     public var uri: String
+    /// Lifecycle state.
     public var state: SourceState
     /// Video frames out of the decoder.
     public var framesDecoded: Int = 0
     /// Frames taken by the fps sampler (repeats included).
     public var framesSampled: Int = 0
+    /// Clips built (queued or dropped later).
     public var clipsMade: Int = 0
     /// Clips evicted from the queue (or refused) because the consumer was slower.
     public var clipsDropped: Int = 0
@@ -33,12 +35,14 @@ public struct SourceStatistics: Sendable, Codable, Hashable {
     public var lastError: String?
     /// Warnings such as libav options that were not consumed (most recent last, at most 32).
     public var warnings: [String] = []
-    /// Watch folders: files ingested and files rejected.
+    /// Watch folders: files ingested.
     public var filesIngested: Int = 0
+    /// Watch folders: files rejected (unreadable, no video).
     public var filesRejected: Int = 0
     /// Watch folders: the file being decoded now.
     public var currentFile: String?
 
+    /// Zeroed counters for a source.
     public init(name: String, uri: String, state: SourceState = .connecting) {
         self.name = name
         self.uri = uri

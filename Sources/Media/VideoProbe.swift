@@ -2,8 +2,9 @@ import CFFmpeg
 
 /// What an input holds, read without decoding: the best video stream's size, codec, rate and orientation.
 public struct VideoProbe: Sendable, Hashable {
-    /// Decoded frame width and height (before turning upright).
+    /// Decoded frame width (before turning upright).
     public var width: Int
+    /// Decoded frame height (before turning upright).
     public var height: Int
     /// How frames must be turned to show upright.
     public var orientation: Orientation

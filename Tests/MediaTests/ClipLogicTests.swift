@@ -283,5 +283,29 @@ func av_display_rotation_set_shim(_ m: inout [Int32], _ angle: Double) {
                                   options: SourceOptions(libavOptions: ["rtsp_transport": "udp"]), queue: ClipQueue())
         #expect(udp.libavOptions().options["rtsp_transport"] == "udp")
         #expect(!udp.libavOptions().defaults.contains("rtsp_transport"))
+        let camera = try MediaSource(
+            uri: "v4l2:/dev/video9",
+            options: SourceOptions(libavOptions: ["size": "640x480", "rate": "15", "format": "mjpeg", "standard": "PAL"]),
+            queue: ClipQueue())
+        #expect(camera.libavOptions().options == ["video_size": "640x480", "framerate": "15", "input_format": "mjpeg",
+                                                 "standard": "PAL", "analyzeduration": "5000000"])
+        let tcp = try MediaSource(uri: "tcp://127.0.0.1:9/x", options: SourceOptions(stallSeconds: 3), queue: ClipQueue())
+        #expect(tcp.libavOptions().options["rw_timeout"] == "3000000")
+        let file = try MediaSource(uri: "file:/x.mp4", queue: ClipQueue())
+        #expect(file.libavOptions().options.isEmpty)
+    }
+
+    @Test func missingCaptureDeviceFailsOpenAndBacksOff() async throws {
+        // No camera here: the v4l2 open fails cleanly and the source keeps retrying (a camera can be plugged in).
+        let source = try MediaSource(
+            uri: "v4l2:/dev/video-conceptd-missing",
+            options: TestSupport.quiet(SourceOptions(backoff: BackoffPolicy(initial: 0.2, maximum: 0.2, jitter: 0))),
+            queue: ClipQueue())
+        source.start()
+        defer { source.stop() }
+        #expect(await TestSupport.eventually(timeout: 5) { source.statistics.state == .backoff })
+        #expect(source.statistics.lastError?.contains("openFailed") == true, "\(source.statistics.lastError ?? "")")
+        source.stop()
+        #expect(await TestSupport.finishes(source, within: 2))
     }
 }
