@@ -18,6 +18,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // Layer 1: C libraries found through pkg-config.
@@ -38,7 +39,10 @@ let package = Package(
         .target(name: "ConceptModel", dependencies: ["Tensor"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
         // Layer 4: media ingest.
-        .target(name: "Media", dependencies: ["CFFmpeg"]),
+        .target(name: "Media", dependencies: [
+            "CFFmpeg",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // Executables.
         .executableTarget(name: "conceptd", dependencies: [

@@ -4,5 +4,6 @@ import ArgumentParser
 @main
 struct ConceptBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "concept-bench", abstract: "conceptd benchmarks.", subcommands: [StepBench.self])
+        commandName: "concept-bench", abstract: "conceptd benchmarks (not tests).",
+        subcommands: [StepBench.self, IngestBench.self])
 }

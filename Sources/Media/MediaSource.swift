@@ -1,0 +1,350 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// One running input: a file, a watch folder, a network stream or a device, read on its own thread
+/// (decoding is blocking C work, so it stays off the Swift cooperative pool) and cut into clips that go
+/// into a shared `ClipQueue`. Live sources reconnect with capped exponential backoff; every blocking
+/// libav call runs under a deadline; a stopped source interrupts whatever call is in progress.
+public final class MediaSource: @unchecked Sendable {
+    /// The source's name (clips carry it).
+    public let name: String
+    /// What it reads.
+    public let spec: SourceSpec
+    /// How it reads and cuts clips.
+    public let options: SourceOptions
+    /// Where its clips go.
+    public let queue: ClipQueue
+    /// The overflow policy in effect.
+    public let overflow: OverflowPolicy
+
+    let stats: StatisticsBox
+    let deadline = Deadline()
+    let logger: Logger
+    private let stopFlag = Atomic<Bool>(false)
+    private let wake = NSCondition()
+    private let lifecycleState = Mutex<(started: Bool, finished: Bool)>((false, false))
+    private let finishWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
+    let ledgerBox = Mutex<IngestLedger?>(nil)
+
+    /// A source for `uri` (see `SourceSpec`) that will put clips into `queue`; `name` defaults to the URI.
+    /// Throws `.invalidSource` / `.invalidOptions` for what can be checked before starting.
+    public init(uri: String, name: String? = nil, options: SourceOptions = SourceOptions(), queue: ClipQueue) throws {
+        let spec = try SourceSpec(uri)
+        try options.validate()
+        self.spec = spec
+        self.name = name ?? uri
+        self.options = options
+        self.queue = queue
+        overflow = options.overflow ?? (spec.isLive && !spec.isFolder ? .dropOldest : .wait)
+        stats = StatisticsBox(name: self.name, uri: uri)
+        var logger = options.logger
+        logger[metadataKey: "source"] = "\(self.name)"
+        self.logger = logger
+        if case .folder = spec.kind {
+            ledgerBox.withLock { $0 = options.watch.ledger ?? IngestLedger() }
+        }
+    }
+
+    /// Starts the source's thread (once).
+    public func start() {
+        let first = lifecycleState.withLock { state -> Bool in
+            if state.started { return false }
+            state.started = true
+            return true
+        }
+        guard first else { return }
+        let thread = Thread { [self] in
+            run()
+            lifecycleState.withLock { $0.finished = true }
+            let waiters = finishWaiters.withLock { w -> [CheckedContinuation<Void, Never>] in
+                defer { w.removeAll() }
+                return w
+            }
+            for w in waiters { w.resume() }
+        }
+        thread.name = "media:\(name)".prefix(15).description
+        thread.stackSize = 4 << 20
+        thread.start()
+    }
+
+    /// Asks the source to stop: interrupts a blocking libav call, a backoff wait, or a blocked queue push.
+    /// Returns at once; `finished()` waits for the thread to end.
+    public func stop() {
+        stopFlag.store(true, ordering: .relaxed)
+        deadline.cancel()
+        wake.lock()
+        wake.broadcast()
+        wake.unlock()
+    }
+
+    /// Whether `stop()` was called.
+    public var isStopping: Bool { stopFlag.load(ordering: .relaxed) }
+
+    /// Whether the thread has ended (finished, failed or stopped).
+    public var isFinished: Bool { lifecycleState.withLock { $0.finished } }
+
+    /// Waits until the source's thread ends (returns at once if it never started).
+    public func finished() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let done = lifecycleState.withLock { !$0.started || $0.finished }
+            if done {
+                c.resume()
+                return
+            }
+            finishWaiters.withLock { $0.append(c) }
+            // The thread may have ended between the check and the append.
+            if lifecycleState.withLock({ $0.finished }) {
+                let pending = finishWaiters.withLock { w -> [CheckedContinuation<Void, Never>] in
+                    defer { w.removeAll() }
+                    return w
+                }
+                for w in pending { w.resume() }
+            }
+        }
+    }
+
+    /// Blocks the calling thread until the source ends or `timeout` seconds pass; true if it ended.
+    public func join(timeout: Double) -> Bool {
+        let until = monotonicSeconds() + timeout
+        while monotonicSeconds() < until {
+            if lifecycleState.withLock({ !$0.started || $0.finished }) { return true }
+            usleep(10_000)
+        }
+        return lifecycleState.withLock { !$0.started || $0.finished }
+    }
+
+    /// The source's counters now (clips dropped come from the queue).
+    public var statistics: SourceStatistics {
+        var s = stats.snapshot
+        s.clipsDropped = queue.dropped(source: name)
+        return s
+    }
+
+    /// For watch folders: the ingested-files ledger now (nil for other sources).
+    public var ledger: IngestLedger? { ledgerBox.withLock { $0 } }
+
+    // MARK: - Runner
+
+    /// Seed of the reconnect jitter, derived from the clip seed and the name.
+    var lifecycleSeed: UInt64 {
+        var g = SeededGenerator(seed: options.clip.seed, name: name)
+        return g.next()
+    }
+
+    private func run() {
+        switch spec.kind {
+        case .folder(let path):
+            runFolder(path)
+        default:
+            runStream()
+        }
+    }
+
+    /// Sleeps up to `seconds`, returning early when stopped.
+    func sleep(_ seconds: Double) {
+        let until = Date(timeIntervalSinceNow: seconds)
+        wake.lock()
+        while !isStopping && Date() < until {
+            _ = wake.wait(until: until)
+        }
+        wake.unlock()
+    }
+
+    func setState(_ state: SourceState) {
+        stats.update { $0.state = state }
+    }
+
+    /// libav options for the input: the caller's, plus protocol defaults (RTSP over TCP, socket timeouts)
+    /// that the caller did not set. Returns the options and the keys that were defaults.
+    func libavOptions() -> (options: [String: String], defaults: Set<String>) {
+        var opts = options.libavOptions
+        if case .device("video4linux2", _) = spec.kind {
+            for (alias, name) in [("size", "video_size"), ("rate", "framerate"), ("format", "input_format")] {
+                if let v = opts.removeValue(forKey: alias), opts[name] == nil { opts[name] = v }
+            }
+        }
+        var defaults = Set<String>()
+        func setDefault(_ key: String, _ value: String) {
+            if opts[key] == nil {
+                opts[key] = value
+                defaults.insert(key)
+            }
+        }
+        let micros = String(Int64(options.stallSeconds * 1_000_000))
+        if spec.isLive && !spec.isFolder {
+            // Probe at most half the open deadline, so stream info completes before the deadline cuts it.
+            setDefault("analyzeduration", String(Int64(min(5, options.openTimeout / 2) * 1_000_000)))
+        }
+        if case .network(_, let scheme) = spec.kind {
+            switch scheme {
+            case "rtsp", "rtsps":
+                setDefault("rtsp_transport", "tcp")
+                setDefault("timeout", micros)  // FFmpeg 5.1: socket I/O timeout in microseconds
+            default:
+                setDefault("rw_timeout", micros)
+            }
+        }
+        return (opts, defaults)
+    }
+
+    /// Opens the stream input and reports options libav left unconsumed.
+    func openInput(url: String, format: String?) throws -> VideoInput {
+        let (opts, defaults) = libavOptions()
+        let input = try VideoInput(url: url, format: format, options: opts, deadline: deadline,
+                                   openTimeout: options.openTimeout, threads: options.decoderThreads)
+        for (key, value) in input.unconsumedOptions.sorted(by: { $0.key < $1.key }) where !defaults.contains(key) {
+            let message = "libav did not use option \(key)=\(value)"
+            logger.warning("\(message)")
+            stats.warn(message)
+        }
+        return input
+    }
+
+    /// Queues a clip under the source's overflow policy; throws `.cancelled` when stopped or the queue closed.
+    func deliver(_ clip: Clip) throws {
+        let accepted = queue.push(clip, policy: overflow, isCancelled: { [self] in isStopping })
+        if !accepted { throw MediaError(.cancelled, "source stopped or queue closed") }
+    }
+
+    private func runStream() {
+        let url: String
+        var format: String? = nil
+        switch spec.kind {
+        case .file(let path): url = path
+        case .network(let u, _): url = u
+        case .device(let f, let u):
+            url = u
+            format = f
+        case .folder: return
+        }
+        let realtime = options.realtime ?? (format == "lavfi")
+        let assembler: ClipAssembler
+        do {
+            assembler = try ClipAssembler(source: name, options: options.clip)
+        } catch {
+            stats.update {
+                $0.state = .failed
+                $0.lastError = "\(error)"
+            }
+            return
+        }
+        var lifecycle = SourceLifecycle(live: spec.isLive, policy: options.backoff,
+                                        seed: lifecycleSeed)
+        var input: VideoInput? = nil
+        var pendingBadPackets = 0
+        var actions = lifecycle.start()
+        while !actions.isEmpty {
+            let action = actions.removeFirst()
+            setState(lifecycle.state)
+            switch action {
+            case .open:
+                if isStopping {
+                    actions = lifecycle.stop()
+                    continue
+                }
+                do {
+                    input = try openInput(url: url, format: format)
+                    assembler.orientation = input!.orientation
+                    actions += lifecycle.opened(at: monotonicSeconds())
+                    stats.update { $0.reconnects = lifecycle.reconnects }
+                    logger.info("opened", metadata: ["orientation": "\(input!.orientation)"])
+                } catch let error as MediaError where error.code == .cancelled {
+                    actions = lifecycle.stop()
+                } catch {
+                    logger.warning("open failed: \(error)")
+                    actions += lifecycle.openFailed("\(error)", at: monotonicSeconds())
+                }
+            case .emit:
+                do {
+                    let before = stats.snapshot.framesDecoded
+                    try emitClips(from: input!, assembler: assembler, realtime: realtime,
+                                  badPacketsBefore: pendingBadPackets)
+                    if stats.snapshot.framesDecoded == before {
+                        actions += lifecycle.endedEmpty("no video frame could be decoded", at: monotonicSeconds())
+                    } else {
+                        actions += lifecycle.ended(at: monotonicSeconds())
+                    }
+                } catch let error as MediaError where error.code == .cancelled {
+                    actions = lifecycle.stop()
+                } catch {
+                    if let e = error as? MediaError, e.code == .stalled || e.code == .timedOut {
+                        stats.update { $0.stalls += 1 }
+                    }
+                    logger.warning("stream interrupted: \(error)")
+                    actions += lifecycle.failed("\(error)", at: monotonicSeconds())
+                }
+                pendingBadPackets += input?.badPackets ?? 0
+            case .close:
+                if let readError = input?.readError { stats.update { $0.lastError = readError } }
+                input = nil
+                assembler.reset()
+            case .sleep(let seconds):
+                logger.info("reconnecting in \(String(format: "%.2f", seconds)) s")
+                sleep(seconds)
+                actions += lifecycle.backoffElapsed()
+            case .finish, .fail:
+                break
+            }
+            stats.update {
+                $0.state = lifecycle.state
+                if let e = lifecycle.lastError { $0.lastError = e }
+            }
+        }
+        input = nil
+        setState(lifecycle.state)
+    }
+
+    /// Decodes `input` to its end, emitting clips. Throws on stall, read failure (live) or stop.
+    private func emitClips(from input: VideoInput, assembler: ClipAssembler, realtime: Bool, badPacketsBefore: Int)
+        throws
+    {
+        let frame = try Frame()
+        var pacing: (wall: Double, stream: Double)? = nil
+        var lastPublish = 0.0
+        let publish = { [self] in
+            stats.update {
+                $0.framesSampled = assembler.framesSampled
+                $0.clipsMade = assembler.clipsMade
+                $0.timestampJumps = assembler.timestampJumps
+                $0.badPackets = badPacketsBefore + input.badPackets
+            }
+        }
+        defer { publish() }
+        while true {
+            if isStopping { throw MediaError(.cancelled, "source stopped") }
+            guard let time = try input.nextFrame(
+                into: frame, readTimeout: options.stallSeconds, stallAfter: options.stallSeconds,
+                tolerateReadErrors: !spec.isLive)
+            else { break }
+            stats.framesDecoded(1, decodeSeconds: input.takeDecodeSeconds())
+            if realtime {
+                let now = monotonicSeconds()
+                if let p = pacing {
+                    let ahead = (time - p.stream) - (now - p.wall)
+                    if ahead > options.clip.maxTimestampGap || ahead < -options.clip.maxTimestampGap {
+                        pacing = (now, time)
+                    } else if ahead > 0 {
+                        sleep(ahead)
+                    }
+                } else {
+                    pacing = (now, time)
+                }
+            }
+            try assembler.push(frame, time: time) { clip in try deliver(clip) }
+            let now = monotonicSeconds()
+            if now - lastPublish > 0.05 {
+                publish()
+                lastPublish = now
+            }
+        }
+        try assembler.finish(pad: !spec.isLive) { clip in try deliver(clip) }
+    }
+}
+
+extension SourceSpec {
+    var isFolder: Bool {
+        if case .folder = kind { return true }
+        return false
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Synchronization
+
+/// A snapshot of one source's counters, readable while it runs.
+public struct SourceStatistics: Sendable, Codable, Hashable {
+    /// The source's name.
+    public var name: String
+    /// The URI it was created from.
+    public var uri: String
+    /// Lifecycle state.
+    public var state: SourceState
+    /// Video frames out of the decoder.
+    public var framesDecoded: Int = 0
+    /// Frames taken by the fps sampler (repeats included).
+    public var framesSampled: Int = 0
+    /// Clips built (queued or dropped later).
+    public var clipsMade: Int = 0
+    /// Clips evicted from the queue (or refused) because the consumer was slower.
+    public var clipsDropped: Int = 0
+    /// Packets the decoder rejected (`AVERROR_INVALIDDATA` and the like) and read errors skipped.
+    public var badPackets: Int = 0
+    /// Timestamps that went backwards or jumped forwards too far.
+    public var timestampJumps: Int = 0
+    /// Successful reopenings after the first open.
+    public var reconnects: Int = 0
+    /// Times a live source was reopened because no frame came for the stall time.
+    public var stalls: Int = 0
+    /// Wall-clock time of the last decoded frame.
+    public var lastFrameTime: Date?
+    /// Decoded frames per second over the last measuring window (about a second).
+    public var measuredFPS: Double = 0
+    /// Average decoder time per frame in seconds (send + receive, excluding network waits).
+    public var decodeSecondsPerFrame: Double = 0
+    /// The last error or end reason.
+    public var lastError: String?
+    /// Warnings such as libav options that were not consumed (most recent last, at most 32).
+    public var warnings: [String] = []
+    /// Watch folders: files ingested.
+    public var filesIngested: Int = 0
+    /// Watch folders: files rejected (unreadable, no video).
+    public var filesRejected: Int = 0
+    /// Watch folders: the file being decoded now.
+    public var currentFile: String?
+
+    /// Zeroed counters for a source.
+    public init(name: String, uri: String, state: SourceState = .connecting) {
+        self.name = name
+        self.uri = uri
+        self.state = state
+    }
+}
+
+/// The lock-protected live counters behind `SourceStatistics`, updated by the source's thread.
+final class StatisticsBox: Sendable {
+    private struct Inner {
+        var stats: SourceStatistics
+        var windowStart: Double = monotonicSeconds()
+        var windowFrames = 0
+        var decodeSeconds = 0.0
+        var decodeFrames = 0
+    }
+
+    private let inner: Mutex<Inner>
+
+    init(name: String, uri: String) {
+        inner = Mutex(Inner(stats: SourceStatistics(name: name, uri: uri)))
+    }
+
+    /// The counters now; a rate window older than two seconds (a stalled source) is reported as it stands.
+    var snapshot: SourceStatistics {
+        let now = monotonicSeconds()
+        return inner.withLock { s in
+            var stats = s.stats
+            let elapsed = now - s.windowStart
+            if elapsed >= 2 { stats.measuredFPS = Double(s.windowFrames) / elapsed }
+            return stats
+        }
+    }
+
+    func update(_ body: (inout SourceStatistics) -> Void) {
+        inner.withLock { body(&$0.stats) }
+    }
+
+    func warn(_ message: String) {
+        inner.withLock {
+            $0.stats.warnings.append(message)
+            if $0.stats.warnings.count > 32 { $0.stats.warnings.removeFirst($0.stats.warnings.count - 32) }
+        }
+    }
+
+    /// Records `frames` decoded frames that took `decodeSeconds` of decoder time.
+    func framesDecoded(_ frames: Int, decodeSeconds: Double) {
+        let now = monotonicSeconds()
+        inner.withLock { s in
+            s.stats.framesDecoded += frames
+            s.stats.lastFrameTime = Date()
+            s.windowFrames += frames
+            s.decodeSeconds += decodeSeconds
+            s.decodeFrames += frames
+            if s.decodeFrames > 0 { s.stats.decodeSecondsPerFrame = s.decodeSeconds / Double(s.decodeFrames) }
+            let elapsed = now - s.windowStart
+            if elapsed >= 1 {
+                s.stats.measuredFPS = Double(s.windowFrames) / elapsed
+                s.windowFrames = 0
+                s.windowStart = now
+            }
+        }
+    }
+}
