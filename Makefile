@@ -34,8 +34,12 @@ run: build
 	.build/release/conceptd
 
 bench: build
-	.build/release/concept-bench conv
-	.build/release/concept-bench step --preset tiny --batch 8
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/concept-bench conv
+	bench/compare_step.sh tiny 8
+
+# Swift against PyTorch for one preset: make bench-step PRESET=paper BATCH=2
+bench-step: build
+	bench/compare_step.sh $(or $(PRESET),tiny) $(or $(BATCH),8)
 
 clean:
 	rm -rf .build

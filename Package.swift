@@ -38,6 +38,9 @@ let package = Package(
         // Layer 3: the concept learner.
         .target(name: "ConceptModel", dependencies: ["Tensor"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
+        // Layer 5: replay buffer, training loop, snapshots.
+        .target(name: "Learner", dependencies: ["ConceptModel", "Tensor"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
         // Layer 4: media ingest.
         .target(name: "Media", dependencies: [
             "CFFmpeg",
@@ -59,6 +62,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], resources: [.copy("fixtures")]),
         .testTarget(name: "ConceptModelTests", dependencies: ["ConceptModel", "Tensor"],
                     resources: [.copy("reference"), .copy("fixtures")]),
+        .testTarget(name: "LearnerTests", dependencies: ["Learner", "ConceptModel", "Tensor"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
     ],
     swiftLanguageModes: [.v6]

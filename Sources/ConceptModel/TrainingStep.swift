@@ -4,6 +4,10 @@ import Tensor
 /// Loss values of one step.
 public struct Losses: Sendable, Equatable, Codable {
     public var aln: Scalar = 0, div: Scalar = 0, fid: Scalar = 0, loc: Scalar = 0, nce: Scalar = 0, total: Scalar = 0
+    /// Loss values (all zero by default).
+    public init(aln: Scalar = 0, div: Scalar = 0, fid: Scalar = 0, loc: Scalar = 0, nce: Scalar = 0, total: Scalar = 0) {
+        self.aln = aln; self.div = div; self.fid = fid; self.loc = loc; self.nce = nce; self.total = total
+    }
     /// Whether every term is finite.
     public var isFinite: Bool { [aln, div, fid, loc, nce, total].allSatisfy(\.isFinite) }
 }
@@ -175,18 +179,33 @@ public final class ConceptLearner {
 
     /// Zeroes gradients, runs the forward pass, back-propagates and — when the loss and every gradient are finite —
     /// applies the SGD update and (if `updateQueues`) pushes the batch's unit features into the queues.
-    /// A non-finite step changes nothing but batch-norm running statistics and reports `applied == false`.
+    /// A non-finite step changes nothing (batch-norm statistics are put back too) and reports `applied == false`.
     public func step(frames: Tensor, staticIndex: [Int], useLocal: Bool, updateQueues: Bool = true) throws -> StepReport {
         let params = model.parameters!
         params.zeroGrad()
+        let norms = model.namedBatchNorms().map(\.1)
+        let saved = norms.map { ($0.runningMean.values, $0.runningVar.values, $0.numBatchesTracked) }
+        func restoreBatchNorms() {
+            for (bn, s) in zip(norms, saved) {
+                s.0.withUnsafeBufferPointer { bn.runningMean.storage.pointer.update(from: $0.baseAddress!, count: $0.count) }
+                s.1.withUnsafeBufferPointer { bn.runningVar.storage.pointer.update(from: $0.baseAddress!, count: $0.count) }
+                bn.numBatchesTracked = s.2
+            }
+        }
         let outputs = try forward(frames: frames, staticIndex: staticIndex, useLocal: useLocal)
-        guard outputs.losses.isFinite else { return StepReport(outputs: outputs, applied: false, gradientNorm: .nan) }
+        guard outputs.losses.isFinite else {
+            restoreBatchNorms()
+            return StepReport(outputs: outputs, applied: false, gradientNorm: .nan)
+        }
         try outputs.lossTensors["total"]!.backward()
         var sq: Double = 0
         let g = params.grads.pointer
         for i in 0..<params.count { sq += Double(g[i]) * Double(g[i]) }
         let norm = Scalar(sq.squareRoot())
-        guard norm.isFinite else { return StepReport(outputs: outputs, applied: false, gradientNorm: norm) }
+        guard norm.isFinite else {
+            restoreBatchNorms()
+            return StepReport(outputs: outputs, applied: false, gradientNorm: norm)
+        }
         // As PyTorch leaves parameters without a gradient untouched, the local branch is frozen during the warm-up.
         optimizer.step(params, frozen: useLocal ? [] : model.localParameterNames)
         if updateQueues {

@@ -11,7 +11,7 @@ func relu_forward(_ y: UnsafeMutablePointer<Scalar>, _ x: UnsafePointer<Scalar>,
         let zero = SIMD16<Scalar>(repeating: 0)
         while i + 16 <= r.upperBound {
             let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Scalar>.self)
-            UnsafeMutableRawPointer(y + i).storeBytes(of: pointwiseMax(v, zero), as: SIMD16<Scalar>.self)
+            UnsafeMutableRawPointer(y + i).storeBytes(of: v.replacing(with: zero, where: v .< zero), as: SIMD16<Scalar>.self)
             i += 16
         }
         while i < r.upperBound { y[i] = x[i] > 0 ? x[i] : 0; i += 1 }

@@ -1,0 +1,191 @@
+import ConceptModel
+import Foundation
+import Tensor
+
+/// The trainer's own state, saved in every snapshot.
+public struct TrainerState: Codable, Sendable, Equatable {
+    /// Steps applied.
+    public var step = 0
+    /// The generator that draws batches and static frames.
+    public var rng: [UInt64]
+    /// Steps skipped because a loss or gradient was not finite.
+    public var skippedSteps = 0
+    /// Rollbacks to the last good snapshot.
+    public var rollbacks = 0
+    /// Exponential moving averages of the losses (α = 0.05).
+    public var lossAverage = Losses()
+    /// Opaque per-source progress handed in by the daemon (e.g. which watch-folder files are done), by source name.
+    public var sourceProgress: [String: String] = [:]
+}
+
+/// What one call to `Trainer.step` did.
+public enum TrainerEvent {
+    /// A step was applied.
+    case stepped(StepReport)
+    /// The step's loss or gradients were not finite; it was skipped.
+    case skipped(Losses)
+    /// Too many non-finite steps in a row: the model was restored from `snapshot` (nil: none existed, kept going).
+    case rolledBack(snapshot: URL?)
+    /// Too few clips to form a batch.
+    case waitingForData
+}
+
+/// The online training loop's core: draws batches from the replay buffer, runs the learner's step with `L_loc` after
+/// the warm-up, guards against non-finite steps, and writes and restores snapshots (weights, momentum, queues, step,
+/// RNG, per-source progress) so that a resumed run continues exactly.
+public final class Trainer {
+    /// The model, optimiser and queues.
+    public private(set) var learner: ConceptLearner
+    /// Trainer state (saved in snapshots).
+    public private(set) var state: TrainerState
+    /// Clips per step.
+    public let batchSize: Int
+    /// Steps without `L_loc`.
+    public let warmupSteps: Int
+    /// Where snapshots go (nil: none).
+    public let store: SnapshotStore?
+    /// Non-finite handling.
+    public private(set) var guardState: NonFiniteGuard
+    /// The newest snapshot this trainer wrote or loaded.
+    public private(set) var lastSnapshot: SnapshotInfo?
+    private var rng: SeededGenerator
+
+    /// A fresh trainer (seeded model initialisation and batch drawing).
+    public init(config: ModelConfig, batchSize: Int, warmupSteps: Int, seed: UInt64, store: SnapshotStore?, nonFiniteLimit: Int = 5) throws {
+        guard batchSize >= 2 else { throw TrainerError.invalidData("batch size must be at least 2, got \(batchSize)") }
+        learner = try ConceptLearner(config: config, seed: seed)
+        rng = SeededGenerator(seed: seed &+ 1)
+        state = TrainerState(rng: rng.state)
+        self.batchSize = batchSize
+        self.warmupSteps = Swift.max(0, warmupSteps)
+        self.store = store
+        guardState = NonFiniteGuard(limit: nonFiniteLimit)
+    }
+
+    /// The hash of the model configuration (snapshots refuse a different one).
+    public var configHash: String {
+        let m = learner.config.metadata
+        return SHA256.hex(Array(m.keys.sorted().map { "\($0)=\(m[$0]!)" }.joined(separator: "\n").utf8))
+    }
+
+    /// Whether `L_loc` is on for the next step.
+    public var useLocal: Bool { state.step >= warmupSteps }
+
+    /// One step on an explicit batch (`N x 3 x (T+1) x H x W` frames); static frames are drawn from the trainer's RNG.
+    public func step(frames: Tensor) throws -> TrainerEvent {
+        let t = frames.shape.count == 5 ? frames.shape[2] - 1 : 0
+        guard t >= 1 else { throw TrainerError.invalidData("frames must be N x 3 x (T+1) x H x W, got \(frames.shape)") }
+        let statics = (0..<frames.shape[0]).map { _ in Int(rng.next() % UInt64(t)) }
+        return try step(frames: frames, staticIndex: statics)
+    }
+
+    /// One step on a batch drawn from `replay` (or `.waitingForData`).
+    public func step(from replay: ReplayBuffer) throws -> TrainerEvent {
+        let c = learner.config
+        guard let clips = replay.sample(batchSize, using: &rng) else { return .waitingForData }
+        let (frames, statics) = try clips.batch(frames: c.frames + 1, height: c.height, width: c.width)
+        return try step(frames: frames, staticIndex: statics)
+    }
+
+    private func step(frames: Tensor, staticIndex: [Int]) throws -> TrainerEvent {
+        let report = try learner.step(frames: frames, staticIndex: staticIndex, useLocal: useLocal)
+        defer { state.rng = rng.state }
+        switch guardState.record(finite: report.applied) {
+        case .proceed:
+            state.step += 1
+            let l = report.outputs.losses, a = Scalar(0.05)
+            func ema(_ old: Scalar, _ new: Scalar) -> Scalar { state.step == 1 ? new : old + a * (new - old) }
+            state.lossAverage = Losses(aln: ema(state.lossAverage.aln, l.aln), div: ema(state.lossAverage.div, l.div),
+                                       fid: ema(state.lossAverage.fid, l.fid), loc: ema(state.lossAverage.loc, l.loc),
+                                       nce: ema(state.lossAverage.nce, l.nce), total: ema(state.lossAverage.total, l.total))
+            return .stepped(report)
+        case .skip:
+            state.skippedSteps += 1
+            return .skipped(report.outputs.losses)
+        case .rollback:
+            state.skippedSteps += 1
+            state.rollbacks += 1
+            guard let store, let (manifest, files, dir) = store.newestValid().snapshot else { return .rolledBack(snapshot: nil) }
+            let keepRollbacks = state.rollbacks, keepSkipped = state.skippedSteps
+            try restore(manifest: manifest, files: files)
+            state.rollbacks = keepRollbacks
+            state.skippedSteps = keepSkipped
+            return .rolledBack(snapshot: dir)
+        }
+    }
+
+    // MARK: - snapshots
+
+    /// Writes a snapshot generation of everything needed to resume exactly.
+    @discardableResult
+    public func snapshot() throws -> SnapshotInfo {
+        guard let store else { throw TrainerError.snapshotWrite("no snapshot directory configured") }
+        let info = try store.write(step: state.step, configHash: configHash, files: try snapshotFiles())
+        lastSnapshot = info
+        return info
+    }
+
+    /// The snapshot's files: `model.safetensors`, `optimizer.safetensors`, `queues.safetensors`, `trainer.json`.
+    public func snapshotFiles() throws -> [String: [UInt8]] {
+        var model = try learner.model.stateDict()
+        model.metadata = learner.config.metadata
+        var opt = SafeTensorsFile()
+        let momentum = learner.optimizer.momentumBuffer
+        try opt.set("momentum", floats: momentum.map { Float($0) }, shape: [momentum.count])
+        opt.metadata = ["steps": "\(learner.optimizer.steps)"]
+        var queues = SafeTensorsFile()
+        for b in Branch.allCases {
+            let q = learner.queues[b]!
+            try queues.set("queue.\(b)", floats: q.storage.map { Float($0) }, shape: [q.capacity, q.dim])
+            queues.metadata["count.\(b)"] = "\(q.count)"
+            queues.metadata["next.\(b)"] = "\(q.next)"
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return ["model.safetensors": model.serialized(), "optimizer.safetensors": opt.serialized(),
+                "queues.safetensors": queues.serialized(), "trainer.json": Array(try encoder.encode(state))]
+    }
+
+    /// Loads the newest snapshot that verifies (skipping damaged ones, whose reasons are returned). Returns nil and
+    /// changes nothing when there is none.
+    @discardableResult
+    public func resume() throws -> (loaded: SnapshotInfo?, skipped: [String]) {
+        guard let store else { return (nil, []) }
+        let (found, skipped) = store.newestValid()
+        guard let (manifest, files, dir) = found else { return (nil, skipped) }
+        guard manifest.configHash == configHash else {
+            throw TrainerError.snapshotRead("\(dir.lastPathComponent) was trained with another model configuration; move it away or restore that configuration")
+        }
+        try restore(manifest: manifest, files: files)
+        let info = SnapshotInfo(directory: dir, manifest: manifest)
+        lastSnapshot = info
+        return (info, skipped)
+    }
+
+    private func restore(manifest: SnapshotManifest, files: [String: [UInt8]]) throws {
+        func file(_ name: String) throws -> [UInt8] {
+            guard let f = files[name] else { throw TrainerError.snapshotRead("snapshot lacks \(name)") }
+            return f
+        }
+        let c = learner.config
+        let fresh = try ConceptLearner(config: c)
+        try fresh.model.load(from: SafeTensorsFile(bytes: file("model.safetensors")))
+        let opt = try SafeTensorsFile(bytes: file("optimizer.safetensors"))
+        let momentum = try opt.floats("momentum").map { Scalar($0) }
+        guard momentum.isEmpty || momentum.count == fresh.model.parameters.count else {
+            throw TrainerError.snapshotRead("momentum has \(momentum.count) values for \(fresh.model.parameters.count) parameters")
+        }
+        fresh.optimizer.restore(momentumBuffer: momentum, steps: Int(opt.metadata["steps"] ?? "0") ?? 0)
+        let queues = try SafeTensorsFile(bytes: file("queues.safetensors"))
+        for b in Branch.allCases {
+            let rows = try queues.floats("queue.\(b)").map { Scalar($0) }
+            fresh.queues[b] = try FeatureQueue(capacity: c.queueLength, dim: c.featureWidth, storage: rows,
+                                               count: Int(queues.metadata["count.\(b)"] ?? "") ?? -1,
+                                               next: Int(queues.metadata["next.\(b)"] ?? "") ?? -1)
+        }
+        let decoded = try JSONDecoder().decode(TrainerState.self, from: Data(file("trainer.json")))
+        rng = try SeededGenerator(state: decoded.rng)
+        learner = fresh
+        state = decoded
+    }
+}
