@@ -8,6 +8,7 @@ import PackageDescription
 ///   2. Tensor       storage, kernels, autograd, safetensors, SGD
 ///   3. ConceptModel R(2+1)D, concept heads, losses, Sinkhorn, training step
 ///   4. Media        libav inputs, decode, scale, clips and views
+///   6. Service      configuration, systemd notify/watchdog, journal logging
 ///   7. Executables  conceptd, concept-bench
 let package = Package(
     name: "conceptd",
@@ -18,6 +19,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // Layer 1: C libraries found through pkg-config.
@@ -39,10 +42,16 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
         // Layer 4: media ingest.
         .target(name: "Media", dependencies: ["CFFmpeg"]),
+        // Layer 6: the daemon's service layer: configuration, systemd notify/watchdog, journal logging.
+        .target(name: "Service", dependencies: [
+            "ConceptModel", "CSystemd",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // Executables.
         .executableTarget(name: "conceptd", dependencies: [
-            "ConceptModel", "Media",
+            "ConceptModel", "Media", "Service",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "concept-bench", dependencies: [
@@ -56,6 +65,7 @@ let package = Package(
         .testTarget(name: "ConceptModelTests", dependencies: ["ConceptModel", "Tensor"],
                     resources: [.copy("reference"), .copy("fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service"]),
     ],
     swiftLanguageModes: [.v6]
 )
