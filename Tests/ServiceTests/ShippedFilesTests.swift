@@ -73,7 +73,20 @@ struct ShippedFilesTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let unit = try dir.file("conceptd.service", patched)
-        let r = try runProcess(analyze, ["verify", unit], environment: ["PATH": "/usr/bin:/bin", "SYSTEMD_LOG_COLOR": "0"])
+        // As root, verify touches /run/systemd/systemd-units-load; give it a private /run/systemd when possible.
+        let env = ["PATH": "/usr/bin:/bin", "SYSTEMD_LOG_COLOR": "0"]
+        let isolate: [String]
+        if getuid() == 0, let unshare = which("unshare"), FileManager.default.fileExists(atPath: "/run/systemd"),
+           (try? runProcess(unshare, ["--mount", "--propagation", "private", "true"], environment: env))?.status == 0 {
+            isolate = [unshare, "--mount", "--propagation", "private", "sh", "-c",
+                       "mount -t tmpfs tmpfs /run/systemd && exec \"$@\"", "sh", analyze]
+        } else {
+            isolate = [analyze]
+        }
+        func verify(_ file: String) throws -> ProcessResult {
+            try runProcess(isolate[0], Array(isolate.dropFirst()) + ["verify", file], environment: env)
+        }
+        let r = try verify(unit)
         #expect(r.status == 0, "systemd-analyze verify failed:\n\(r.stdout)\(r.stderr)")
         // Parse errors are only warnings (exit 0), so the output must be empty too.
         let output = (r.stdout + r.stderr).split(separator: "\n").filter { $0.contains("conceptd.service") }
@@ -81,7 +94,7 @@ struct ShippedFilesTests {
 
         // The check has teeth: a misspelt value is reported.
         let broken = try dir.file("broken/conceptd.service", patched.replacingOccurrences(of: "ProtectHome=yes", with: "ProtectHome=yess"))
-        let b = try runProcess(analyze, ["verify", broken], environment: ["PATH": "/usr/bin:/bin"])
+        let b = try verify(broken)
         #expect((b.stdout + b.stderr).contains("ProtectHome") || (b.stdout + b.stderr).contains("protect home"))
     }
 }
