@@ -8,6 +8,8 @@ import PackageDescription
 ///   2. Tensor       storage, kernels, autograd, safetensors, SGD
 ///   3. ConceptModel R(2+1)D, concept heads, losses, Sinkhorn, training step
 ///   4. Media        libav inputs, decode, scale, clips and views
+///   5. Learner      replay buffer, training loop, snapshots
+///   6. Service      configuration, systemd notify/watchdog, journal logging
 ///   7. Executables  conceptd, concept-bench
 let package = Package(
     name: "conceptd",
@@ -18,6 +20,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
@@ -38,18 +41,24 @@ let package = Package(
         // Layer 3: the concept learner.
         .target(name: "ConceptModel", dependencies: ["Tensor"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
-        // Layer 5: replay buffer, training loop, snapshots.
-        .target(name: "Learner", dependencies: ["ConceptModel", "Tensor"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
         // Layer 4: media ingest.
         .target(name: "Media", dependencies: [
             "CFFmpeg",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Layer 5: replay buffer, training loop, snapshots.
+        .target(name: "Learner", dependencies: ["ConceptModel", "Tensor"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
+        // Layer 6: the daemon's service layer: configuration, systemd notify/watchdog, journal logging.
+        .target(name: "Service", dependencies: [
+            "ConceptModel", "Learner", "Media", "CSystemd",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // Executables.
         .executableTarget(name: "conceptd", dependencies: [
-            "ConceptModel", "Media",
+            "ConceptModel", "Media", "Service",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "concept-bench", dependencies: [
@@ -64,6 +73,7 @@ let package = Package(
                     resources: [.copy("reference"), .copy("fixtures")]),
         .testTarget(name: "LearnerTests", dependencies: ["Learner", "ConceptModel", "Tensor"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service"]),
     ],
     swiftLanguageModes: [.v6]
 )

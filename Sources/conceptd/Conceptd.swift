@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Service
+
+/// conceptd: learns static and dynamic visual concepts from live video.
+@main
+struct Conceptd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conceptd",
+        abstract: "Learn static and dynamic visual concepts from live video.",
+        discussion: "Run as a systemd service (systemd/conceptd.service) or in the foreground: conceptd --config FILE.",
+        subcommands: [Run.self, CheckConfig.self, LogRecord.self],
+        defaultSubcommand: Run.self)
+}
+
+/// Loads a configuration or exits with status 78 (EX_CONFIG) after printing every problem to `handle`.
+func loadConfigOrExit(_ path: String, printingTo handle: FileHandle) throws -> DaemonConfig {
+    do {
+        return try DaemonConfig.load(file: path)
+    } catch {
+        handle.write(Data(error.lines.map { $0 + "\n" }.joined().utf8))
+        throw ExitCode(ConfigError.exitStatus)
+    }
+}
+
+/// The daemon.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the daemon (the default command).")
+
+    @Option(name: .long, help: "The configuration file.")
+    var config: String = "/etc/conceptd/conceptd.toml"
+
+    func run() async throws {
+        let cfg = try loadConfigOrExit(config, printingTo: .standardError)
+        LogDestination.bootstrap(cfg.logging, environment: ProcessInfo.processInfo.environment)
+        let logger = Logger(label: "conceptd")
+        logger.info("configuration loaded: \(cfg.summary)", metadata: ["config": "\(config)"])
+        print("the daemon loop arrives with the learner")
+    }
+}
+
+/// `conceptd check-config FILE`.
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Check a configuration file and print every problem.",
+        discussion: """
+            Prints each problem as FILE:LINE: KEY.PATH: MESSAGE and exits with status 78 (EX_CONFIG) if there is \
+            any; prints a summary and exits 0 when the file is valid. Credentials (password_credential, \
+            token_credential) are read from $CREDENTIALS_DIRECTORY as the daemon would.
+            """)
+
+    @Argument(help: "The configuration file.")
+    var file: String
+
+    @Flag(name: .long, help: "Also print the resolved configuration (secrets redacted).")
+    var show = false
+
+    func run() async throws {
+        let cfg = try loadConfigOrExit(file, printingTo: .standardOutput)
+        print("\(file): ok: \(cfg.summary)")
+        if show { print(cfg.description) }
+    }
+}
+
+/// `conceptd log MESSAGE`: one record through the daemon's logging, to check where logs go.
+struct LogRecord: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log",
+        abstract: "Write one log record the way the daemon logs (journal or text), to check the logging setup.")
+
+    @Option(name: .long, help: "Take [logging] from this configuration file.")
+    var config: String?
+
+    @Option(name: .long, help: "Override the format: auto, journal or text.")
+    var format: String?
+
+    @Option(name: .long, help: "The record's level: trace, debug, info, notice, warning, error, critical.")
+    var level: String = "info"
+
+    @Option(name: .customLong("field"), help: "A metadata field NAME=VALUE (repeatable).")
+    var fields: [String] = []
+
+    @Argument(help: "The message.")
+    var message: String
+
+    func validate() throws {
+        if let format, LogFormat(rawValue: format) == nil { throw ValidationError("--format must be auto, journal or text") }
+        if LogLevel(rawValue: level) == nil {
+            throw ValidationError("--level must be one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        for f in fields where !f.contains("=") { throw ValidationError("--field takes NAME=VALUE, got '\(f)'") }
+    }
+
+    func run() async throws {
+        var settings = LoggingSettings()
+        if let config { settings = try loadConfigOrExit(config, printingTo: .standardError).logging }
+        if let format { settings.format = LogFormat(rawValue: format)! }
+        let recordLevel = LogLevel(rawValue: level)!
+        if recordLevel.swiftLogLevel < settings.level.swiftLogLevel { settings.level = recordLevel }
+        LogDestination.bootstrap(settings, environment: ProcessInfo.processInfo.environment)
+        var metadata: Logger.Metadata = [:]
+        for f in fields {
+            let kv = f.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            metadata[String(kv[0])] = .string(String(kv[1]))
+        }
+        Logger(label: "conceptd").log(level: recordLevel.swiftLogLevel, "\(message)", metadata: metadata)
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+
+@Suite("conceptd check-config (the built binary)")
+struct CheckConfigCommandTests {
+    @Test("valid files: exit 0 and a summary", arguments: ["configs/conceptd.toml", "configs/demo.toml"])
+    func valid(file: String) throws {
+        let bin = try conceptdBinary()
+        let r = try runProcess(bin, ["check-config", file], environment: ["PATH": "/usr/bin:/bin"], currentDirectory: repoRoot)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.hasPrefix("\(file): ok: preset "))
+    }
+
+    @Test("a bad file: exit 78 and every problem as path:line: key.path: message")
+    func invalid() throws {
+        let bin = try conceptdBinary()
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let file = try dir.file("bad.toml", """
+            [training]
+            batch_sise = 8
+            [[source]]
+            name = "cam"
+            uri = "rtsp://viewer:hunter2@192.0.2.1/live"
+            fps = -1
+            [api]
+            listen = "0.0.0.0:8787"
+            """)
+        let r = try runProcess(bin, ["check-config", file], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(r.status == 78)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines == [
+            "\(file):2: training.batch_sise: unknown key 'batch_sise' (did you mean 'batch_size'?)",
+            "\(file):6: source[0].fps: must be > 0.0 and <= 1000.0, got -1.0",
+            "\(file):8: api.listen: 0.0.0.0:8787 is reachable from other machines: set token_file or token_credential, or listen on 127.0.0.1",
+        ])
+        #expect(!(r.stdout + r.stderr).contains("hunter2"))
+    }
+
+    @Test("a missing file, a syntax error and a missing credential exit 78 too")
+    func otherFailures() throws {
+        let bin = try conceptdBinary()
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let missing = try runProcess(bin, ["check-config", dir.path + "/none.toml"], environment: [:])
+        #expect(missing.status == 78)
+        #expect(missing.stdout == "\(dir.path)/none.toml: cannot read: No such file or directory\n")
+
+        let syntax = try dir.file("syntax.toml", "[model]\npreset = tiny\n")
+        let s = try runProcess(bin, ["check-config", syntax], environment: [:])
+        #expect(s.status == 78)
+        #expect(s.stdout.hasPrefix("\(syntax):2: TOML syntax: "))
+
+        let cred = try dir.file("cred.toml", "[[source]]\nname = \"c\"\nuri = \"rtsp://192.0.2.1/\"\nusername = \"u\"\npassword_credential = \"c\"\n")
+        let c1 = try runProcess(bin, ["check-config", cred], environment: [:])
+        #expect(c1.status == 78)
+        #expect(c1.stdout.contains("\(cred):5: source[0].password_credential: needs $CREDENTIALS_DIRECTORY"))
+        _ = try dir.file("creds/c", "pw-value\n")
+        let c2 = try runProcess(bin, ["check-config", "--show", cred], environment: ["CREDENTIALS_DIRECTORY": dir.path + "/creds"])
+        #expect(c2.status == 0, "\(c2.stdout)")
+        #expect(c2.stdout.contains("rtsp://u:***@192.0.2.1/") && !c2.stdout.contains("pw-value"))
+    }
+
+    @Test("the daemon refuses a bad configuration with status 78 and the same messages on stderr")
+    func daemonRefuses() throws {
+        let bin = try conceptdBinary()
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let file = try dir.file("bad.toml", "[logging]\nlevel = \"loud\"\n")
+        let check = try runProcess(bin, ["check-config", file], environment: [:])
+        let run = try runProcess(bin, ["--config", file], environment: [:])
+        #expect(run.status == 78 && check.status == 78)
+        #expect(run.stderr == check.stdout)
+        #expect(run.stderr.contains("\(file):2: logging.level: must be one of trace, debug, info"))
+    }
+}

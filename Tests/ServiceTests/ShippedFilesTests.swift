@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+
+@testable import Service
+
+@Suite("Shipped configuration and unit files")
+struct ShippedFilesTests {
+    @Test("configs/conceptd.toml is valid: production paths, the small preset, API on loopback")
+    func production() throws {
+        let c = try DaemonConfig.load(file: repoRoot + "/configs/conceptd.toml", environment: testEnvironment("/"))
+        #expect(c.stateDirectory == "/var/lib/conceptd")
+        #expect(c.snapshots.directory.hasPrefix("/var/lib/conceptd/"))
+        #expect(c.preset == "small")
+        #expect(c.api.listen.isLoopback)
+        #expect(c.logging.format == .auto)
+        #expect(c.sources.allSatisfy { !$0.uri.contains("/work") })
+    }
+
+    @Test("configs/demo.toml is valid: tiny preset, a watch folder under the state directory, a lavfi live source")
+    func demo() throws {
+        let c = try DaemonConfig.load(file: repoRoot + "/configs/demo.toml", environment: testEnvironment(repoRoot))
+        #expect(c.preset == "tiny")
+        let folder = try #require(c.sources.first { $0.kind == .folder })
+        #expect(folder.uri.hasPrefix("folder:" + c.stateDirectory + "/"))
+        let live = try #require(c.sources.first { $0.kind == .lavfi })
+        #expect(live.uri == "lavfi:testsrc2=size=160x120:rate=25")
+        #expect(c.api.listen.host == "127.0.0.1")
+        #expect(c.stateDirectory.hasPrefix(repoRoot + "/"))
+    }
+
+    /// `KEY=VALUE` lines of the unit (comments and section headers dropped), in order.
+    static func directives(_ text: String) -> [(String, String)] {
+        text.split(separator: "\n").compactMap { raw in
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            guard !line.isEmpty, !line.hasPrefix("#"), !line.hasPrefix(";"), !line.hasPrefix("["),
+                  let eq = line.firstIndex(of: "=") else { return nil }
+            return (String(line[..<eq]), String(line[line.index(after: eq)...]))
+        }
+    }
+
+    @Test("systemd/conceptd.service carries the settings the issue asks for")
+    func unitSettings() throws {
+        let text = try String(contentsOfFile: repoRoot + "/systemd/conceptd.service", encoding: .utf8)
+        let d = Self.directives(text)
+        func value(_ k: String) -> String? { d.last { $0.0 == k }?.1 }
+        let expected: [String: String] = [
+            "Type": "notify", "ExecReload": "/bin/kill -HUP $MAINPID", "Restart": "on-failure",
+            "RestartPreventExitStatus": "78", "DynamicUser": "yes", "StateDirectory": "conceptd",
+            "ConfigurationDirectory": "conceptd", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+            "NoNewPrivileges": "yes", "DevicePolicy": "closed", "DeviceAllow": "char-video4linux rw",
+            "SupplementaryGroups": "video", "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+            "ExecStart": "/usr/local/bin/conceptd --config /etc/conceptd/conceptd.toml",
+        ]
+        for (k, v) in expected.sorted(by: { $0.key < $1.key }) {
+            #expect(value(k) == v, "\(k)")
+        }
+        #expect(Int(value("WatchdogSec") ?? "") ?? 0 > 0)
+        #expect(value("LoadCredential")?.isEmpty == false)
+    }
+
+    @Test("systemd-analyze verify accepts the unit without a single warning")
+    func verify() throws {
+        guard let analyze = which("systemd-analyze") else {
+            print("skipped: systemd-analyze is not installed")
+            return
+        }
+        let text = try String(contentsOfFile: repoRoot + "/systemd/conceptd.service", encoding: .utf8)
+        // verify needs ExecStart's binary to exist: point it at /bin/true, keep everything else identical.
+        let original = "ExecStart=/usr/local/bin/conceptd "
+        #expect(text.contains(original))
+        let patched = text.replacingOccurrences(of: original, with: "ExecStart=/bin/true ")
+        #expect(patched.count == text.count - "/usr/local/bin/conceptd".count + "/bin/true".count)
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let unit = try dir.file("conceptd.service", patched)
+        // As root, verify touches /run/systemd/systemd-units-load; give it a private /run/systemd when possible.
+        let env = ["PATH": "/usr/bin:/bin", "SYSTEMD_LOG_COLOR": "0"]
+        let isolate: [String]
+        if getuid() == 0, let unshare = which("unshare"), FileManager.default.fileExists(atPath: "/run/systemd"),
+           (try? runProcess(unshare, ["--mount", "--propagation", "private", "true"], environment: env))?.status == 0 {
+            isolate = [unshare, "--mount", "--propagation", "private", "sh", "-c",
+                       "mount -t tmpfs tmpfs /run/systemd && exec \"$@\"", "sh", analyze]
+        } else {
+            isolate = [analyze]
+        }
+        func verify(_ file: String) throws -> ProcessResult {
+            try runProcess(isolate[0], Array(isolate.dropFirst()) + ["verify", file], environment: env)
+        }
+        let r = try verify(unit)
+        #expect(r.status == 0, "systemd-analyze verify failed:\n\(r.stdout)\(r.stderr)")
+        // Parse errors are only warnings (exit 0), so the output must be empty too.
+        let output = (r.stdout + r.stderr).split(separator: "\n").filter { $0.contains("conceptd.service") }
+        #expect(output.isEmpty, "systemd-analyze verify:\n\(output.joined(separator: "\n"))")
+
+        // The check has teeth: a misspelt value is reported.
+        let broken = try dir.file("broken/conceptd.service", patched.replacingOccurrences(of: "ProtectHome=yes", with: "ProtectHome=yess"))
+        let b = try verify(broken)
+        #expect((b.stdout + b.stderr).contains("ProtectHome") || (b.stdout + b.stderr).contains("protect home"))
+    }
+}
