@@ -31,7 +31,8 @@ test: deps
 	$(SWIFT) test $(TEST_FLAGS) -Xswiftc -DCONCEPT_FLOAT64 --scratch-path .build-f64 --skip-build --filter ParityTests
 
 run: build
-	.build/release/conceptd
+	@echo "conceptd on configs/demo.toml (state in .build/demo; drop videos into .build/demo/watch). Ctrl-C stops it."
+	.build/release/conceptd --config configs/demo.toml
 
 bench: build
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/concept-bench conv

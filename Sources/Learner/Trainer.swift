@@ -116,6 +116,9 @@ public final class Trainer {
 
     // MARK: - snapshots
 
+    /// Records the daemon's per-source progress (saved with the next snapshot).
+    public func setSourceProgress(_ progress: [String: String]) { state.sourceProgress = progress }
+
     /// Writes a snapshot generation of everything needed to resume exactly.
     @discardableResult
     public func snapshot() throws -> SnapshotInfo {

@@ -36,7 +36,14 @@ struct Run: AsyncParsableCommand {
         LogDestination.bootstrap(cfg.logging, environment: ProcessInfo.processInfo.environment)
         let logger = Logger(label: "conceptd")
         logger.info("configuration loaded: \(cfg.summary)", metadata: ["config": "\(config)"])
-        print("the daemon loop arrives with the learner")
+        let daemon: Daemon
+        do {
+            daemon = try Daemon(config: cfg, configPath: config, logger: logger, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(1)
+        }
+        try await daemon.run()
     }
 }
 

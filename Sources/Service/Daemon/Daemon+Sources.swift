@@ -1,0 +1,32 @@
+import Foundation
+import Logging
+import Media
+
+extension SourceConfig {
+    /// The media layer's options for this source, with clips of the model's size.
+    func mediaOptions(config: DaemonConfig, ledger: IngestLedger?, logger: Logger) -> SourceOptions {
+        let clip = ClipOptions(frames: config.clipFrames, height: config.model.height, width: config.model.width,
+                               shortSide: shortSide, fps: fps ?? 16, stride: stride,
+                               crop: crop == .center ? .center : .random, randomFlip: flip,
+                               seed: UInt64(truncatingIfNeeded: name.hashValue & 0x7fff_ffff) ^ (config.training.seed ?? 0))
+        let after: Media.AfterIngest = switch after ?? .keep {
+        case .keep: .keep
+        case .delete: .delete
+        case .move(let dir): .move(dir)
+        }
+        let watch = WatchFolderOptions(settleSeconds: settleSeconds ?? 2, after: after,
+                                       stateDirectory: (config.stateDirectory as NSString).appendingPathComponent("ingest"),
+                                       ledger: ledger)
+        var log = logger
+        log[metadataKey: "source"] = "\(name)"
+        return SourceOptions(clip: clip, libavOptions: options, stallSeconds: stallSeconds ?? 10, watch: watch, logger: log)
+    }
+}
+
+extension IngestLedger {
+    /// The ledger a snapshot recorded for a source, if any.
+    static func fromProgress(_ text: String?) -> IngestLedger? {
+        guard let text, let data = text.data(using: .utf8) else { return nil }
+        return try? IngestLedger(jsonData: data)
+    }
+}

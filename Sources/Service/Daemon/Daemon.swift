@@ -1,0 +1,187 @@
+import ConceptModel
+import Foundation
+import Learner
+import Logging
+import Media
+import ServiceLifecycle
+import Synchronization
+
+/// conceptd's runtime: media ingest feeding a replay buffer, the training loop on its own thread, snapshots, and
+/// the systemd protocol (READY, STATUS, WATCHDOG only on progress, RELOADING on SIGHUP, STOPPING), as
+/// swift-service-lifecycle services in one group. SIGTERM/SIGINT stop it gracefully: the current step finishes, a
+/// final snapshot is written, and the process exits 0.
+public final class Daemon: Sendable {
+    let configPath: String
+    let current: Mutex<DaemonConfig>
+    let logger: Logger
+    let notifier: SystemdNotifier
+    let environment: [String: String]
+    let ingest: MediaIngest
+    let replay: ReplayBuffer
+    public let loop: TrainingLoop
+    let watchdog: WatchdogMonitor?
+
+    /// Loads the newest good snapshot (or starts fresh) and prepares every part; nothing runs yet.
+    public init(config: DaemonConfig, configPath: String, logger: Logger, environment: [String: String]) throws {
+        self.configPath = configPath
+        current = Mutex(config)
+        self.logger = logger
+        self.environment = environment
+        notifier = SystemdNotifier(environment: environment)
+        watchdog = WatchdogSettings(environment: environment).map { WatchdogMonitor(settings: $0) }
+        let seed = config.training.seed ?? UInt64(Date().timeIntervalSince1970)
+        var store = SnapshotStore(directory: URL(fileURLWithPath: config.snapshots.directory), keep: config.snapshots.keep)
+        if let pause = environment["CONCEPTD_TEST_SNAPSHOT_PAUSE_SECONDS"].flatMap(Double.init) {
+            store.afterEachFile = { _ in Thread.sleep(forTimeInterval: pause) }   // test hook: widen the write window
+        }
+        let trainer = try Trainer(config: config.model, batchSize: config.training.batchSize,
+                                  warmupSteps: config.training.warmupSteps, seed: seed, store: store)
+        let (loaded, skipped) = try trainer.resume()
+        for reason in skipped { logger.warning("skipped a damaged snapshot: \(reason)") }
+        if let loaded {
+            logger.info("resumed", metadata: ["step": "\(loaded.manifest.step)", "snapshot": "\(loaded.directory.path)"])
+        } else {
+            logger.info("no snapshot: starting a fresh model", metadata: ["seed": "\(seed)"])
+        }
+        replay = ReplayBuffer(capacity: config.training.replaySize,
+                              policy: config.training.replayPolicy == .reservoir ? .reservoir : .fifo, seed: seed)
+        let ingest = MediaIngest(queueCapacity: Swift.max(8, config.training.batchSize * 2))
+        self.ingest = ingest
+        loop = TrainingLoop(trainer: trainer, replay: replay, snapshots: config.snapshots, watchdog: watchdog, logger: logger,
+                            maxSteps: config.training.maxSteps, environment: environment) {
+            var progress: [String: String] = [:]
+            for (name, ledger) in ingest.ledgers() {
+                if let data = try? ledger.jsonData(), let text = String(data: data, encoding: .utf8) { progress[name] = text }
+            }
+            return progress
+        }
+        let progress = trainer.state.sourceProgress
+        for source in config.enabledSources { try addSource(source, config: config, progress: progress) }
+    }
+
+    func addSource(_ source: SourceConfig, config: DaemonConfig, progress: [String: String]) throws {
+        let options = source.mediaOptions(config: config, ledger: IngestLedger.fromProgress(progress[source.name]), logger: logger)
+        _ = try ingest.add(source.connectionURI, name: source.name, options: options)
+        logger.info("source added", metadata: ["source": "\(source.name)", "uri": "\(source.redactedURI)"])
+    }
+
+    /// The current one-line status (also systemd's STATUS=).
+    public var status: ServiceStatus {
+        let t = loop.status
+        let stats = ingest.statistics()
+        let live = stats.filter { $0.state == .live }.count
+        return ServiceStatus(step: UInt64(t.step), loss: t.step > 0 ? Double(t.lossAverage.total) : nil,
+                             clipsPerSecond: t.clipsPerSecond, liveSources: live, sources: stats.count,
+                             note: t.waitingForData ? "waiting for clips" : nil)
+    }
+
+    /// Runs until SIGTERM/SIGINT; returns after the final snapshot.
+    public func run() async throws {
+        signal(SIGHUP, SIG_IGN)
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hup.setEventHandler { [self] in Task { await self.reload() } }
+        hup.resume()
+        defer { hup.cancel() }
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: IngestService(daemon: self), successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: TrainerService(loop: loop), successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: StatusService(daemon: self), successTerminationBehavior: .ignore),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+        logger.info("stopped", metadata: ["step": "\(loop.status.step)"])
+    }
+
+    /// SIGHUP: re-reads the configuration and applies source changes without restarting the learner.
+    func reload() async {
+        _ = try? notifier.send(.reloadingNow())
+        defer { _ = try? notifier.send([.ready, status.notifyState]) }
+        let new: DaemonConfig
+        do { new = try DaemonConfig.load(file: configPath) }
+        catch {
+            logger.error("reload failed; keeping the running configuration:\n\(error.lines.joined(separator: "\n"))")
+            return
+        }
+        let old = current.withLock { $0 }
+        let plan = old.reloadPlan(to: new)
+        for name in plan.removed + plan.changed.map(\.name) {
+            await ingest.remove(named: name)
+            logger.info("source removed", metadata: ["source": "\(name)"])
+        }
+        for source in plan.added + plan.changed where source.enabled {
+            do { try addSource(source, config: old, progress: [:]) } catch { logger.error("cannot add source \(source.name): \(error)") }
+        }
+        if !plan.needsRestart.isEmpty { logger.warning("changes that need a restart were not applied: \(plan.needsRestart.joined(separator: ", "))") }
+        current.withLock { $0.sources = new.sources }
+        logger.info("reloaded", metadata: ["added": "\(plan.added.count)", "removed": "\(plan.removed.count)", "changed": "\(plan.changed.count)"])
+    }
+}
+
+/// Feeds the replay buffer from the media queue; stops the sources on shutdown.
+struct IngestService: Service {
+    let daemon: Daemon
+    func run() async throws {
+        let ingest = daemon.ingest, replay = daemon.replay
+        await withGracefulShutdownHandler {
+            for await clip in ingest.queue {
+                replay.add(ReplayClip(data: clip.data, staticIndex: clip.staticIndex, source: clip.source))
+            }
+        } onGracefulShutdown: {
+            Task { await ingest.shutdown() }
+        }
+    }
+}
+
+/// Runs the training loop on a dedicated thread (compute never blocks the cooperative pool).
+struct TrainerService: Service {
+    let loop: TrainingLoop
+    func run() async throws {
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                    let thread = Thread { loop.run(); done.resume() }
+                    thread.name = "conceptd.trainer"
+                    thread.stackSize = 16 << 20
+                    thread.start()
+                }
+            } onGracefulShutdown: {
+                loop.requestStop()
+            }
+        } onCancel: {
+            loop.requestStop()
+        }
+    }
+}
+
+/// READY once everything runs, STATUS every few seconds, WATCHDOG while the trainer progresses, STOPPING on shutdown.
+struct StatusService: Service {
+    let daemon: Daemon
+    func run() async throws {
+        let notifier = daemon.notifier, logger = daemon.logger
+        _ = try? notifier.send([.ready, daemon.status.notifyState])
+        logger.info("ready", metadata: ["status": "\(daemon.status)"])
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                if let watchdog = daemon.watchdog {
+                    group.addTask {
+                        await watchdog.run(notifier: notifier) { event in
+                            if case .stalled = event { logger.error("the trainer made no progress for a watchdog interval: pings stopped") }
+                        }
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                        try? await Task.sleep(for: .seconds(5))
+                        _ = try? notifier.send(daemon.status.notifyState)
+                    }
+                }
+                await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            _ = try? notifier.send([.stopping, .status("stopping: finishing the current step and writing a snapshot")])
+        }
+    }
+}

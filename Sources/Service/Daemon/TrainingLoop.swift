@@ -1,0 +1,129 @@
+import ConceptModel
+import Foundation
+import Learner
+import Logging
+import Synchronization
+
+/// What the training loop reports (read by the status line, and later the API).
+public struct TrainingSnapshot: Sendable {
+    public var step = 0
+    public var skipped = 0
+    public var rollbacks = 0
+    public var losses = Losses()
+    public var lossAverage = Losses()
+    public var clipsPerSecond: Double = 0
+    public var replayFill = 0
+    public var waitingForData = true
+    public var lastSnapshot: String?
+    public var lastSnapshotStep: Int?
+    public var lastSnapshotError: String?
+}
+
+/// The trainer's thread: draws batches from the replay buffer and steps, writes scheduled snapshots, reports
+/// progress to the watchdog (never from a timer), and stops between steps when asked, writing a final snapshot.
+public final class TrainingLoop: @unchecked Sendable {
+    let trainer: Trainer
+    let replay: ReplayBuffer
+    let watchdog: WatchdogMonitor?
+    let logger: Logger
+    private var schedule: SnapshotSchedule
+    private let stopRequested = Mutex(false)
+    private let snapshotRequested = Mutex(false)
+    private let report = Mutex(TrainingSnapshot())
+    private let progressProvider: @Sendable () -> [String: String]
+    private let maxSteps: Int?
+    /// Test hook (`CONCEPTD_TEST_STALL_AFTER_STEPS`): the loop blocks after this many steps, as a hung trainer would.
+    private let stallAfterSteps: Int?
+
+    public init(trainer: Trainer, replay: ReplayBuffer, snapshots: SnapshotSettings, watchdog: WatchdogMonitor?,
+                logger: Logger, maxSteps: Int?, environment: [String: String],
+                sourceProgress: @escaping @Sendable () -> [String: String]) {
+        self.trainer = trainer
+        self.replay = replay
+        self.watchdog = watchdog
+        self.logger = logger
+        self.maxSteps = maxSteps
+        progressProvider = sourceProgress
+        stallAfterSteps = environment["CONCEPTD_TEST_STALL_AFTER_STEPS"].flatMap { Int($0) }
+        schedule = SnapshotSchedule(everySteps: snapshots.everySteps, everySeconds: snapshots.everySeconds,
+                                    startStep: trainer.state.step, now: Self.now())
+        report.withLock { $0.step = trainer.state.step; $0.lastSnapshot = trainer.lastSnapshot?.directory.path }
+    }
+
+    static func now() -> TimeInterval { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// The latest numbers.
+    public var status: TrainingSnapshot { report.withLock { $0 } }
+
+    /// Asks the loop to stop after the current step (it then writes a final snapshot).
+    public func requestStop() { stopRequested.withLock { $0 = true }; replay.close() }
+
+    /// Asks for a snapshot after the current step.
+    public func requestSnapshot() { snapshotRequested.withLock { $0 = true } }
+
+    /// Runs until stopped (blocking; call on a dedicated thread).
+    public func run() {
+        var lastTime = Self.now(), clipsSince = 0
+        while !stopRequested.withLock({ $0 }) {
+            if let maxSteps, trainer.state.step >= maxSteps { watchdog?.idle(reason: "max_steps reached"); Thread.sleep(forTimeInterval: 0.5); continue }
+            if let stall = stallAfterSteps, trainer.state.step >= stall {
+                logger.warning("test hook: trainer stalls at step \(trainer.state.step)")
+                while !stopRequested.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.1) }
+                break
+            }
+            guard replay.wait(forAtLeast: trainer.batchSize, timeout: 1) else {
+                watchdog?.idle(reason: "waiting for clips")
+                report.withLock { $0.waitingForData = true; $0.replayFill = replay.count }
+                continue
+            }
+            watchdog?.busy()
+            do {
+                let event = try trainer.step(from: replay)
+                let state = trainer.state
+                switch event {
+                case .stepped(let r):
+                    clipsSince += trainer.batchSize
+                    report.withLock { $0.losses = r.outputs.losses }
+                case .skipped(let l):
+                    logger.warning("step skipped: loss or gradients not finite", metadata: ["step": "\(state.step)", "loss": "\(l.total)"])
+                case .rolledBack(let dir):
+                    logger.error("too many non-finite steps in a row: rolled back", metadata: ["snapshot": "\(dir?.path ?? "none")"])
+                case .waitingForData:
+                    continue
+                }
+                watchdog?.progressed(to: UInt64(state.step + state.skippedSteps))
+                let now = Self.now()
+                if now - lastTime >= 2 {
+                    let rate = Double(clipsSince) / (now - lastTime)
+                    report.withLock { $0.clipsPerSecond = rate }
+                    lastTime = now; clipsSince = 0
+                }
+                report.withLock {
+                    $0.step = state.step; $0.skipped = state.skippedSteps; $0.rollbacks = state.rollbacks
+                    $0.lossAverage = state.lossAverage; $0.replayFill = replay.count; $0.waitingForData = false
+                }
+                let asked = snapshotRequested.withLock { v in defer { v = false }; return v }
+                if asked || schedule.isDue(step: state.step, now: now) { writeSnapshot() }
+            } catch {
+                logger.error("training step failed: \(error)")
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+        if trainer.state.step > (trainer.lastSnapshot?.manifest.step ?? -1) { writeSnapshot() }
+    }
+
+    /// Writes a snapshot now (on the trainer's thread); errors are logged and reported, training goes on.
+    func writeSnapshot() {
+        let step = trainer.state.step
+        schedule.didSnapshot(step: step, now: Self.now())
+        do {
+            trainer.setSourceProgress(progressProvider())
+            let info = try trainer.snapshot()
+            logger.info("snapshot written", metadata: ["step": "\(step)", "path": "\(info.directory.path)"])
+            report.withLock { $0.lastSnapshot = info.directory.path; $0.lastSnapshotStep = step; $0.lastSnapshotError = nil }
+        } catch {
+            logger.error("snapshot failed, the previous one is intact: \(error)", metadata: ["step": "\(step)"])
+            report.withLock { $0.lastSnapshotError = "\(error)" }
+        }
+    }
+}
