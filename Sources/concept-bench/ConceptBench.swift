@@ -5,5 +5,5 @@ import ArgumentParser
 struct ConceptBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concept-bench", abstract: "conceptd benchmarks (not tests).",
-        subcommands: [StepBench.self, IngestBench.self])
+        subcommands: [StepBench.self, ConvBench.self, IngestBench.self])
 }
