@@ -60,7 +60,7 @@ let package = Package(
 
         // Executables.
         .executableTarget(name: "conceptd", dependencies: [
-            "ConceptModel", "Media", "Service",
+            "Tensor", "ConceptModel", "Media", "Service",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "concept-bench", dependencies: [

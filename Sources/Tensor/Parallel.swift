@@ -1,3 +1,4 @@
+import CBLAS
 import Dispatch
 
 /// Worker count for memory-bound loops: the machine's cores (2 on the target boxes).
@@ -41,3 +42,12 @@ struct UncheckedSendable<T>: @unchecked Sendable {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Sets how many threads tensor kernels and OpenBLAS use (`n >= 1`; 0 keeps one per core). Call once, before
+/// the first tensor operation: kernels read their thread counts when first used.
+public func configureComputeThreads(_ n: Int) {
+    guard n > 0 else { return }
+    setenv("CONCEPT_THREADS", "\(n)", 1)
+    setenv("CONV3D_WORKERS", "\(n)", 1)
+    openblas_set_num_threads(Int32(n))
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Service
+import Tensor
 
 /// conceptd: learns static and dynamic visual concepts from live video.
 @main
@@ -36,6 +37,7 @@ struct Run: AsyncParsableCommand {
         LogDestination.bootstrap(cfg.logging, environment: ProcessInfo.processInfo.environment)
         let logger = Logger(label: "conceptd")
         logger.info("configuration loaded: \(cfg.summary)", metadata: ["config": "\(config)"])
+        configureComputeThreads(cfg.training.threads)
         let daemon: Daemon
         do {
             daemon = try Daemon(config: cfg, configPath: config, logger: logger, environment: ProcessInfo.processInfo.environment)

@@ -86,19 +86,27 @@ import Testing
         #expect(reference.clips.count == 4)
 
         let queue = ClipQueue(capacity: 64)
-        let source = try folderSource(inbox, queue: queue, settle: 0.8)
+        let source = try folderSource(inbox, queue: queue, settle: 2.0)
         source.start()
         defer { source.stop() }
         try await Task.sleep(nanoseconds: 300_000_000)
-        // Written in five pieces, 0.35 s apart (each gap shorter than the settle time).
+        // Written in five pieces, 0.35 s apart (each gap shorter than the settle time). On a loaded machine a sleep
+        // can overrun the settle time, and then ingesting is right: only gaps that stayed short are checked.
         _ = FileManager.default.createFile(atPath: inbox + "/slow.ts", contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: inbox + "/slow.ts"))
         let piece = (whole.count + 4) / 5
+        var checked = 0
         for i in 0..<5 {
             try handle.write(contentsOf: whole[(i * piece)..<min(whole.count, (i + 1) * piece)])
+            let written = Date()
             try await Task.sleep(nanoseconds: 350_000_000)
-            #expect(source.statistics.filesIngested == 0, "ingested after piece \(i)")
+            let ingested = source.statistics.filesIngested
+            if Date().timeIntervalSince(written) < 1.5 {
+                #expect(ingested == 0, "ingested after piece \(i), \(Date().timeIntervalSince(written)) s after the last write")
+                checked += 1
+            }
         }
+        if checked == 0 { print("fileStillBeingWrittenWaitsUntilItSettles: the machine was too loaded to check a short gap") }
         try handle.close()
         #expect(await TestSupport.eventually(timeout: 10) { source.statistics.filesIngested == 1 })
         let entry = try #require(source.ledger?.entries.first)

@@ -115,8 +115,12 @@ struct WatchdogMonitorTests {
             during += 1
         }
         #expect(during >= 2, "pings while training: \(during)")
-        // Let a ping that was due for the last steps go out, then listen through several intervals of silence.
-        try await Task.sleep(for: .milliseconds(300))
+        // Wait (generously: CI machines are loaded) until the monitor has concluded the trainer stalled; any ping
+        // still due for the last steps has gone out by then. From there on, silence.
+        let deadline = ContinuousClock.now + .seconds(15)
+        while events.list.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         while rx.receiveText(timeout: 0) != nil {}
         let after = rx.receiveText(timeout: 1.5)
         #expect(after == nil, "a stalled trainer still got a ping: \(after ?? "")")
