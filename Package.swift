@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "conceptd", targets: ["conceptd"]),
         .executable(name: "concept-bench", targets: ["concept-bench"]),
+        .executable(name: "conceptctl", targets: ["conceptctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,6 +48,10 @@ let package = Package(
         // Executables.
         .executableTarget(name: "conceptd", dependencies: [
             "ConceptModel", "Media",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "conceptctl", dependencies: [
+            "Media",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "concept-bench", dependencies: [
