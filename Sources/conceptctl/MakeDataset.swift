@@ -56,8 +56,15 @@ struct MakeDataset: AsyncParsableCommand {
         guard VideoWriter.Codec(rawValue: codec) != nil else {
             throw ValidationError("--codec must be one of \(VideoWriter.Codec.allCases.map(\.rawValue).joined(separator: ", ")), got '\(codec)'")
         }
+        guard SyntheticDataset.fpsRange.contains(fps) else {
+            throw ValidationError("--fps must be in \(SyntheticDataset.fpsRange.lowerBound) ... \(SyntheticDataset.fpsRange.upperBound), got \(fps)")
+        }
+        guard threads >= 0 else { throw ValidationError("--threads must be at least 0, got \(threads)") }
+        // The library's own checks (counts, size, frames, split), reported with this command's usage.
         do {
-            _ = try SyntheticDataset.Size(parsing: size)
+            _ = try SyntheticDataset.plan(
+                backgrounds: backgrounds, motions: motions, clipsPerPair: clipsPerPair,
+                size: try SyntheticDataset.Size(parsing: size), frames: frames, seed: seed, testFraction: testFraction)
         } catch let error as MediaError {
             throw ValidationError(error.message)
         }
@@ -65,16 +72,11 @@ struct MakeDataset: AsyncParsableCommand {
 
     func run() async throws {
         MediaLibrary.routeLibavLogs(to: nil, level: .error)
-        let summary: SyntheticDataset.Summary
-        do {
-            summary = try SyntheticDataset.generate(
-                directory: directory, backgrounds: backgrounds, motions: motions, clipsPerPair: clipsPerPair,
-                size: try SyntheticDataset.Size(parsing: size), frames: frames, fps: fps, seed: seed,
-                testFraction: testFraction, codec: VideoWriter.Codec(rawValue: codec)!, overwrite: overwrite,
-                threads: threads)
-        } catch let error as MediaError where error.code == .invalidOptions {
-            throw ValidationError(error.message)
-        }
+        let summary = try SyntheticDataset.generate(
+            directory: directory, backgrounds: backgrounds, motions: motions, clipsPerPair: clipsPerPair,
+            size: try SyntheticDataset.Size(parsing: size), frames: frames, fps: fps, seed: seed,
+            testFraction: testFraction, codec: VideoWriter.Codec(rawValue: codec)!, overwrite: overwrite,
+            threads: threads)
         let megabytes = Double(summary.bytes) / 1_000_000
         print("""
             wrote \(summary.items.count) clips (\(summary.trainCount) train, \(summary.testCount) test): \
