@@ -17,6 +17,7 @@ let package = Package(
     products: [
         .executable(name: "conceptd", targets: ["conceptd"]),
         .executable(name: "concept-bench", targets: ["concept-bench"]),
+        .executable(name: "conceptctl", targets: ["conceptctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -61,6 +62,10 @@ let package = Package(
         // Executables.
         .executableTarget(name: "conceptd", dependencies: [
             "Tensor", "ConceptModel", "Media", "Service",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "conceptctl", dependencies: [
+            "Media",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "concept-bench", dependencies: [

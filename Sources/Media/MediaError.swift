@@ -5,7 +5,7 @@ import CFFmpeg
 public struct MediaError: Error, CustomStringConvertible, Sendable {
     fileprivate enum Base: Hashable, Sendable {
         case invalidSource, invalidOptions, openFailed, noVideoStream, decoderUnavailable
-        case libav, timedOut, stalled, cancelled, fileSystem, shapeMismatch
+        case libav, timedOut, stalled, cancelled, fileSystem, shapeMismatch, encoderUnavailable, invalidManifest
     }
 
     /// What went wrong, for matching (`error.code == .timedOut`).
@@ -34,6 +34,10 @@ public struct MediaError: Error, CustomStringConvertible, Sendable {
         public static let fileSystem = Code(.fileSystem)
         /// Clips of different shapes were combined.
         public static let shapeMismatch = Code(.shapeMismatch)
+        /// No encoder (or output container) is available for the requested codec or file name.
+        public static let encoderUnavailable = Code(.encoderUnavailable)
+        /// A dataset manifest that cannot be read or is malformed.
+        public static let invalidManifest = Code(.invalidManifest)
 
         public var description: String { "\(base)" }
     }
