@@ -128,6 +128,21 @@ import Testing
         }
     }
 
+    @Test(arguments: [
+        ([1, 2, 3, 7, 6], [3, 2, 1, 3, 3], (1, 2, 2), (0, 1, 1), false),
+        ([2, 3, 5, 4, 3], [2, 3, 3, 1, 1], (2, 1, 1), (1, 0, 0), false),
+        ([1, 2, 3, 5, 5], [2, 2, 1, 1, 1], (2, 2, 2), (0, 0, 0), false),
+        ([2, 2, 3, 4, 5], [3, 2, 3, 3, 3], (1, 1, 1), (1, 1, 1), true),
+        ([1, 3, 1, 9, 8], [2, 3, 1, 7, 7], (1, 2, 2), (0, 3, 3), true),
+    ])
+    func conv3dAsAnOp(x: [Int], w: [Int], stride: (Int, Int, Int), padding: (Int, Int, Int), bias: Bool) throws {
+        var rng = SeededGenerator(seed: 21)
+        let inputs = [Self.away(x, &rng), Self.away(w, &rng)] + (bias ? [Self.away([w[0]], &rng)] : [])
+        try check(inputs) { xs in
+            try conv3d(xs[0], weight: xs[1], bias: xs.count > 2 ? xs[2] : nil, stride: stride, padding: padding)
+        }
+    }
+
     @Test func aCompositeLossLikeTheSpec() throws {
         // normalise → cosine logits → log-softmax → target-weighted sum: the swapped-prediction shape.
         var rng = SeededGenerator(seed: 20)
