@@ -1,0 +1,370 @@
+// Memory-bound helpers of the fast conv3d: im2col / col2im over a tile of clips or frames, the clip permutes of
+// grouped GEMMs, sums, and a two-way parallel loop.
+
+import Dispatch
+import Foundation
+
+/// Geometry after dead taps are trimmed, with explicit output extents (which trimming must not change).
+struct Conv3dShape {
+    var n, cin, t, h, w: Int
+    var cout, kt, kh, kw: Int
+    var st, sh, sw: Int
+    var pt, ph, pw: Int
+    var to, ho, wo: Int
+
+    var kvol: Int { kt * kh * kw }
+    /// Rows of the column matrix, Cin*kT*kH*kW.
+    var k: Int { cin * kvol }
+    var hw: Int { h * w }
+    var ohw: Int { ho * wo }
+    /// Output positions per clip, To*Ho*Wo.
+    var l: Int { to * ho * wo }
+    /// Input elements per clip.
+    var clipIn: Int { cin * t * h * w }
+}
+
+/// A column tile: `clips` whole clips from `clip`, or (clips == 1) output frames `frame ..< frame + frames`.
+struct Conv3dTile {
+    var clip, clips, frame, frames: Int
+}
+
+enum Conv3dParallel {
+    /// Worker count for the memory-bound loops.
+    static let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+
+    /// Runs body over `parts` contiguous chunks of 0..<count (in parallel when `work` elements make it pay).
+    @inline(__always)
+    static func chunks(_ count: Int, work: Int, minWork: Int, _ body: (Range<Int>) -> Void) {
+        let parts = work >= minWork ? min(workers, count) : 1
+        if parts <= 1 {
+            body(0..<count)
+            return
+        }
+        // The chunks write disjoint memory through raw pointers; the closure only lives for this call.
+        withoutActuallyEscaping(body) { body in
+            let box = Box(body: body)
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                box.body(count * p / parts ..< count * (p + 1) / parts)
+            }
+        }
+    }
+
+    private struct Box: @unchecked Sendable {
+        let body: (Range<Int>) -> Void
+    }
+}
+
+/// Tunables of the fast path; the defaults were measured with `concept-bench conv` (bench/RESULTS-conv.md).
+/// Tests pass other values to force every path.
+struct Conv3dTuning: Sendable {
+    /// Below this many elements a memory-bound pass runs on one thread (one-worker plans only).
+    var parallelMinWork = 1 << 15
+    /// Largest column tile, in floats (16 MB; smaller, cache-sized tiles measured no faster).
+    var maxTileFloats = 1 << 22
+    /// Clips are grouped into one GEMM until it has at least this many columns.
+    var groupMinCols = 512
+    /// Shiftable convs take the shifted path when a clip has at least this many outputs (0: always; measured
+    /// faster than im2col on every tiny-preset shape, down to 2x8x8 frames).
+    var shiftedMinCols = 0
+    /// The shifted path computes out^T and uses dout^T for dW (faster sgemm shapes for few channels).
+    var shiftedTransposed = 1
+    /// Workers for clip-parallel plans (1: always one worker with multithreaded sgemm).
+    var workers = Conv3dParallel.workers
+    /// Clip-parallel when the clips split evenly over the workers or there are at least this many.
+    var clipParallelMinClips = 8
+
+    /// The defaults; each can be overridden by an environment variable (CONV3D_PAR_MIN, CONV3D_TILE_MAX,
+    /// CONV3D_GROUP_COLS, CONV3D_SHIFT_COLS, CONV3D_SHIFT_T, CONV3D_WORKERS, CONV3D_CLIPPAR_MIN) for tuning runs.
+    static let standard: Conv3dTuning = {
+        var t = Conv3dTuning()
+        let env = ProcessInfo.processInfo.environment
+        func read(_ name: String, _ value: inout Int) { if let v = env[name].flatMap({ Int($0) }) { value = v } }
+        read("CONV3D_PAR_MIN", &t.parallelMinWork)
+        read("CONV3D_TILE_MAX", &t.maxTileFloats)
+        read("CONV3D_GROUP_COLS", &t.groupMinCols)
+        read("CONV3D_SHIFT_COLS", &t.shiftedMinCols)
+        read("CONV3D_WORKERS", &t.workers)
+        read("CONV3D_SHIFT_T", &t.shiftedTransposed)
+        read("CONV3D_CLIPPAR_MIN", &t.clipParallelMinClips)
+        return t
+    }()
+}
+
+extension Conv3dShape {
+    /// Output index range [lo, hi) along one axis whose input index o*s - p + d lies in [0, count).
+    @inline(__always)
+    static func validRange(_ d: Int, _ s: Int, _ p: Int, _ count: Int, _ outCount: Int) -> (Int, Int) {
+        // o*s >= p - d  and  o*s <= count - 1 + p - d
+        let lo = p - d <= 0 ? 0 : (p - d + s - 1) / s
+        let top = count - 1 + p - d
+        let hi = top < 0 ? 0 : top / s + 1
+        let l = min(lo, outCount), h = max(min(hi, outCount), l)
+        return (l, h)
+    }
+
+    /// Copies the input under the taps into col (K x tileCols, row-major, row stride `ldc`):
+    /// col[((ci*kT + dt)*kH + dh)*kW + dw][(j*frames + f)*Ho*Wo + oh*Wo + ow] = inp[clip+j, ci, t, h, w] or 0.
+    ///
+    /// Works per input line: the kW rows of one (ci, dt, dh) read the same input line, so a strided line is
+    /// split once into its `sw` zero-padded phases, after which every tap is a contiguous copy.
+    func im2col(_ inp: UnsafePointer<Float>, _ tile: Conv3dTile, _ col: UnsafeMutablePointer<Float>, ldc: Int,
+                parallelMinWork: Int) {
+        let groups = cin * kt * kh
+        Conv3dParallel.chunks(groups, work: k * ldc, minWork: parallelMinWork) { range in
+            let phases = UnsafeMutablePointer<Float>.allocate(capacity: phaseFloats)
+            defer { phases.deallocate() }
+            let ranges = tapColumnRanges()
+            ranges.withUnsafeBufferPointer { ranges in
+                for group in range { im2colGroup(inp, tile, group, col + group * kw * ldc, ldc, phases, ranges) }
+            }
+        }
+    }
+
+    /// Line phases are used when a strided line feeds more taps than the stride.
+    private var usesPhases: Bool { sw > 1 && kw > sw }
+    /// Length of one phase of a zero-padded input line, and the scratch for all phases.
+    private var phaseLength: Int { (w + 2 * pw + sw - 1) / sw }
+    private var phaseFloats: Int { usesPhases ? sw * phaseLength : 1 }
+
+    @inline(__always)
+    private func im2colGroup(_ inp: UnsafePointer<Float>, _ tile: Conv3dTile, _ group: Int,
+                             _ rows: UnsafeMutablePointer<Float>, _ ldc: Int, _ phases: UnsafeMutablePointer<Float>,
+                             _ ranges: UnsafeBufferPointer<(Int, Int)>) {
+        let dh = group % kh, dt = (group / kh) % kt, ci = group / (kh * kt)
+        let (ohLo, ohHi) = Self.validRange(dh, sh, ph, h, ho)
+        let wholeFrame = kw == 1 && sw == 1 && sh == 1 && pw == 0 && ph == 0 && wo == w && ho == h
+        let plen = phaseLength
+        var at = 0  // column within the tile
+        for j in 0..<tile.clips {
+            let src = inp + ((tile.clip + j) * cin + ci) * t * hw
+            for f in 0..<tile.frames {
+                let it = (tile.frame + f) * st - pt + dt
+                if it < 0 || it >= t {
+                    for dw in 0..<kw { (rows + dw * ldc + at).update(repeating: 0, count: ohw) }
+                    at += ohw
+                    continue
+                }
+                let frame = src + it * hw
+                if wholeFrame {
+                    Self.copy(frame, rows + at, ohw)
+                    at += ohw
+                    continue
+                }
+                for oh in 0..<ho {
+                    let dst = rows + at + oh * wo
+                    if oh < ohLo || oh >= ohHi {
+                        for dw in 0..<kw { (dst + dw * ldc).update(repeating: 0, count: wo) }
+                        continue
+                    }
+                    let line = frame + (oh * sh - ph + dh) * w
+                    if usesPhases {
+                        // phases[p * plen + i] = padded[i * sw + p], padded[x] = line[x - pw] or 0.
+                        for p in 0..<sw {
+                            let phase = phases + p * plen
+                            for i in 0..<plen {
+                                let x = i * sw + p - pw
+                                phase[i] = x >= 0 && x < w ? line[x] : 0
+                            }
+                        }
+                        for dw in 0..<kw {
+                            Self.copy(phases + (dw % sw) * plen + dw / sw, dst + dw * ldc, wo)
+                        }
+                    } else {
+                        for dw in 0..<kw {
+                            let (lo, hi) = ranges[dw]
+                            let d = dst + dw * ldc
+                            let l = line - pw + dw
+                            for ow in 0..<lo { d[ow] = 0 }
+                            if sw == 1 {
+                                Self.copy(l + lo, d + lo, hi - lo)
+                            } else {
+                                for ow in lo..<hi { d[ow] = l[ow * sw] }
+                            }
+                            for ow in hi..<wo { d[ow] = 0 }
+                        }
+                    }
+                }
+                at += ohw
+            }
+        }
+    }
+
+    /// A short copy, inlined, eight floats at a time (no call for runs of a few dozen floats).
+    @inline(__always)
+    static func copy(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count { dst[i] = src[i]; i += 1 }
+    }
+
+    /// dst[i] += src[i], eight floats at a time.
+    @inline(__always)
+    static func add(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, _ count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+                + UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count { dst[i] += src[i]; i += 1 }
+    }
+
+    /// Valid output-column ranges [lo, hi) of every tap dw (so that lines need no divisions).
+    private func tapColumnRanges() -> [(Int, Int)] {
+        (0..<kw).map { Self.validRange($0, sw, pw, w, wo) }
+    }
+
+    /// The adjoint of im2col: adds every col entry into the input element it was copied from (+= into dinp).
+    /// Parallel over input channels, so no two workers touch the same element.
+    func col2im(_ col: UnsafePointer<Float>, _ tile: Conv3dTile, _ dinp: UnsafeMutablePointer<Float>, ldc: Int,
+                parallelMinWork: Int) {
+        Conv3dParallel.chunks(cin, work: k * ldc, minWork: parallelMinWork) { range in
+            let phases = UnsafeMutablePointer<Float>.allocate(capacity: phaseFloats)
+            defer { phases.deallocate() }
+            let ranges = tapColumnRanges()
+            ranges.withUnsafeBufferPointer { ranges in
+                for ci in range {
+                    for q in 0..<(kt * kh) {
+                        let group = ci * kt * kh + q
+                        col2imGroup(col + group * kw * ldc, tile, group, dinp, ldc, phases, ranges)
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private func col2imGroup(_ rows: UnsafePointer<Float>, _ tile: Conv3dTile, _ group: Int,
+                             _ dinp: UnsafeMutablePointer<Float>, _ ldc: Int, _ phases: UnsafeMutablePointer<Float>,
+                             _ ranges: UnsafeBufferPointer<(Int, Int)>) {
+        let dh = group % kh, dt = (group / kh) % kt, ci = group / (kh * kt)
+        let (ohLo, ohHi) = Self.validRange(dh, sh, ph, h, ho)
+        let plen = phaseLength
+        var at = 0
+        for j in 0..<tile.clips {
+            let dst = dinp + ((tile.clip + j) * cin + ci) * t * hw
+            for f in 0..<tile.frames {
+                let it = (tile.frame + f) * st - pt + dt
+                if it < 0 || it >= t {
+                    at += ohw
+                    continue
+                }
+                let frame = dst + it * hw
+                for oh in ohLo..<ohHi {
+                    let src = rows + at + oh * wo
+                    let line = frame + (oh * sh - ph + dh) * w
+                    if usesPhases {
+                        phases.update(repeating: 0, count: plen * sw)
+                        for dw in 0..<kw {
+                            Self.add(src + dw * ldc, into: phases + (dw % sw) * plen + dw / sw, wo)
+                        }
+                        for p in 0..<sw {
+                            let phase = phases + p * plen
+                            for i in 0..<plen {
+                                let x = i * sw + p - pw
+                                if x >= 0 && x < w { line[x] += phase[i] }
+                            }
+                        }
+                    } else {
+                        for dw in 0..<kw {
+                            let (lo, hi) = ranges[dw]
+                            let s = src + dw * ldc
+                            let l = line - pw + dw
+                            if sw == 1 {
+                                Self.add(s + lo, into: l + lo, hi - lo)
+                            } else {
+                                for ow in lo..<hi { l[ow * sw] += s[ow] }
+                            }
+                        }
+                    }
+                }
+                at += ohw
+            }
+        }
+    }
+}
+
+enum Conv3dMemory {
+    /// dst[j][c][0..<len] = src[c][j*len ..< (j+1)*len] (+ bias[c]) for j < clips, c < channels:
+    /// a (channels x clips*len) GEMM result to clip-major layout.
+    static func unpermute(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, channels: Int, clips: Int,
+                          len: Int, bias: UnsafePointer<Float>?, parallelMinWork: Int) {
+        Conv3dParallel.chunks(channels, work: channels * clips * len, minWork: parallelMinWork) { range in
+            for c in range {
+                for j in 0..<clips {
+                    let s = src + (c * clips + j) * len
+                    let d = dst + (j * channels + c) * len
+                    if let bias {
+                        let b = bias[c]
+                        for i in 0..<len { d[i] = s[i] + b }
+                    } else {
+                        d.update(from: s, count: len)
+                    }
+                }
+            }
+        }
+    }
+
+    /// dst[c][j*len ..< (j+1)*len] = src[j][c][0..<len]: clip-major to a (channels x clips*len) GEMM operand.
+    static func permute(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, channels: Int, clips: Int, len: Int,
+                        parallelMinWork: Int) {
+        Conv3dParallel.chunks(channels, work: channels * clips * len, minWork: parallelMinWork) { range in
+            for c in range {
+                for j in 0..<clips {
+                    (dst + (c * clips + j) * len).update(from: src + (j * channels + c) * len, count: len)
+                }
+            }
+        }
+    }
+
+    /// dst[c * ldd + i] = src[i * cols + c] (+ bias[c]), or += when accumulating: a rows x cols matrix
+    /// transposed, in 64 x 64 blocks.
+    static func transpose(_ src: UnsafePointer<Float>, rows: Int, cols: Int, _ dst: UnsafeMutablePointer<Float>,
+                          ldd: Int, bias: UnsafePointer<Float>? = nil, accumulate: Bool = false) {
+        let block = 64
+        for i0 in stride(from: 0, to: rows, by: block) {
+            let i1 = min(i0 + block, rows)
+            for c0 in stride(from: 0, to: cols, by: block) {
+                let c1 = min(c0 + block, cols)
+                for c in c0..<c1 {
+                    let d = dst + c * ldd
+                    if accumulate {
+                        for i in i0..<i1 { d[i] += src[i * cols + c] }
+                    } else {
+                        let b = bias?[c] ?? 0
+                        for i in i0..<i1 { d[i] = src[i * cols + c] + b }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fills each of `rows` rows (stride `ld`) of `cols` floats with `value[row]` or 0.
+    static func fillRows(_ dst: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int, _ value: UnsafePointer<Float>?) {
+        for r in 0..<rows {
+            (dst + r * ld).update(repeating: value?[r] ?? 0, count: cols)
+        }
+    }
+
+    /// Sum of `count` floats: eight-lane Float partial sums over blocks of 1024, reduced in Double.
+    static func sum(_ p: UnsafePointer<Float>, _ count: Int) -> Double {
+        var total = 0.0
+        var i = 0
+        while i + 8 <= count {
+            var acc = SIMD8<Float>()
+            let end = min(count - 7, i + 1024)
+            while i < end {
+                acc += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+                i += 8
+            }
+            total += Double(acc.sum())
+        }
+        while i < count { total += Double(p[i]); i += 1 }
+        return total
+    }
+}
