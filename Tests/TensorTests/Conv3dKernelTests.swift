@@ -106,9 +106,10 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     /// (even or uneven split).
     static let tunings: [(String, Conv3dTuning)] = [
         ("standard", .standard),
-        ("shifted, 1 worker", Conv3dTuning(parallelMinWork: .max, groupMinCols: 1, shiftedMinCols: 0, workers: 1)),
+        ("shifted, 1 worker", Conv3dTuning(parallelMinWork: .max, groupMinCols: 1, shiftedMinCols: 0,
+                                           shiftedTransposedMaxCin: .max, workers: 1)),
         ("shifted, 3 workers", Conv3dTuning(groupMinCols: 1, shiftedMinCols: 0, workers: 3, clipParallelMinClips: 1)),
-        ("shifted untransposed", Conv3dTuning(parallelMinWork: .max, shiftedMinCols: 0, shiftedTransposed: 0, workers: 1)),
+        ("shifted untransposed", Conv3dTuning(parallelMinWork: .max, shiftedMinCols: 0, shiftedTransposedMaxCin: 0, workers: 1)),
         ("per clip, 1 worker", Conv3dTuning(parallelMinWork: .max, groupMinCols: 1, shiftedMinCols: .max, workers: 1)),
         ("per clip, 2 workers", Conv3dTuning(groupMinCols: 1, shiftedMinCols: .max, workers: 2, clipParallelMinClips: 1)),
         ("grouped, 1 worker", Conv3dTuning(parallelMinWork: 0, groupMinCols: 1 << 30, shiftedMinCols: .max, workers: 1)),

@@ -5,9 +5,9 @@
 // 2. The path.
 //    * shifted: a temporal (kT,1,1) or pointwise conv with stride 1 along T and no spatial stride or padding
 //      needs no im2col. The frames of a clip are contiguous H*W blocks, so for each tap dt a frame range is a
-//      plain sub-matrix: out^T[To-range] += x[T-range shifted by dt]^T @ W_dt^T (computed transposed, which
-//      suits OpenBLAS better for few channels, then transposed once into out with the bias);
-//      dinp[T-range] += W_dt^T @ dout[To-range]; dW_dt^T += x[T-range] @ dout^T[To-range].
+//      plain sub-matrix: out[To-range] += W_dt @ x[T-range shifted by dt]; dinp[T-range] += W_dt^T @
+//      dout[To-range]; dW_dt^T += x[T-range] @ dout^T[To-range]. For few input channels out^T and dout^T are
+//      used instead (sgemm handles those shapes better), with one transpose per clip.
 //    * im2col: everything else. Column tiles (K = Cin*kT*kH*kW rows) hold several whole clips side by side
 //      (one bigger GEMM, then an unpermute to N x Cout x L) when clips are small, or a range of output frames
 //      of one clip when a clip alone would pass the tile cap. Strided lines are split into phases once so that
@@ -51,7 +51,7 @@ func conv3dForwardFast(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<
         switch plan.path {
         case .shifted:
             Conv3dFast.forwardShifted(out, inp, taps.map { UnsafePointer($0) } ?? wk, bias, s, clips,
-                                      transposed: plan.tuning.shiftedTransposed != 0)
+                                      transposed: s.cin < plan.tuning.shiftedTransposedMaxCin)
         case .im2col: Conv3dFast.forwardIm2col(out, inp, wk, bias, s, plan.tiles(clips), par)
         }
     }
@@ -88,7 +88,7 @@ func conv3dBackwardFast(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutab
         switch plan.path {
         case .shifted:
             Conv3dFast.backwardShifted(dinp, mine, dout, inp, taps.map { UnsafePointer($0) } ?? wk, s, clips,
-                                       transposed: plan.tuning.shiftedTransposed != 0)
+                                       transposed: s.cin < plan.tuning.shiftedTransposedMaxCin)
         case .im2col:
             Conv3dFast.backwardIm2col(dinp, mine, dout, inp, wk, s, plan.tiles(clips), par)
         }
