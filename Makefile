@@ -24,11 +24,12 @@ build: deps
 	$(SWIFT) build -c release
 
 test: deps
-	$(SWIFT) build $(TEST_FLAGS) --build-tests
-	$(SWIFT) test $(TEST_FLAGS) --skip-build
-	@echo "== parity again in the float64 verification build (the reference's precision, the strict criterion)"
+	@echo "== parity in the float64 verification build (the reference's precision, the strict criterion)"
 	$(SWIFT) build $(TEST_FLAGS) -Xswiftc -DCONCEPT_FLOAT64 --scratch-path .build-f64 --build-tests
-	$(SWIFT) test $(TEST_FLAGS) -Xswiftc -DCONCEPT_FLOAT64 --scratch-path .build-f64 --skip-build --filter ParityTests
+	$(SWIFT) test $(TEST_FLAGS) -Xswiftc -DCONCEPT_FLOAT64 --scratch-path .build-f64 --skip-build --disable-xctest --filter ParityTests
+	@echo "== the whole suite in the float32 product build"
+	$(SWIFT) build $(TEST_FLAGS) --build-tests
+	$(SWIFT) test $(TEST_FLAGS) --skip-build --disable-xctest
 
 run: build
 	@echo "conceptd on configs/demo.toml (state in .build/demo; drop videos into .build/demo/watch). Ctrl-C stops it."

@@ -134,8 +134,7 @@ struct ConvBench: ParsableCommand {
         let a = RandomBuffer(n * n), b = RandomBuffer(n * n), c = RandomBuffer(n * n)
         defer { [a, b, c].forEach { $0.free() } }
         let t = best(0, reps: 5) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a.p, Int32(n),
-                        b.p, Int32(n), 0, c.p, Int32(n))
+            gemm(false, false, n, n, n, 1, a.p, n, b.p, n, 0, c.p, n)
         }
         return 2 * Double(n * n * n) / t
     }
@@ -168,13 +167,13 @@ private func best(_ seconds: Double, reps: Int = 3, _ body: () -> Void) -> Doubl
 
 /// Floats filled with a fixed pseudo-random pattern in [-1, 1).
 private struct RandomBuffer {
-    let p: UnsafeMutablePointer<Float>
+    let p: UnsafeMutablePointer<Scalar>
     init(_ count: Int) {
         p = .allocate(capacity: max(count, 1))
         var s: UInt32 = 2_463_534_242
         for i in 0..<count {
             s ^= s << 13; s ^= s >> 17; s ^= s << 5
-            p[i] = Float(s >> 8) / Float(1 << 23) - 1
+            p[i] = Scalar(s >> 8) / Scalar(1 << 23) - 1
         }
     }
     func free() { p.deallocate() }
@@ -182,7 +181,7 @@ private struct RandomBuffer {
 
 /// Inputs, outputs and gradients of one conv.
 private struct ConvBuffers {
-    let inp, weight, out, dout, dinp, dweight: UnsafeMutablePointer<Float>
+    let inp, weight, out, dout, dinp, dweight: UnsafeMutablePointer<Scalar>
     init(_ g: Conv3dGeometry) {
         inp = RandomBuffer(g.inputCount).p
         weight = RandomBuffer(g.weightCount).p
