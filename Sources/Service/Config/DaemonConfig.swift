@@ -1,4 +1,6 @@
 import ConceptModel
+import Learner
+import Media
 
 /// The daemon's whole configuration, read from a TOML file (see `configs/conceptd.toml` for every key).
 ///
@@ -32,13 +34,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var clipFrames: Int { model.frames + 1 }
 }
 
-/// How the replay buffer chooses which clip to drop when it is full.
-public enum ReplayPolicy: String, Sendable, Equatable, CaseIterable {
-    /// Drop the oldest clip: training follows the recent past.
-    case fifo
-    /// Reservoir sampling: every clip seen so far has the same chance to be in the buffer.
-    case reservoir
-}
+/// How the replay buffer chooses which clip to drop when it is full (the learner's own type).
+public typealias ReplayPolicy = Learner.ReplayPolicy
 
 /// `[training]`: the online loop. Learning rate, momentum and weight decay live in ``DaemonConfig/model``.
 public struct TrainingSettings: Sendable, Equatable {
@@ -69,23 +66,8 @@ public enum CropMode: String, Sendable, Equatable, CaseIterable {
     case random
 }
 
-/// What a watch folder does with a file once it has been ingested.
-public enum AfterIngest: Sendable, Equatable, CustomStringConvertible {
-    /// Leave the file where it is (a record keeps it from being ingested again).
-    case keep
-    /// Delete the file.
-    case delete
-    /// Move the file into this directory (absolute).
-    case move(String)
-
-    public var description: String {
-        switch self {
-        case .keep: "keep"
-        case .delete: "delete"
-        case .move(let d): "move:\(d)"
-        }
-    }
-}
+/// What a watch folder does with a file once it has been ingested (the media layer's own type).
+public typealias AfterIngest = Media.AfterIngest
 
 /// One `[[source]]`: plain data for the media layer, which interprets the URI.
 public struct SourceConfig: Sendable, Equatable {

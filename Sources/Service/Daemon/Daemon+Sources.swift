@@ -9,12 +9,7 @@ extension SourceConfig {
                                shortSide: shortSide, fps: fps ?? 16, stride: stride,
                                crop: crop == .center ? .center : .random, randomFlip: flip,
                                seed: UInt64(truncatingIfNeeded: name.hashValue & 0x7fff_ffff) ^ (config.training.seed ?? 0))
-        let after: Media.AfterIngest = switch after ?? .keep {
-        case .keep: .keep
-        case .delete: .delete
-        case .move(let dir): .move(dir)
-        }
-        let watch = WatchFolderOptions(settleSeconds: settleSeconds ?? 2, after: after,
+        let watch = WatchFolderOptions(settleSeconds: settleSeconds ?? 2, after: after ?? .keep,
                                        stateDirectory: (config.stateDirectory as NSString).appendingPathComponent("ingest"),
                                        ledger: ledger)
         var log = logger

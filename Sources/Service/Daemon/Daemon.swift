@@ -44,7 +44,7 @@ public final class Daemon: Sendable {
             logger.info("no snapshot: starting a fresh model", metadata: ["seed": "\(seed)"])
         }
         replay = ReplayBuffer(capacity: config.training.replaySize,
-                              policy: config.training.replayPolicy == .reservoir ? .reservoir : .fifo, seed: seed)
+                              policy: config.training.replayPolicy, seed: seed)
         let ingest = MediaIngest(queueCapacity: Swift.max(8, config.training.batchSize * 2))
         self.ingest = ingest
         loop = TrainingLoop(trainer: trainer, replay: replay, snapshots: config.snapshots, watchdog: watchdog, logger: logger,
