@@ -6,35 +6,33 @@ typealias Lanes = SIMD16<Scalar>
 @inline(__always) func loadLanes(_ p: UnsafePointer<Scalar>) -> Lanes { UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
 @inline(__always) func storeLanes(_ v: Lanes, _ p: UnsafeMutablePointer<Scalar>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self) }
 
-/// Σ f(i) over `0..<n`, where `f` maps a 16-lane block starting at `i` (or, for the tail, one element).
-@inline(__always)
-func blockedSum(_ n: Int, lanes: (Int) -> Lanes, scalar: (Int) -> Scalar) -> Double {
-    var acc = SIMD16<Double>(repeating: 0)
-    var i = 0
-    while i + 16 <= n { acc += SIMD16<Double>(lanes(i)); i += 16 }
-    var total = acc.sum()
-    while i < n { total += Double(scalar(i)); i += 1 }
-    return total
-}
-
-/// Σ p[j].
-@inline(__always) func vsum(_ p: UnsafePointer<Scalar>, _ n: Int) -> Double {
-    blockedSum(n, lanes: { loadLanes(p + $0) }, scalar: { p[$0] })
-}
-/// Σ (p[j] − μ)².
-@inline(__always) func vsumSquaredDeviation(_ p: UnsafePointer<Scalar>, _ n: Int, _ mu: Scalar) -> Double {
-    let m = Lanes(repeating: mu)
-    return blockedSum(n, lanes: { let d = loadLanes(p + $0) - m; return d * d }, scalar: { (p[$0] - mu) * (p[$0] - mu) })
-}
-/// Σ g[j]·(p[j] − μ).
-@inline(__always) func vsumProductDeviation(_ g: UnsafePointer<Scalar>, _ p: UnsafePointer<Scalar>, _ n: Int, _ mu: Scalar) -> Double {
-    let m = Lanes(repeating: mu)
-    return blockedSum(n, lanes: { loadLanes(g + $0) * (loadLanes(p + $0) - m) }, scalar: { g[$0] * (p[$0] - mu) })
-}
 /// y[j] = x[j]·a + b.
 @inline(__always) func vaffine(_ y: UnsafeMutablePointer<Scalar>, _ x: UnsafePointer<Scalar>, _ n: Int, _ a: Scalar, _ b: Scalar) {
     let av = Lanes(repeating: a), bv = Lanes(repeating: b)
     var j = 0
     while j + 16 <= n { storeLanes(loadLanes(x + j) * av + bv, y + j); j += 16 }
     while j < n { y[j] = x[j] * a + b; j += 1 }
+}
+
+/// (Σ p[j], Σ p[j]²) in one pass.
+@inline(__always) func vsumAndSumOfSquares(_ p: UnsafePointer<Scalar>, _ n: Int) -> (Double, Double) {
+    var s = SIMD16<Double>(repeating: 0), q = SIMD16<Double>(repeating: 0)
+    var i = 0
+    while i + 16 <= n { let v = SIMD16<Double>(loadLanes(p + i)); s += v; q += v * v; i += 16 }
+    var ts = s.sum(), tq = q.sum()
+    while i < n { let v = Double(p[i]); ts += v; tq += v * v; i += 1 }
+    return (ts, tq)
+}
+
+/// (Σ g[j], Σ g[j]·p[j]) in one pass.
+@inline(__always) func vsumAndDot(_ g: UnsafePointer<Scalar>, _ p: UnsafePointer<Scalar>, _ n: Int) -> (Double, Double) {
+    var s = SIMD16<Double>(repeating: 0), d = SIMD16<Double>(repeating: 0)
+    var i = 0
+    while i + 16 <= n {
+        let gv = SIMD16<Double>(loadLanes(g + i))
+        s += gv; d += gv * SIMD16<Double>(loadLanes(p + i)); i += 16
+    }
+    var ts = s.sum(), td = d.sum()
+    while i < n { ts += Double(g[i]); td += Double(g[i]) * Double(p[i]); i += 1 }
+    return (ts, td)
 }
