@@ -32,6 +32,7 @@ test: deps
 	$(SWIFT) test $(TEST_FLAGS) --skip-build --disable-xctest
 
 run: build
+	@mkdir -p .build/demo/watch
 	@echo "conceptd on configs/demo.toml (state in .build/demo; drop videos into .build/demo/watch). Ctrl-C stops it."
 	.build/release/conceptd --config configs/demo.toml
 

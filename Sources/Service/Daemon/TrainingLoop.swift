@@ -47,7 +47,11 @@ public final class TrainingLoop: @unchecked Sendable {
         stallAfterSteps = environment["CONCEPTD_TEST_STALL_AFTER_STEPS"].flatMap { Int($0) }
         schedule = SnapshotSchedule(everySteps: snapshots.everySteps, everySeconds: snapshots.everySeconds,
                                     startStep: trainer.state.step, now: Self.now())
-        report.withLock { $0.step = trainer.state.step; $0.lastSnapshot = trainer.lastSnapshot?.directory.path }
+        report.withLock {
+            $0.step = trainer.state.step; $0.lossAverage = trainer.state.lossAverage
+            $0.skipped = trainer.state.skippedSteps; $0.rollbacks = trainer.state.rollbacks
+            $0.lastSnapshot = trainer.lastSnapshot?.directory.path; $0.lastSnapshotStep = trainer.lastSnapshot?.manifest.step
+        }
     }
 
     static func now() -> TimeInterval { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
