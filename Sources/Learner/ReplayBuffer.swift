@@ -122,10 +122,9 @@ extension Array where Element == ReplayClip {
     /// Stacks clips into `N x 3 x (T+1) x H x W` frames and their static indices.
     public func batch(frames t1: Int, height h: Int, width w: Int) throws -> (Tensor, [Int]) {
         let per = 3 * t1 * h * w
-        guard let first = self.first, allSatisfy({ $0.data.count == per }) else {
-            throw TrainerError.invalidData("clips must hold 3 x \(t1) x \(h) x \(w) values, got \(self.first?.data.count ?? 0)")
+        guard !isEmpty, allSatisfy({ $0.data.count == per }) else {
+            throw TrainerError.invalidData("clips must hold 3 x \(t1) x \(h) x \(w) values, got \(first?.data.count ?? 0)")
         }
-        _ = first
         var all = [Float](); all.reserveCapacity(count * per)
         for c in self { all += c.data }
         return (try Tensor(floats: all, shape: [count, 3, t1, h, w]), map(\.staticIndex))

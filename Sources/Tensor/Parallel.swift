@@ -1,5 +1,8 @@
 import CBLAS
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Worker count for memory-bound loops: the machine's cores (2 on the target boxes).
 /// Override with `CONCEPT_THREADS`.
@@ -38,10 +41,6 @@ struct UncheckedSendable<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Sets how many threads tensor kernels and OpenBLAS use (`n >= 1`; 0 keeps one per core). Call once, before
 /// the first tensor operation: kernels read their thread counts when first used.
