@@ -65,6 +65,16 @@ public final class ClipQueue: AsyncSequence, @unchecked Sendable {
     /// Adds a clip. `wait` blocks the calling thread (never call it from an async task) until there is room,
     /// the queue closes, or `isCancelled()` turns true; then it returns false and the clip is not queued.
     /// `dropOldest` never blocks; it returns true even when the clip itself had to be dropped.
+    /// With the lock held: gives `clip` straight to a waiting consumer, if any, releasing the lock (true);
+    /// otherwise keeps the lock and returns false.
+    private func handToWaiter(_ clip: Clip) -> Bool {
+        guard !waiters.isEmpty else { return false }
+        let waiter = waiters.removeFirst()
+        condition.unlock()
+        waiter.continuation.resume(returning: clip)
+        return true
+    }
+
     @discardableResult
     public func push(_ clip: Clip, policy: OverflowPolicy, isCancelled: () -> Bool = { false }) -> Bool {
         condition.lock()
@@ -72,12 +82,7 @@ public final class ClipQueue: AsyncSequence, @unchecked Sendable {
             condition.unlock()
             return false
         }
-        if !waiters.isEmpty {
-            let waiter = waiters.removeFirst()
-            condition.unlock()
-            waiter.continuation.resume(returning: clip)
-            return true
-        }
+        if handToWaiter(clip) { return true }
         switch policy {
         case .wait:
             let limit = capacity - reserve
@@ -92,12 +97,7 @@ public final class ClipQueue: AsyncSequence, @unchecked Sendable {
                 condition.unlock()
                 return false
             }
-            if !waiters.isEmpty {
-                let waiter = waiters.removeFirst()
-                condition.unlock()
-                waiter.continuation.resume(returning: clip)
-                return true
-            }
+            if handToWaiter(clip) { return true }
             items.append(Entry(clip: clip, droppable: false))
         case .dropOldest:
             if items.count >= capacity {

@@ -355,15 +355,19 @@ enum Conv3dFast {
 
     // MARK: im2col path
 
+    /// Scratch for the widest tile: the column matrix (K x cols) and, when clips are grouped, a Cout x cols output.
+    static func im2colScratch(_ s: Conv3dShape, _ tiles: [Conv3dTile])
+        -> (col: UnsafeMutablePointer<Scalar>, tmp: UnsafeMutablePointer<Scalar>?) {
+        let maxCols = tiles.map { $0.clips * $0.frames * s.ohw }.max() ?? 0
+        let grouped = tiles.contains { $0.clips > 1 }
+        return (.allocate(capacity: s.k * maxCols), grouped ? .allocate(capacity: s.cout * maxCols) : nil)
+    }
+
     static func forwardIm2col(_ out: UnsafeMutablePointer<Scalar>, _ inp: UnsafePointer<Scalar>,
                               _ wk: UnsafePointer<Scalar>, _ bias: UnsafePointer<Scalar>?,
                               _ s: Conv3dShape, _ tiles: [Conv3dTile], _ par: Int) {
-        let maxCols = tiles.map { $0.clips * $0.frames * s.ohw }.max() ?? 0
-        let col = UnsafeMutablePointer<Scalar>.allocate(capacity: s.k * maxCols)
-        defer { col.deallocate() }
-        let grouped = tiles.contains { $0.clips > 1 }
-        let tmp: UnsafeMutablePointer<Scalar>? = grouped ? .allocate(capacity: s.cout * maxCols) : nil
-        defer { tmp?.deallocate() }
+        let (col, tmp) = im2colScratch(s, tiles)
+        defer { col.deallocate(); tmp?.deallocate() }
         let l = s.l
         for tile in tiles {
             let cols = tile.clips * tile.frames * s.ohw
@@ -384,12 +388,8 @@ enum Conv3dFast {
     static func backwardIm2col(_ dinp: UnsafeMutablePointer<Scalar>?, _ dwt: UnsafeMutablePointer<Scalar>?,
                                _ dout: UnsafePointer<Scalar>, _ inp: UnsafePointer<Scalar>,
                                _ wk: UnsafePointer<Scalar>, _ s: Conv3dShape, _ tiles: [Conv3dTile], _ par: Int) {
-        let maxCols = tiles.map { $0.clips * $0.frames * s.ohw }.max() ?? 0
-        let col = UnsafeMutablePointer<Scalar>.allocate(capacity: s.k * maxCols)
-        defer { col.deallocate() }
-        let grouped = tiles.contains { $0.clips > 1 }
-        let tmp: UnsafeMutablePointer<Scalar>? = grouped ? .allocate(capacity: s.cout * maxCols) : nil
-        defer { tmp?.deallocate() }
+        let (col, tmp) = im2colScratch(s, tiles)
+        defer { col.deallocate(); tmp?.deallocate() }
         let l = s.l
         for tile in tiles {
             let cols = tile.clips * tile.frames * s.ohw
