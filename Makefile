@@ -6,10 +6,17 @@ SWIFT ?= swift
 # Tests are built optimised: numeric Swift in a debug build is 10-100x slower.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 DEB_PACKAGES := pkg-config libopenblas-dev libavformat-dev libavcodec-dev libavutil-dev \
-	libswscale-dev libavdevice-dev libsystemd-dev ffmpeg systemd
+	libswscale-dev libavdevice-dev libsystemd-dev ffmpeg systemd chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test run bench bench-step install clean
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(SYSCONFDIR)/systemd/system
+# `make install` builds with the Swift runtime linked in, so the service does not depend on the toolchain.
+INSTALL_SCRATCH ?= .build-install
+
+.PHONY: deps build test run bench bench-step install install-files uninstall clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -43,6 +50,33 @@ bench: build
 # Swift against PyTorch for one preset: make bench-step PRESET=paper BATCH=2
 bench-step: build
 	bench/compare_step.sh $(or $(PRESET),tiny) $(or $(BATCH),8)
+
+# Installs conceptd, conceptctl, the unit and (when none is there yet) the default configuration.
+# As root: `make install && systemctl daemon-reload && systemctl enable --now conceptd`.
+install: deps
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(INSTALL_SCRATCH) --product conceptd
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(INSTALL_SCRATCH) --product conceptctl
+	$(MAKE) install-files BIN=$(INSTALL_SCRATCH)/release
+
+# The copying half of install, from binaries in BIN (tests use it with DESTDIR and the test build's binaries).
+install-files:
+	@test -x "$(BIN)/conceptd" && test -x "$(BIN)/conceptctl" || { echo "no conceptd/conceptctl in BIN=$(BIN)"; exit 1; }
+	install -D -m 0755 "$(BIN)/conceptd" "$(DESTDIR)$(PREFIX)/bin/conceptd"
+	install -D -m 0755 "$(BIN)/conceptctl" "$(DESTDIR)$(PREFIX)/bin/conceptctl"
+	install -d -m 0755 "$(DESTDIR)$(UNITDIR)"
+	sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' -e 's|/etc/conceptd|$(SYSCONFDIR)/conceptd|g' systemd/conceptd.service \
+		> "$(DESTDIR)$(UNITDIR)/conceptd.service"
+	chmod 0644 "$(DESTDIR)$(UNITDIR)/conceptd.service"
+	install -d -m 0755 "$(DESTDIR)$(SYSCONFDIR)/conceptd"
+	install -d -m 0700 "$(DESTDIR)$(SYSCONFDIR)/conceptd/credentials"
+	@if [ -e "$(DESTDIR)$(SYSCONFDIR)/conceptd/conceptd.toml" ]; then \
+		echo "kept the existing $(DESTDIR)$(SYSCONFDIR)/conceptd/conceptd.toml (new default: configs/conceptd.toml)"; \
+	else install -m 0644 configs/conceptd.toml "$(DESTDIR)$(SYSCONFDIR)/conceptd/conceptd.toml"; fi
+	@echo "installed into $(DESTDIR)$(PREFIX)/bin and $(DESTDIR)$(UNITDIR); now: systemctl daemon-reload && systemctl enable --now conceptd"
+
+uninstall:
+	rm -f "$(DESTDIR)$(PREFIX)/bin/conceptd" "$(DESTDIR)$(PREFIX)/bin/conceptctl" "$(DESTDIR)$(UNITDIR)/conceptd.service"
+	@echo "left $(DESTDIR)$(SYSCONFDIR)/conceptd and /var/lib/conceptd in place"
 
 clean:
 	rm -rf .build

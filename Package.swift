@@ -9,8 +9,8 @@ import PackageDescription
 ///   3. ConceptModel R(2+1)D, concept heads, losses, Sinkhorn, training step
 ///   4. Media        libav inputs, decode, scale, clips and views
 ///   5. Learner      replay buffer, training loop, snapshots
-///   6. Service      configuration, systemd notify/watchdog, journal logging
-///   7. Executables  conceptd, concept-bench
+///   6. Service      configuration, HTTP API + metrics + dashboard, systemd notify/watchdog, journal logging
+///   7. Executables  conceptd, conceptctl, concept-bench
 let package = Package(
     name: "conceptd",
     platforms: [.macOS(.v14)],
@@ -24,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
     ],
     targets: [
         // Layer 1: C libraries found through pkg-config.
@@ -57,6 +60,14 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], resources: [
+            // The dashboard, compiled into the binary (no files to install, no CDN).
+            .embedInCode("API/Dashboard/index.html"),
+            .embedInCode("API/Dashboard/dashboard.js"),
+            .embedInCode("API/Dashboard/dashboard.css"),
         ]),
 
         // Executables.
@@ -65,7 +76,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "conceptctl", dependencies: [
-            "Media",
+            "Media", "Service",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "concept-bench", dependencies: [

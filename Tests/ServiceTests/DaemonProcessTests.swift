@@ -1,4 +1,5 @@
 import Foundation
+import Service
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -62,10 +63,18 @@ import Glibc
         }
 
         var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+        /// The API's URL from the "API listening" log line (nil until it listens).
+        var apiURL: String? {
+            guard let line = logText.split(separator: "\n").first(where: { $0.contains("API listening") }),
+                  let r = line.range(of: "url=") else { return nil }
+            return String(line[r.upperBound...].prefix { !$0.isWhitespace })
+        }
         deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
     }
 
-    static func config(_ dir: TempDir, sources: String, snapshotEvery: Int = 4, extra: String = "") throws -> String {
+    static func config(_ dir: TempDir, sources: String, snapshotEvery: Int = 4, extra: String = "", api: String = "",
+                       tail: String = "") throws -> String {
         try dir.file("conceptd.toml", """
             state_directory = "\(dir.path)/state"
             [model]
@@ -83,9 +92,13 @@ import Glibc
             [snapshots]
             every_steps = \(snapshotEvery)
             keep = 3
+            [api]
+            listen = "127.0.0.1:0"
+            \(api)
             [logging]
             level = "info"
             format = "text"
+            \(tail)
             """)
     }
 
@@ -108,6 +121,10 @@ import Glibc
         let d = try Daemon(dir: dir, config: config, environment: ["WATCHDOG_USEC": "2000000"])
         #expect(d.waitFor("READY=1", timeout: 60), "no READY; log:\n\(d.logText)")
         #expect(d.messages.first?.contains("READY=1") == true, "READY must come first, got \(d.messages)")
+        // READY means the API answers: the URL is logged before READY and a request succeeds at once.
+        let url = try #require(d.apiURL, "no 'API listening' line before READY; log:\n\(d.logText)")
+        let status: API.Status = try APIClient(baseURL: url, timeout: 5).get("/v1/status")
+        #expect(status.version == conceptdVersion)
         #expect(d.waitFor("WATCHDOG=1", timeout: 90), "no WATCHDOG while training; log:\n\(d.logText)")
         let deadline = Date(timeIntervalSinceNow: 120)
         while Self.snapshots(dir).isEmpty && Date() < deadline { _ = d.collect(for: 0.5) }

@@ -20,10 +20,18 @@ public final class Daemon: Sendable {
     let replay: ReplayBuffer
     public let loop: TrainingLoop
     let watchdog: WatchdogMonitor?
+    /// Prometheus metrics behind `/metrics`.
+    public let metrics: DaemonMetrics
+    /// When this process started.
+    let startedAt = Date()
+    /// The API's bound URL once it listens (READY waits for it).
+    let apiListening = OnceValue<String>()
 
     /// Loads the newest good snapshot (or starts fresh) and prepares every part; nothing runs yet.
-    public init(config: DaemonConfig, configPath: String, logger: Logger, environment: [String: String]) throws {
+    public init(config: DaemonConfig, configPath: String, logger: Logger, environment: [String: String],
+                metrics: DaemonMetrics = DaemonMetrics()) throws {
         self.configPath = configPath
+        self.metrics = metrics
         current = Mutex(config)
         self.logger = logger
         self.environment = environment
@@ -82,10 +90,19 @@ public final class Daemon: Sendable {
         hup.setEventHandler { [self] in Task { await self.reload() } }
         hup.resume()
         defer { hup.cancel() }
+        let settings = current.withLock { $0.api }
+        let api = APIServer.application(backend: self, listen: settings.listen, token: settings.token?.value,
+                                        logger: logger) { [self] url in
+            logger.info("API listening", metadata: ["url": "\(url)", "dashboard": "\(url)/", "auth": "\(settings.token == nil ? "none (loopback)" : "bearer token from \(settings.tokenSource ?? "config")")"])
+            apiListening.set(url)
+        }
+        // Graceful shutdown runs in reverse order: STOPPING first, then the API, the trainer (final snapshot), ingest.
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: IngestService(daemon: self), successTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: TrainerService(loop: loop), successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: APIService(app: api, listen: settings.listen),
+                      successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: StatusService(daemon: self), successTerminationBehavior: .ignore),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -160,6 +177,8 @@ struct StatusService: Service {
     let daemon: Daemon
     func run() async throws {
         let notifier = daemon.notifier, logger = daemon.logger
+        // READY only once the model is loaded (it is: init did that) and the API accepts connections.
+        guard await daemon.apiListening.wait() != nil else { return }
         _ = try? notifier.send([.ready, daemon.status.notifyState])
         logger.info("ready", metadata: ["status": "\(daemon.status)"])
         await withGracefulShutdownHandler {
@@ -182,6 +201,61 @@ struct StatusService: Service {
             }
         } onGracefulShutdown: {
             _ = try? notifier.send([.stopping, .status("stopping: finishing the current step and writing a snapshot")])
+        }
+    }
+}
+
+/// The HTTP API as a service; a bind failure names the address.
+struct APIService<App: Service>: Service {
+    let app: App
+    let listen: ListenAddress
+    func run() async throws {
+        do { try await app.run() } catch {
+            throw ServiceError.apiFailed("cannot serve the API on \(listen): \(error)")
+        }
+    }
+}
+
+/// Errors of the daemon's services.
+struct ServiceError: Error, CustomStringConvertible {
+    private enum Code { case apiFailed }
+    private let code: Code
+    let description: String
+    static func apiFailed(_ m: String) -> ServiceError { .init(code: .apiFailed, description: m) }
+}
+
+/// A value set once; waiters resume when it is set, or with nil when the waiting task is cancelled.
+final class OnceValue<Value: Sendable>: Sendable {
+    private let state = Mutex<(value: Value?, waiters: [CheckedContinuation<Value?, Never>])>((nil, []))
+
+    /// Sets the value (later calls are ignored) and wakes every waiter.
+    func set(_ value: Value) {
+        let waiters = state.withLock { s -> [CheckedContinuation<Value?, Never>] in
+            guard s.value == nil else { return [] }
+            s.value = value
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.resume(returning: value) }
+    }
+
+    /// The value now.
+    var value: Value? { state.withLock { $0.value } }
+
+    /// Waits for the value (nil if the task is cancelled or the group shuts down first).
+    func wait() async -> Value? {
+        await withGracefulShutdownHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Value?, Never>) in
+                let now = state.withLock { s -> Value? in
+                    if let v = s.value { return v }
+                    s.waiters.append(c)
+                    return nil
+                }
+                if let now { c.resume(returning: now) }
+            }
+        } onGracefulShutdown: { [self] in
+            let waiters = state.withLock { s in defer { s.waiters = [] }; return s.waiters }
+            for w in waiters { w.resume(returning: nil) }
         }
     }
 }

@@ -14,9 +14,21 @@ public struct TrainingSnapshot: Sendable {
     public var clipsPerSecond: Double = 0
     public var replayFill = 0
     public var waitingForData = true
+    /// Rows in the Sinkhorn feature queues (all three fill together).
+    public var queueFill = 0
     public var lastSnapshot: String?
     public var lastSnapshotStep: Int?
     public var lastSnapshotError: String?
+    /// When the last snapshot was written by this process (nil: none yet, or it came from an earlier run).
+    public var lastSnapshotTime: Date?
+}
+
+/// The result of an on-demand snapshot.
+public enum SnapshotOutcome: Sendable, Equatable {
+    /// Written at `step` into `path`.
+    case written(step: Int, path: String)
+    /// Failed; the previous snapshot is intact.
+    case failed(step: Int, reason: String)
 }
 
 /// The trainer's thread: draws batches from the replay buffer and steps, writes scheduled snapshots, reports
@@ -29,6 +41,7 @@ public final class TrainingLoop: @unchecked Sendable {
     private var schedule: SnapshotSchedule
     private let stopRequested = Mutex(false)
     private let snapshotRequested = Mutex(false)
+    private let snapshotWaiters = Mutex<(finished: Bool, waiting: [CheckedContinuation<SnapshotOutcome, Never>])>((false, []))
     private let report = Mutex(TrainingSnapshot())
     private let progressProvider: @Sendable () -> [String: String]
     private let maxSteps: Int?
@@ -51,6 +64,7 @@ public final class TrainingLoop: @unchecked Sendable {
             $0.step = trainer.state.step; $0.lossAverage = trainer.state.lossAverage
             $0.skipped = trainer.state.skippedSteps; $0.rollbacks = trainer.state.rollbacks
             $0.lastSnapshot = trainer.lastSnapshot?.directory.path; $0.lastSnapshotStep = trainer.lastSnapshot?.manifest.step
+            $0.queueFill = trainer.learner.queues[.v]?.count ?? 0
         }
     }
 
@@ -62,14 +76,54 @@ public final class TrainingLoop: @unchecked Sendable {
     /// Asks the loop to stop after the current step (it then writes a final snapshot).
     public func requestStop() { stopRequested.withLock { $0 = true }; replay.close() }
 
+    /// Runs `body` on the trainer's thread between two steps (or while it waits for data) and returns its result:
+    /// the way other parts read the model (a weight copy for the probe, a source inspection) without locking it.
+    public func perform<T: Sendable>(_ body: @escaping @Sendable (Trainer) -> T) async -> T? {
+        await withCheckedContinuation { (c: CheckedContinuation<T?, Never>) in
+            let accepted = jobs.withLock { j -> Bool in
+                guard !j.finished else { return false }
+                j.pending.append(Job(run: { trainer in c.resume(returning: body(trainer)) }, cancel: { c.resume(returning: nil) }))
+                return true
+            }
+            if !accepted { c.resume(returning: nil) }
+        }
+    }
+
+    private struct Job: @unchecked Sendable { let run: (Trainer) -> Void; let cancel: () -> Void }
+    private let jobs = Mutex<(finished: Bool, pending: [Job])>((false, []))
+
+    /// Runs the queued jobs (trainer thread).
+    private func runJobs() {
+        let pending = jobs.withLock { j in defer { j.pending = [] }; return j.pending }
+        for job in pending { job.run(trainer) }
+    }
+
     /// Asks for a snapshot after the current step.
     public func requestSnapshot() { snapshotRequested.withLock { $0 = true } }
+
+    /// Asks for a snapshot after the current step (or at once while waiting for data) and waits until it is
+    /// written or has failed. The trainer thread writes it; training goes on either way.
+    public func snapshotNow() async -> SnapshotOutcome {
+        await withCheckedContinuation { (c: CheckedContinuation<SnapshotOutcome, Never>) in
+            let finished = snapshotWaiters.withLock { w in
+                if !w.finished { w.waiting.append(c) }
+                return w.finished
+            }
+            if finished { c.resume(returning: .failed(step: status.step, reason: "the trainer has stopped")) } else { requestSnapshot() }
+        }
+    }
 
     /// Runs until stopped (blocking; call on a dedicated thread).
     public func run() {
         var lastTime = Self.now(), clipsSince = 0
         while !stopRequested.withLock({ $0 }) {
-            if let maxSteps, trainer.state.step >= maxSteps { watchdog?.idle(reason: "max_steps reached"); Thread.sleep(forTimeInterval: 0.5); continue }
+            runJobs()
+            if let maxSteps, trainer.state.step >= maxSteps {
+                watchdog?.idle(reason: "max_steps reached")
+                if snapshotRequested.withLock({ v in defer { v = false }; return v }) { writeSnapshot() }
+                Thread.sleep(forTimeInterval: 0.2)
+                continue
+            }
             if let stall = stallAfterSteps, trainer.state.step >= stall {
                 logger.warning("test hook: trainer stalls at step \(trainer.state.step)")
                 while !stopRequested.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.1) }
@@ -78,6 +132,7 @@ public final class TrainingLoop: @unchecked Sendable {
             guard replay.wait(forAtLeast: trainer.batchSize, timeout: 1) else {
                 watchdog?.idle(reason: "waiting for clips")
                 report.withLock { $0.waitingForData = true; $0.replayFill = replay.count }
+                if snapshotRequested.withLock({ v in defer { v = false }; return v }) { writeSnapshot() }
                 continue
             }
             watchdog?.busy()
@@ -105,6 +160,7 @@ public final class TrainingLoop: @unchecked Sendable {
                 report.withLock {
                     $0.step = state.step; $0.skipped = state.skippedSteps; $0.rollbacks = state.rollbacks
                     $0.lossAverage = state.lossAverage; $0.replayFill = replay.count; $0.waitingForData = false
+                    $0.queueFill = trainer.learner.queues[.v]?.count ?? 0
                 }
                 let asked = snapshotRequested.withLock { v in defer { v = false }; return v }
                 if asked || schedule.isDue(step: state.step, now: now) { writeSnapshot() }
@@ -113,7 +169,17 @@ public final class TrainingLoop: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: 1)
             }
         }
-        if trainer.state.step > (trainer.lastSnapshot?.manifest.step ?? -1) { writeSnapshot() }
+        if trainer.state.step > (trainer.lastSnapshot?.manifest.step ?? -1) || snapshotRequested.withLock({ $0 }) { writeSnapshot() }
+        else { finishSnapshotWaiters(.written(step: trainer.state.step, path: trainer.lastSnapshot?.directory.path ?? "")) }
+        let leftJobs = jobs.withLock { j in defer { j = (true, []) }; return j.pending }
+        for job in leftJobs { job.cancel() }
+        let late = snapshotWaiters.withLock { w in defer { w = (true, []) }; return w.waiting }
+        for w in late { w.resume(returning: .failed(step: trainer.state.step, reason: "the trainer has stopped")) }
+    }
+
+    private func finishSnapshotWaiters(_ outcome: SnapshotOutcome) {
+        let waiters = snapshotWaiters.withLock { w in defer { w.waiting = [] }; return w.waiting }
+        for w in waiters { w.resume(returning: outcome) }
     }
 
     /// Writes a snapshot now (on the trainer's thread); errors are logged and reported, training goes on.
@@ -124,10 +190,15 @@ public final class TrainingLoop: @unchecked Sendable {
             trainer.setSourceProgress(progressProvider())
             let info = try trainer.snapshot()
             logger.info("snapshot written", metadata: ["step": "\(step)", "path": "\(info.directory.path)"])
-            report.withLock { $0.lastSnapshot = info.directory.path; $0.lastSnapshotStep = step; $0.lastSnapshotError = nil }
+            report.withLock {
+                $0.lastSnapshot = info.directory.path; $0.lastSnapshotStep = step; $0.lastSnapshotError = nil
+                $0.lastSnapshotTime = Date()
+            }
+            finishSnapshotWaiters(.written(step: step, path: info.directory.path))
         } catch {
             logger.error("snapshot failed, the previous one is intact: \(error)", metadata: ["step": "\(step)"])
             report.withLock { $0.lastSnapshotError = "\(error)" }
+            finishSnapshotWaiters(.failed(step: step, reason: "\(error)"))
         }
     }
 }

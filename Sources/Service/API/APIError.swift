@@ -1,0 +1,73 @@
+import Foundation
+import Hummingbird
+
+/// An error the API answers with a JSON body (`{"error": {"status": ..., "message": ...}}`) and a 4xx/5xx status.
+public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Sendable {
+    private enum Code: Sendable {
+        case badRequest, unauthorized, notFound, methodNotAllowed, unavailable, failed
+    }
+    private let code: Code
+    /// What went wrong, for the client.
+    public let message: String
+
+    private init(_ code: Code, _ message: String) { self.code = code; self.message = message }
+
+    /// 400: a malformed value in the request.
+    public static func badRequest(_ m: String) -> APIError { .init(.badRequest, m) }
+    /// 401: the bearer token is missing or wrong.
+    public static func unauthorized(_ m: String) -> APIError { .init(.unauthorized, m) }
+    /// 404: no such resource.
+    public static func notFound(_ m: String) -> APIError { .init(.notFound, m) }
+    /// 405: the path exists, the method does not.
+    public static func methodNotAllowed(_ m: String) -> APIError { .init(.methodNotAllowed, m) }
+    /// 503: not available yet (no data, no probe configured).
+    public static func unavailable(_ m: String) -> APIError { .init(.unavailable, m) }
+    /// 500: the daemon could not do what was asked (e.g. a snapshot write failed).
+    public static func failed(_ m: String) -> APIError { .init(.failed, m) }
+
+    /// The HTTP status.
+    public var status: HTTPResponse.Status {
+        switch code {
+        case .badRequest: .badRequest
+        case .unauthorized: .unauthorized
+        case .notFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .unavailable: .serviceUnavailable
+        case .failed: .internalServerError
+        }
+    }
+
+    public var description: String { "\(status.code) \(message)" }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if code == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"conceptd\"" }
+        let body = (try? API.encoder().encode(API.ErrorBody(status: status.code, message: message))) ?? Data()
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// Turns every error that escapes a handler (a router 404, a decoding error, anything else) into the API's JSON
+/// error body, so clients never see an empty or HTML error.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return try error.response(from: request, context: context)
+        } catch let error as HTTPError {
+            let message = error.body ?? (error.status == .notFound ? "no such endpoint: \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
+            let mapped: APIError = switch error.status.code {
+            case 401: .unauthorized(message)
+            case 404: .notFound(message)
+            case 405: .methodNotAllowed(message)
+            case 500...: .failed(message)
+            default: .badRequest(message)
+            }
+            return try mapped.response(from: request, context: context)
+        } catch {
+            context.logger.error("API request failed: \(error)", metadata: ["path": "\(request.uri.path)"])
+            return try APIError.failed("internal error: \(error)").response(from: request, context: context)
+        }
+    }
+}
