@@ -66,3 +66,4 @@ struct SnapshotCommand: ParsableCommand {
 }
 
 func topConcepts(_ c: API.SourceConcepts?, _ b: API.ConceptBranch) -> String { "-" }
+func lossHistory(_ h: API.TrainingHistory) -> (total: [Double], aln: [Double], loc: [Double], fid: [Double], div: [Double]) { ([], [], [], [], []) }
