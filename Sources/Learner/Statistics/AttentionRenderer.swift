@@ -4,6 +4,12 @@ import Media
 /// Pictures for the dashboard: frames back from the network's normalisation, thumbnails, and attention maps
 /// colour-mapped and laid over a frame. Pure functions of stored data; run on the reader's thread.
 enum AttentionRenderer {
+    /// `v` rounded to the nearest byte, clamped to 0...255 (NaN gives 0). Not `rounded()`, which is a libm call.
+    @inline(__always) static func byte(_ v: Float) -> UInt8 {
+        guard v > 0 else { return 0 }
+        return v >= 255 ? 255 : UInt8(v + 0.5)
+    }
+
     /// Frame `index` of a clip (`3 x frames x height x width` normalised floats) as RGB, undoing
     /// `Normalization` (`value · std + mean`, times 255, rounded and clamped).
     static func frame(_ data: [Float], frames: Int, height: Int, width: Int, index: Int) -> RGBImage {
@@ -15,8 +21,7 @@ enum AttentionRenderer {
                     let plane = src.baseAddress! + (c * frames + index) * hw
                     let scale = Normalization.std[c] * 255, offset = Normalization.mean[c] * 255
                     for p in 0..<hw {
-                        let v = (plane[p] * scale + offset).rounded()
-                        dst[p * 3 + c] = v.isNaN ? 0 : UInt8(Swift.min(Swift.max(v, 0), 255))
+                        dst[p * 3 + c] = byte(plane[p] * scale + offset)
                     }
                 }
             }
@@ -25,42 +30,56 @@ enum AttentionRenderer {
     }
 
     /// `image` shrunk so its longer side is `size` (box filter: each output pixel averages the input area it
-    /// covers, with fractional edge weights); returned unchanged when already that small.
+    /// covers, with fractional edge weights; separable, rows then columns); returned unchanged when already that
+    /// small.
     static func thumbnail(_ image: RGBImage, size: Int) -> RGBImage {
         let longer = Swift.max(image.width, image.height)
         guard longer > size else { return image }
         let w = Swift.max(1, (image.width * size + longer / 2) / longer), h = Swift.max(1, (image.height * size + longer / 2) / longer)
-        let sx = Double(image.width) / Double(w), sy = Double(image.height) / Double(h)
-        var out = RGBImage(width: w, height: h)
-        /// Input pixels `0..<n` overlapping `[a, b)` with their overlap weights.
-        func footprint(_ a: Double, _ b: Double, _ n: Int) -> [(Int, Double)] {
-            var r: [(Int, Double)] = []
-            var i = Int(a.rounded(.down))
-            while Double(i) < b && i < n {
-                let wgt = Swift.min(b, Double(i + 1)) - Swift.max(a, Double(i))
-                if wgt > 0 { r.append((i, wgt)) }
-                i += 1
-            }
-            return r
-        }
-        let columns = (0..<w).map { footprint(Double($0) * sx, Double($0 + 1) * sx, image.width) }
-        for y in 0..<h {
-            let rows = footprint(Double(y) * sy, Double(y + 1) * sy, image.height)
-            for x in 0..<w {
-                var acc = (0.0, 0.0, 0.0), total = 0.0
-                for (iy, wy) in rows {
-                    for (ix, wx) in columns[x] {
-                        let wgt = wy * wx, p = (iy * image.width + ix) * 3
-                        acc.0 += wgt * Double(image.pixels[p]); acc.1 += wgt * Double(image.pixels[p + 1]); acc.2 += wgt * Double(image.pixels[p + 2])
-                        total += wgt
+        let (cols, rows) = (boxTaps(from: image.width, to: w), boxTaps(from: image.height, to: h))
+        // Horizontal pass: image.height x w x 3.
+        var mid = [Float](repeating: 0, count: image.height * w * 3)
+        image.pixels.withUnsafeBufferPointer { src in
+            for y in 0..<image.height {
+                for x in 0..<w {
+                    var r: Float = 0, g: Float = 0, b: Float = 0
+                    for (i, wt) in cols[x] {
+                        let p = (y * image.width + i) * 3
+                        r += wt * Float(src[p]); g += wt * Float(src[p + 1]); b += wt * Float(src[p + 2])
                     }
+                    let o = (y * w + x) * 3
+                    mid[o] = r; mid[o + 1] = g; mid[o + 2] = b
                 }
-                let o = (y * w + x) * 3
-                out.pixels[o] = UInt8((acc.0 / total).rounded()); out.pixels[o + 1] = UInt8((acc.1 / total).rounded())
-                out.pixels[o + 2] = UInt8((acc.2 / total).rounded())
+            }
+        }
+        // Vertical pass: h x w x 3.
+        var out = RGBImage(width: w, height: h)
+        out.pixels.withUnsafeMutableBufferPointer { dst in
+            for y in 0..<h {
+                for x in 0..<(w * 3) {
+                    var v: Float = 0
+                    for (i, wt) in rows[y] { v += wt * mid[i * w * 3 + x] }
+                    dst[y * w * 3 + x] = byte(v)
+                }
             }
         }
         return out
+    }
+
+    /// For each of `m` outputs, the inputs `0..<n` its box `[o·n/m, (o+1)·n/m)` overlaps, with normalised weights.
+    static func boxTaps(from n: Int, to m: Int) -> [[(Int, Float)]] {
+        let scale = Double(n) / Double(m)
+        return (0..<m).map { o in
+            let a = Double(o) * scale, b = Double(o + 1) * scale
+            var taps: [(Int, Float)] = []
+            var i = Int(a.rounded(.down))
+            while Double(i) < b && i < n {
+                let overlap = Swift.min(b, Double(i + 1)) - Swift.max(a, Double(i))
+                if overlap > 0 { taps.append((i, Float(overlap / scale))) }
+                i += 1
+            }
+            return taps
+        }
     }
 
     /// Bilinear resampling of a `height x width` single-channel map to `outHeight x outWidth` (pixel centres
@@ -92,7 +111,7 @@ enum AttentionRenderer {
         for c in 0..<3 {
             let plane = (0..<(image.width * image.height)).map { Double(image.pixels[$0 * 3 + c]) }
             let r = bilinear(plane, height: image.height, width: image.width, outHeight: height, outWidth: width)
-            for p in 0..<r.count { out.pixels[p * 3 + c] = UInt8(Swift.min(Swift.max(r[p].rounded(), 0), 255)) }
+            for p in 0..<r.count { out.pixels[p * 3 + c] = byte(Float(r[p])) }
         }
         return out
     }
@@ -112,8 +131,7 @@ enum AttentionRenderer {
         ]
         var r = 0.0, g = 0.0, b = 0.0
         for k in stride(from: 6, through: 0, by: -1) { r = r * t + c[k].0; g = g * t + c[k].1; b = b * t + c[k].2 }
-        func byte(_ v: Double) -> UInt8 { UInt8(Swift.min(Swift.max(v * 255, 0), 255).rounded()) }
-        return (byte(r), byte(g), byte(b))
+        return (byte(Float(r * 255)), byte(Float(g * 255)), byte(Float(b * 255)))
     }
 
     /// An attention row over the `T' x H' x W'` tokens, averaged over `T'`, min-max scaled to 0...1 (a flat map
@@ -135,9 +153,9 @@ enum AttentionRenderer {
         let up = bilinear(map, height: mapHeight, width: mapWidth, outHeight: h, outWidth: w)
         let lut = (0..<256).map { inferno(Double($0) / 255) }
         for p in 0..<(w * h) {
-            let (r, g, b) = lut[Int((Swift.min(Swift.max(up[p], 0), 1) * 255).rounded())]
+            let (r, g, b) = lut[Int(byte(Float(up[p] * 255)))]
             func mix(_ base: UInt8, _ colour: UInt8) -> UInt8 {
-                UInt8((Double(base) * (1 - alpha) + Double(colour) * alpha).rounded())
+                byte(Float(Double(base) * (1 - alpha) + Double(colour) * alpha))
             }
             out.pixels[p * 3] = mix(out.pixels[p * 3], r)
             out.pixels[p * 3 + 1] = mix(out.pixels[p * 3 + 1], g)

@@ -82,10 +82,11 @@ extension LiveStatistics {
 
     func inspectDue(replay: ReplayBuffer, learner: ConceptLearner, limit: Int, now: Double) throws -> [SourceConcepts] {
         let last = state.withLock { $0.sources.mapValues(\.clock) }
-        let due = replay.sources.filter { name in last[name].map { now - $0 >= options.inspectionInterval } ?? true }
-            .sorted { (last[$0] ?? -.infinity) < (last[$1] ?? -.infinity) }
+        let due = replay.sources.enumerated()
+            .filter { _, name in last[name].map { now - $0 >= options.inspectionInterval } ?? true }
+            .sorted { (last[$0.element] ?? -.infinity, $0.offset) < (last[$1.element] ?? -.infinity, $1.offset) }
         var done: [SourceConcepts] = []
-        for name in due.prefix(Swift.max(0, limit)) {
+        for (_, name) in due.prefix(Swift.max(0, limit)) {
             guard let clip = replay.latest(source: name) else { continue }
             done.append(try inspect(source: name, clip: clip, learner: learner, clock: now))
         }

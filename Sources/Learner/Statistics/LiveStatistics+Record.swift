@@ -103,13 +103,11 @@ extension LiveStatistics {
         return AttentionRenderer.frame(data, frames: t1, height: config.height, width: config.width, index: t1 / 2)
     }
 
-    /// A 64-bit FNV-1a fingerprint of a clip: its source, static frame, size and 256 evenly spaced values. Tells
+    /// A 64-bit fingerprint (FNV-1a style, a word at a time) of a clip: its source, static frame, size and 256 evenly spaced values. Tells
     /// repeated draws of one replay clip apart from other clips without hashing every value.
     static func fingerprint(_ clip: ReplayClip) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        @inline(__always) func mix(_ v: UInt64) {
-            for shift in stride(from: 0, to: 64, by: 8) { h = (h ^ (v >> UInt64(shift) & 0xFF)) &* 0x100_0000_01b3 }
-        }
+        @inline(__always) func mix(_ v: UInt64) { h = (h ^ v) &* 0x100_0000_01b3; h ^= h >> 29 }
         for b in clip.source.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         mix(UInt64(bitPattern: Int64(clip.staticIndex)))
         mix(UInt64(clip.data.count))
