@@ -482,6 +482,44 @@ enum StatsSupport {
     }
 }
 
+@Suite struct ConcurrencyTests {
+    /// Readers on other threads (as HTTP handlers) see consistent snapshots while the trainer's thread records.
+    @Test func readersSeeConsistentSnapshotsWhileTheTrainerRecords() async throws {
+        let c = try StatsSupport.smallConfig()
+        let learner = try ConceptLearner(config: c, seed: 6)
+        let stats = try LiveStatistics(config: c)
+        let (report, clips, _) = try LiveStatisticsModelTests.step(learner, n: 4, seed: 77)
+        try stats.inspect(source: "src0", clip: clips[0], learner: learner)
+        let steps = 300
+        let readers = (0..<2).map { r in
+            Task.detached { () -> Int in
+                var reads = 0, lastSteps = 0
+                while lastSteps < steps {
+                    let concepts = stats.concepts
+                    #expect(concepts.steps >= lastSteps, "a reader never sees the past")
+                    lastSteps = concepts.steps
+                    if concepts.steps > 0 {
+                        #expect(abs(concepts.static.concepts.map(\.frequency).reduce(0, +) - 2) < 1e-9)
+                        #expect(concepts.static.concepts.map(\.hits).reduce(0, +) == concepts.steps * 4 * 2, "usage is never half-updated")
+                    }
+                    let t = stats.training
+                    #expect(t.points.map(\.samples).reduce(0, +) == t.recorded)
+                    if r == 0 { #expect(stats.attentionPNG(source: "src0") != nil) } else { _ = stats.concept(branch: .dynamic, index: 2, thumbnails: true) }
+                    reads += 1
+                }
+                return reads
+            }
+        }
+        for step in 1...steps {
+            try stats.record(step: step, outputs: report.outputs, batch: clips)
+            stats.recordTraining(step: step, losses: report.outputs.losses, gradientNorm: 1, clipsPerSecond: 1, skippedSteps: 0, rollbacks: 0)
+            if step % 50 == 0 { try stats.inspect(source: "src0", clip: clips[step % 4], learner: learner) }
+        }
+        for reader in readers { #expect(await reader.value > 0) }
+        #expect(stats.concepts.steps == steps && stats.training.recorded == steps)
+    }
+}
+
 @Suite struct StatisticsCostTests {
     /// Recording cost at the tiny preset's sizes (Ks = Kd = 50, K = 5, 9 x 64 x 64 clips, a batch of 8); the
     /// backbone is narrowed only to make the forward pass that produces the outputs quick.
