@@ -184,6 +184,9 @@ enum StatsSupport {
                                                                     validS: [1, 0]))
         }
         #expect(throws: StatisticsError.self) { try stats.record(step: 2, outputs: ForwardOutputs()) }
+        let partial = try JSONDecoder().decode(StatisticsOptions.self, from: Data(#"{"deadWindow": 7}"#.utf8))
+        var expected = StatisticsOptions(); expected.deadWindow = 7
+        #expect(partial == expected, "missing keys keep their defaults")
         var bad = StatisticsOptions(); bad.historyCapacity = 5; bad.emaRate = 0
         #expect(throws: StatisticsError.self) { try LiveStatistics(config: c, options: bad) }
         #expect(stats.concept(branch: .static, index: 6) == nil && stats.concept(branch: .dynamic, index: -1) == nil)

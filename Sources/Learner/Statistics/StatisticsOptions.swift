@@ -36,6 +36,24 @@ public struct StatisticsOptions: Sendable, Codable, Equatable {
     /// The defaults.
     public init() {}
 
+    /// Decodes options; a missing key keeps its default, so `{}` and partial objects are fine.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = StatisticsOptions()
+        emaRate = try c.decodeIfPresent(Double.self, forKey: .emaRate) ?? d.emaRate
+        deadWindow = try c.decodeIfPresent(Int.self, forKey: .deadWindow) ?? d.deadWindow
+        galleryItems = try c.decodeIfPresent(Int.self, forKey: .galleryItems) ?? d.galleryItems
+        thumbnailSize = try c.decodeIfPresent(Int.self, forKey: .thumbnailSize) ?? d.thumbnailSize
+        galleryDecayPerStep = try c.decodeIfPresent(Double.self, forKey: .galleryDecayPerStep) ?? d.galleryDecayPerStep
+        topConcepts = try c.decodeIfPresent(Int.self, forKey: .topConcepts) ?? d.topConcepts
+        inspectionInterval = try c.decodeIfPresent(Double.self, forKey: .inspectionInterval) ?? d.inspectionInterval
+        maxSources = try c.decodeIfPresent(Int.self, forKey: .maxSources) ?? d.maxSources
+        historyCapacity = try c.decodeIfPresent(Int.self, forKey: .historyCapacity) ?? d.historyCapacity
+        lossAverageRate = try c.decodeIfPresent(Double.self, forKey: .lossAverageRate) ?? d.lossAverageRate
+        attentionScale = try c.decodeIfPresent(Int.self, forKey: .attentionScale) ?? d.attentionScale
+        overlayAlpha = try c.decodeIfPresent(Double.self, forKey: .overlayAlpha) ?? d.overlayAlpha
+    }
+
     /// Checks every value; the error lists all problems.
     public func validate() throws {
         var problems: [String] = []
