@@ -162,6 +162,7 @@ enum StatsSupport {
         let concentrated = try StatsSupport.codes(Array(repeating: [0, 1], count: 6), k: 6)
         for step in 1...5 { try stats.record(step: step, outputs: StatsSupport.outputs(s: uniform, d: concentrated)) }
         let r = stats.concepts
+        #expect(stats.usage(branch: .static) == r.static && stats.usage(branch: .dynamic) == r.dynamic)
         #expect(abs(r.static.perplexity - 6) < 1e-9)
         #expect(abs(r.static.entropy - log(6)) < 1e-9)
         #expect(abs(r.dynamic.perplexity - 2) < 1e-9)
@@ -395,7 +396,7 @@ enum StatsSupport {
         let learner = try ConceptLearner(config: c, seed: 4)
         var o = StatisticsOptions(); o.attentionScale = 2; o.overlayAlpha = 0.5
         let stats = try LiveStatistics(config: c, options: o)
-        #expect(stats.attentionPNG(source: "cam") == nil && stats.source("cam") == nil)
+        #expect(stats.attentionPNG(source: "cam") == nil && stats.source(named: "cam") == nil)
         let rgb = StatsSupport.pattern(frames: c.frames + 1, height: c.height, width: c.width, seed: 21)
         let clip = StatsSupport.clip(rgb, frames: c.frames + 1, height: c.height, width: c.width, staticIndex: 3, source: "cam")
         var seconds: [Double] = []

@@ -76,6 +76,11 @@ public final class LiveStatistics: Sendable {
                               dynamic: d.usage(.dynamic, window: options.deadWindow))
     }
 
+    /// Usage of one branch's concepts (`concepts.static` or `concepts.dynamic`, built alone).
+    public func usage(branch: ConceptBranch) -> BranchUsage {
+        state.withLock { $0.usage(branch) }.usage(branch, window: options.deadWindow)
+    }
+
     /// One concept's statistics and gallery (nil: no such concept); `thumbnails` adds each gallery clip's
     /// thumbnail as base64 PNG.
     public func concept(branch: ConceptBranch, index: Int, thumbnails: Bool = false) -> ConceptDetail? {
@@ -98,8 +103,8 @@ public final class LiveStatistics: Sendable {
         state.withLock { $0.sources.values.map(\.report) }.sorted { $0.source < $1.source }
     }
 
-    /// The latest inspection of `source` (nil: not inspected yet).
-    public func source(_ name: String) -> SourceConcepts? { state.withLock { $0.sources[name]?.report } }
+    /// The latest inspection of the source `name` (nil: not inspected yet).
+    public func source(named name: String) -> SourceConcepts? { state.withLock { $0.sources[name]?.report } }
 
     /// The attention of the top static (left) and top dynamic (right) concept of `source`'s latest inspected clip
     /// over its middle frame, as PNG (nil: not inspected yet). Each half is the layer4 attention row averaged over
