@@ -52,7 +52,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Layer 5: replay buffer, training loop, snapshots.
-        .target(name: "Learner", dependencies: ["ConceptModel", "Tensor"],
+        .target(name: "Learner", dependencies: ["ConceptModel", "Tensor", "Media"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
         // Layer 6: the daemon's service layer: configuration, systemd notify/watchdog, journal logging.
         .target(name: "Service", dependencies: [
@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], resources: [.copy("fixtures")]),
         .testTarget(name: "ConceptModelTests", dependencies: ["ConceptModel", "Tensor"],
                     resources: [.copy("reference"), .copy("fixtures")]),
-        .testTarget(name: "LearnerTests", dependencies: ["Learner", "ConceptModel", "Tensor"]),
+        .testTarget(name: "LearnerTests", dependencies: ["Learner", "ConceptModel", "Tensor", "Media"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service"]),
     ],

@@ -27,6 +27,8 @@ public final class ReplayBuffer: @unchecked Sendable {
     public let policy: ReplayPolicy
     private var clips: [String: [ReplayClip]] = [:]
     private var order: [String] = []           // sources, in first-seen order (deterministic sampling)
+    private var newest: [String: ReplayClip] = [:]   // the last clip added per source, held or not
+    private var newestOrder: [String] = []            // every source that added a clip, first-seen order
     private var held = 0
     private var seen = 0
     private var rng: SeededGenerator
@@ -51,10 +53,24 @@ public final class ReplayBuffer: @unchecked Sendable {
         return clips.mapValues(\.count)
     }
 
+    /// Sources that added a clip, in first-seen order.
+    public var sources: [String] {
+        condition.lock(); defer { condition.unlock() }
+        return newestOrder
+    }
+
+    /// The newest clip `source` added, even if the reservoir policy did not keep it (nil: none yet). Holds at most
+    /// one extra clip per source (none under `fifo`, which always keeps the newest).
+    public func latest(source: String) -> ReplayClip? {
+        condition.lock(); defer { condition.unlock() }
+        return newest[source]
+    }
+
     /// Adds a clip; never blocks.
     public func add(_ clip: ReplayClip) {
         condition.lock()
         seen += 1
+        if newest.updateValue(clip, forKey: clip.source) == nil { newestOrder.append(clip.source) }
         switch policy {
         case .fifo:
             if held == capacity, let victim = order.max(by: { (clips[$0]?.count ?? 0) < (clips[$1]?.count ?? 0) }) {

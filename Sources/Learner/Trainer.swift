@@ -46,6 +46,8 @@ public final class Trainer {
     public let store: SnapshotStore?
     /// Non-finite handling.
     public private(set) var guardState: NonFiniteGuard
+    /// The clips of the last batch `step(from:)` drew (empty after `step(frames:)`), for the live statistics.
+    public private(set) var lastBatch: [ReplayClip] = []
     /// The newest snapshot this trainer wrote or loaded.
     public private(set) var lastSnapshot: SnapshotInfo?
     private var rng: SeededGenerator
@@ -75,6 +77,7 @@ public final class Trainer {
     public func step(frames: Tensor) throws -> TrainerEvent {
         let t = frames.shape.count == 5 ? frames.shape[2] - 1 : 0
         guard t >= 1 else { throw TrainerError.invalidData("frames must be N x 3 x (T+1) x H x W, got \(frames.shape)") }
+        lastBatch = []
         let statics = (0..<frames.shape[0]).map { _ in Int(rng.next() % UInt64(t)) }
         return try step(frames: frames, staticIndex: statics)
     }
@@ -83,6 +86,7 @@ public final class Trainer {
     public func step(from replay: ReplayBuffer) throws -> TrainerEvent {
         let c = learner.config
         guard let clips = replay.sample(batchSize, using: &rng) else { return .waitingForData }
+        lastBatch = clips
         let (frames, statics) = try clips.batch(frames: c.frames + 1, height: c.height, width: c.width)
         return try step(frames: frames, staticIndex: statics)
     }
