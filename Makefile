@@ -38,9 +38,15 @@ test: deps
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build --disable-xctest
 
+DEMO := .build/demo
 run: build
-	@mkdir -p .build/demo/watch
-	@echo "conceptd on configs/demo.toml (state in .build/demo; drop videos into .build/demo/watch). Ctrl-C stops it."
+	@mkdir -p $(DEMO)/watch
+	@test -f $(DEMO)/probe/manifest.tsv || .build/release/conceptctl make-dataset $(DEMO)/probe \
+		--backgrounds 4 --motions 4 --clips-per-pair 8 --size 96x96 --frames 48 --test-fraction 0.5 --seed 7
+	@echo "conceptd demo: a feeder drops generated clips into $(DEMO)/watch (log: $(DEMO)/feed.log), plus a live test pattern."
+	@echo "Dashboard and API: http://127.0.0.1:8787/   (conceptctl watch for a terminal view). Ctrl-C stops it."
+	@.build/release/conceptctl feed $(DEMO)/watch --every 15 --clips 4 --size 96x96 --frames 48 > $(DEMO)/feed.log 2>&1 & \
+	feeder=$$!; trap 'kill $$feeder 2>/dev/null' EXIT; \
 	.build/release/conceptd --config configs/demo.toml
 
 bench: build

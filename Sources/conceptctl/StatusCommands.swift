@@ -65,5 +65,16 @@ struct SnapshotCommand: ParsableCommand {
     }
 }
 
-func topConcepts(_ c: API.SourceConcepts?, _ b: API.ConceptBranch) -> String { "-" }
-func lossHistory(_ h: API.TrainingHistory) -> (total: [Double], aln: [Double], loc: [Double], fid: [Double], div: [Double]) { ([], [], [], [], []) }
+/// "#3 0.82, #7 0.61": the strongest concepts of a source's latest inspected clip.
+func topConcepts(_ c: API.SourceConcepts?, _ b: API.ConceptBranch, count: Int = 3) -> String {
+    guard let c else { return "-" }
+    let list = b == .static ? c.static : c.dynamic
+    return list.isEmpty ? "-" : list.prefix(count).map { "#\($0.index) \(fmt($0.activation, 2))" }.joined(separator: ", ")
+}
+
+/// Each loss term's history, oldest first.
+func lossHistory(_ h: API.TrainingHistory) -> (total: [Double], aln: [Double], loc: [Double], fid: [Double], div: [Double]) {
+    let p = h.points
+    return (p.map { Double($0.losses.total) }, p.map { Double($0.losses.aln) }, p.map { Double($0.losses.loc) },
+            p.map { Double($0.losses.fid) }, p.map { Double($0.losses.div) })
+}

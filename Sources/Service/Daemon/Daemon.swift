@@ -20,6 +20,8 @@ public final class Daemon: Sendable {
     let replay: ReplayBuffer
     public let loop: TrainingLoop
     let watchdog: WatchdogMonitor?
+    /// Live concept statistics (concepts, sources' current concepts, attention maps, loss history).
+    public let statistics: LiveStatistics
     /// Prometheus metrics behind `/metrics`.
     public let metrics: DaemonMetrics
     /// When this process started.
@@ -51,11 +53,13 @@ public final class Daemon: Sendable {
         } else {
             logger.info("no snapshot: starting a fresh model", metadata: ["seed": "\(seed)"])
         }
+        statistics = try LiveStatistics(config: config.model)
         replay = ReplayBuffer(capacity: config.training.replaySize,
                               policy: config.training.replayPolicy, seed: seed)
         let ingest = MediaIngest(queueCapacity: Swift.max(8, config.training.batchSize * 2))
         self.ingest = ingest
-        loop = TrainingLoop(trainer: trainer, replay: replay, snapshots: config.snapshots, watchdog: watchdog, logger: logger,
+        loop = TrainingLoop(trainer: trainer, replay: replay, snapshots: config.snapshots, watchdog: watchdog,
+                            statistics: statistics, logger: logger,
                             maxSteps: config.training.maxSteps, environment: environment) {
             var progress: [String: String] = [:]
             for (name, ledger) in ingest.ledgers() {

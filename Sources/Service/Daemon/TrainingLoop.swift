@@ -37,6 +37,8 @@ public final class TrainingLoop: @unchecked Sendable {
     let trainer: Trainer
     let replay: ReplayBuffer
     let watchdog: WatchdogMonitor?
+    /// Live concept statistics, recorded after each step; sources are inspected between steps.
+    let statistics: LiveStatistics?
     let logger: Logger
     private var schedule: SnapshotSchedule
     private let stopRequested = Mutex(false)
@@ -49,11 +51,12 @@ public final class TrainingLoop: @unchecked Sendable {
     private let stallAfterSteps: Int?
 
     public init(trainer: Trainer, replay: ReplayBuffer, snapshots: SnapshotSettings, watchdog: WatchdogMonitor?,
-                logger: Logger, maxSteps: Int?, environment: [String: String],
+                statistics: LiveStatistics? = nil, logger: Logger, maxSteps: Int?, environment: [String: String],
                 sourceProgress: @escaping @Sendable () -> [String: String]) {
         self.trainer = trainer
         self.replay = replay
         self.watchdog = watchdog
+        self.statistics = statistics
         self.logger = logger
         self.maxSteps = maxSteps
         progressProvider = sourceProgress
@@ -133,6 +136,7 @@ public final class TrainingLoop: @unchecked Sendable {
                 watchdog?.idle(reason: "waiting for clips")
                 report.withLock { $0.waitingForData = true; $0.replayFill = replay.count }
                 if snapshotRequested.withLock({ v in defer { v = false }; return v }) { writeSnapshot() }
+                inspectSources()
                 continue
             }
             watchdog?.busy()
@@ -151,6 +155,9 @@ public final class TrainingLoop: @unchecked Sendable {
                     continue
                 }
                 watchdog?.progressed(to: UInt64(state.step + state.skippedSteps))
+                do { try statistics?.record(event, trainer: trainer, clipsPerSecond: report.withLock { $0.clipsPerSecond }) }
+                catch { logger.warning("concept statistics: \(error)") }
+                inspectSources()
                 let now = Self.now()
                 if now - lastTime >= 2 {
                     let rate = Double(clipsSince) / (now - lastTime)
@@ -180,6 +187,13 @@ public final class TrainingLoop: @unchecked Sendable {
     private func finishSnapshotWaiters(_ outcome: SnapshotOutcome) {
         let waiters = snapshotWaiters.withLock { w in defer { w.waiting = [] }; return w.waiting }
         for w in waiters { w.resume(returning: outcome) }
+    }
+
+    /// Inspects a source whose latest clip is due (one eval forward of that clip; a few tens of ms for tiny).
+    private func inspectSources() {
+        guard let statistics else { return }
+        do { try statistics.inspectDue(replay: replay, learner: trainer.learner) }
+        catch { logger.warning("source inspection failed: \(error)") }
     }
 
     /// Writes a snapshot now (on the trainer's thread); errors are logged and reported, training goes on.

@@ -149,6 +149,7 @@ function renderSources(list) {
       card = el("div", "card"); card.dataset.source = s.name;
       const h = el("h3"); h.append(el("span", "name"), el("span", "state")); card.append(h);
       const img = el("img"); img.alt = "attention overlay of " + s.name; card.append(img);
+      const legend = el("div", "legend"); legend.append(el("span", "static", "top static concept's attention"), el("span", "dynamic", "top dynamic concept's attention")); card.append(legend);
       card.append(el("div", "tags static"), el("div", "tags dynamic"), el("div", "kv"));
       box.append(card);
     }
@@ -215,9 +216,12 @@ const Adapt = {
   historyPoints: (h) => (h && h.points) || [],
   probeRows: (result, baseline) => (result && result.rows) || [],
   sourceConcepts: (c) => ({ static: (c && c.static) || [], dynamic: (c && c.dynamic) || [] }),
-  branches: (c) => (c && c.branches) || [],
-  conceptSummary: (d) => "",
-  gallery: (d) => [],
+  branches: (c) => c ? [c.static, c.dynamic].map((b) => ({
+    name: b.branch, perplexity: b.perplexity,
+    concepts: b.concepts.map((k) => ({ index: k.index, usage: k.frequency, meanActivation: k.meanActivation, targetMass: k.targetMass, dead: k.dead })),
+  })) : [],
+  conceptSummary: (d) => `top-K ${pct(d.stats.frequency)}, mean activation ${fmt(d.stats.meanActivation)}, target mass ${fmt(d.stats.targetMass)}, ${d.stats.hits} hits${d.stats.dead ? ", dead" : ""}`,
+  gallery: (d) => (d.gallery || []).map((g) => ({ item: g.item, title: `${g.source} · step ${g.step} · activation ${fmt(g.activation, 2)}` })),
 };
 
 // ---- polling ------------------------------------------------------------------------------------------------
