@@ -3,9 +3,12 @@ import Testing
 
 @Suite("conceptd check-config (the built binary)")
 struct CheckConfigCommandTests {
-    @Test("valid files: exit 0 and a summary", arguments: ["configs/conceptd.toml", "configs/demo.toml"])
+    @Test("valid files: exit 0 and a summary", arguments: ["configs/conceptd.toml", "demo"])
     func valid(file: String) throws {
         let bin = try conceptdBinary()
+        let demo = file == "demo" ? try DemoFixture(probeClipsPerPair: 2) : nil
+        defer { demo?.dir.cleanup() }
+        let file = demo?.config ?? file
         let r = try runProcess(bin, ["check-config", file], environment: ["PATH": "/usr/bin:/bin"], currentDirectory: repoRoot)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.hasPrefix("\(file): ok: preset "))

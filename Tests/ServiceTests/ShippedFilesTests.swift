@@ -16,16 +16,21 @@ struct ShippedFilesTests {
         #expect(c.sources.allSatisfy { !$0.uri.contains("/work") })
     }
 
-    @Test("configs/demo.toml is valid: tiny preset, a watch folder under the state directory, a lavfi live source")
+    @Test("configs/demo.toml is valid: tiny preset, a watch folder under the state directory, a lavfi live source, a probe")
     func demo() throws {
-        let c = try DaemonConfig.load(file: repoRoot + "/configs/demo.toml", environment: testEnvironment(repoRoot))
+        // The probe set is generated on first start (make run); the fixture generates one the same way.
+        let demo = try DemoFixture(probeClipsPerPair: 2)
+        defer { demo.dir.cleanup() }
+        let c = try DaemonConfig.load(file: demo.config, environment: testEnvironment(repoRoot))
         #expect(c.preset == "tiny")
+        #expect(c.probe?.input == .manifest(demo.state + "/probe/manifest.tsv"))
+        #expect(c.probe?.everyMinutes == 3)
         let folder = try #require(c.sources.first { $0.kind == .folder })
         #expect(folder.uri.hasPrefix("folder:" + c.stateDirectory + "/"))
         let live = try #require(c.sources.first { $0.kind == .lavfi })
         #expect(live.uri == "lavfi:testsrc2=size=160x120:rate=25")
         #expect(c.api.listen.host == "127.0.0.1")
-        #expect(c.stateDirectory.hasPrefix(repoRoot + "/"))
+        #expect(c.stateDirectory == demo.state)
     }
 
     /// `KEY=VALUE` lines of the unit (comments and section headers dropped), in order.
