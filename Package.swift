@@ -8,7 +8,7 @@ import PackageDescription
 ///   2. Tensor       storage, kernels, autograd, safetensors, SGD
 ///   3. ConceptModel R(2+1)D, concept heads, losses, Sinkhorn, training step
 ///   4. Media        libav inputs, decode, scale, clips and views
-///   5. Learner      replay buffer, training loop, snapshots
+///   5. Learner      replay buffer, training loop, snapshots, probe evaluation
 ///   6. Service      configuration, systemd notify/watchdog, journal logging
 ///   7. Executables  conceptd, concept-bench
 let package = Package(
@@ -49,7 +49,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Layer 5: replay buffer, training loop, snapshots.
-        .target(name: "Learner", dependencies: ["ConceptModel", "Tensor"],
+        .target(name: "Learner", dependencies: ["ConceptModel", "Tensor", "Media", "CBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
         // Layer 6: the daemon's service layer: configuration, systemd notify/watchdog, journal logging.
         .target(name: "Service", dependencies: [
@@ -69,7 +69,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "concept-bench", dependencies: [
-            "Tensor", "ConceptModel", "Media",
+            "Tensor", "ConceptModel", "Media", "Learner",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], resources: [.copy("fixtures")]),
         .testTarget(name: "ConceptModelTests", dependencies: ["ConceptModel", "Tensor"],
                     resources: [.copy("reference"), .copy("fixtures")]),
-        .testTarget(name: "LearnerTests", dependencies: ["Learner", "ConceptModel", "Tensor"]),
+        .testTarget(name: "LearnerTests", dependencies: ["Learner", "ConceptModel", "Tensor", "Media"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service"]),
     ],
