@@ -8,7 +8,7 @@ import PackageDescription
 ///   2. Tensor       storage, kernels, autograd, safetensors, SGD
 ///   3. ConceptModel R(2+1)D, concept heads, losses, Sinkhorn, training step
 ///   4. Media        libav inputs, decode, scale, clips and views
-///   5. Learner      replay buffer, training loop, snapshots
+///   5. Learner      replay buffer, training loop, snapshots, probe evaluation, live concept statistics
 ///   6. Service      configuration, HTTP API + metrics + dashboard, systemd notify/watchdog, journal logging
 ///   7. Executables  conceptd, conceptctl, concept-bench
 let package = Package(
@@ -52,9 +52,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Layer 5: replay buffer, training loop, snapshots.
-        .target(name: "Learner", dependencies: ["ConceptModel", "Tensor", "Media"],
+        .target(name: "Learner", dependencies: ["ConceptModel", "Tensor", "Media", "CBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
-        // Layer 6: the daemon's service layer: configuration, systemd notify/watchdog, journal logging.
+        // Layer 6: the daemon's service layer: configuration, HTTP API, metrics, dashboard, systemd, logging.
         .target(name: "Service", dependencies: [
             "ConceptModel", "Learner", "Media", "CSystemd",
             .product(name: "TOMLKit", package: "TOMLKit"),
@@ -80,7 +80,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "concept-bench", dependencies: [
-            "Tensor", "ConceptModel", "Media",
+            "Tensor", "ConceptModel", "Media", "Learner",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

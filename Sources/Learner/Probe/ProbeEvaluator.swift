@@ -1,0 +1,262 @@
+import ConceptModel
+import Foundation
+import Tensor
+
+/// Probes the learner's representations periodically: decodes a labelled probe set once (clips cached in memory),
+/// runs its own copy of the network in evaluation mode on weights the trainer hands over, and fits a linear probe
+/// and scores retrieval for every label column and every representation of the paper's Table 3. The
+/// random-initialised encoder (same configuration, same seed) is probed once and stored; every later result carries
+/// its gain over it. With a `ProbeHistory`, results are appended to its file.
+///
+/// ```swift
+/// let set = try ProbeSet.load(from: URL(fileURLWithPath: "/srv/probe"))
+/// let evaluator = try ProbeEvaluator(set: set, config: config, seed: seed, history: ProbeHistory(directory: stateDir))
+/// // on the trainer's thread, between steps:  let weights = try trainer.learner.model.stateDict()
+/// // on a background thread:                  let result = try evaluator.evaluate(stateDict: weights, step: step)
+/// ```
+///
+/// The evaluator shares nothing mutable with the trainer: the state dict is a value copy and the network is its own.
+/// Calls are serialised (one evaluation at a time); any thread may call.
+public final class ProbeEvaluator: @unchecked Sendable {
+    /// Evaluator settings.
+    public struct Options: Sendable, Equatable, Codable {
+        /// Clip sampling rate (the daemon's default is 16 fps).
+        public var fps: Double
+        /// Clips per forward pass (the backbone sees 3x as many: the v, s and d views).
+        public var batchSize: Int
+        /// Share of concepts whose local features are averaged for `F_v`, `F_v^s`, `F_v^d` (the paper's 10 %).
+        public var localFraction: Double
+        /// The linear probe's penalty grid, validation share and solver.
+        public var linear: LinearProbe.Options
+        /// Videos decoded at a time when the set is first read (0: one per core).
+        public var decodeWorkers: Int
+
+        /// Defaults: 16 fps, batches of 8, top 10 %, the linear probe's defaults.
+        public init(fps: Double = 16, batchSize: Int = 8, localFraction: Double = 0.1,
+                    linear: LinearProbe.Options = LinearProbe.Options(), decodeWorkers: Int = 0) {
+            self.fps = fps
+            self.batchSize = batchSize
+            self.localFraction = localFraction
+            self.linear = linear
+            self.decodeWorkers = decodeWorkers
+        }
+
+        /// Throws `ProbeError.invalidOptions` for out-of-range values.
+        public func validate() throws {
+            guard fps.isFinite && fps > 0 else { throw ProbeError.invalidOptions("fps must be positive, got \(fps)") }
+            guard batchSize >= 1 else { throw ProbeError.invalidOptions("batch size must be at least 1, got \(batchSize)") }
+            guard localFraction > 0 && localFraction <= 1 else {
+                throw ProbeError.invalidOptions("local fraction must be in (0, 1], got \(localFraction)")
+            }
+            guard decodeWorkers >= 0 else { throw ProbeError.invalidOptions("decode workers must be >= 0") }
+            try linear.validate()
+        }
+    }
+
+    /// The probe set.
+    public let set: ProbeSet
+    /// The model configuration (the trainer's).
+    public let config: ModelConfig
+    /// The trainer's seed (the baseline is the network this seed initialises).
+    public let seed: UInt64
+    /// Settings.
+    public let options: Options
+    /// Where results go (nil: nowhere).
+    public let history: ProbeHistory?
+    /// Hash of the set (names, labels, split, file sizes), configuration, seed and the options that change results.
+    public let fingerprint: String
+    /// How clips are cut from the set's videos.
+    public let clipOptions: ProbeClipOptions
+
+    private let lock = NSLock()
+    private let cancelLock = NSLock()
+    private var cancelled = false
+    private var clips: [[Float]]?
+    private var learner: ConceptLearner?
+    private var cachedBaseline: ProbeResult?
+
+    /// An evaluator for `set` and a model of `config` initialised with `seed`. Nothing is decoded yet (see
+    /// `prepare()`); a baseline stored in `history` under this fingerprint is picked up.
+    public init(set: ProbeSet, config: ModelConfig, seed: UInt64, options: Options = Options(),
+                history: ProbeHistory? = nil) throws {
+        try options.validate()
+        do { try config.validate() } catch { throw ProbeError.invalidOptions("model configuration: \(error)") }
+        try set.validate()
+        self.set = set
+        self.config = config
+        self.seed = seed
+        self.options = options
+        self.history = history
+        clipOptions = ProbeClipOptions(frames: config.frames + 1, height: config.height, width: config.width, fps: options.fps)
+        try clipOptions.validate()
+        fingerprint = Self.fingerprint(set: set, config: config, seed: seed, options: options)
+        cachedBaseline = history?.baseline(fingerprint: fingerprint)
+    }
+
+    /// Decodes the set's clips now (otherwise the first evaluation does). Throws `ProbeError` naming the video that
+    /// failed.
+    public func prepare() throws {
+        try lock.withLock { _ = try clipsLocked() }
+    }
+
+    /// Stops a running evaluation at its next batch or probe, and refuses later ones (for shutdown).
+    public func cancel() { cancelLock.withLock { cancelled = true } }
+
+    /// The random-initialised encoder's result: stored in the history when there, else computed once (and stored).
+    public func baseline() throws -> ProbeResult {
+        try lock.withLock { try baselineLocked() }
+    }
+
+    /// Probes the weights in `stateDict` (a `ConceptModel.stateDict()` of the trainer's model) as of `step`: the
+    /// result carries its gain over the baseline (computed first if needed) and is appended to the history.
+    public func evaluate(stateDict: SafeTensorsFile, step: Int) throws -> ProbeResult {
+        try lock.withLock {
+            let base = try baselineLocked()
+            let start = Date()
+            let model = try evaluationLearner()
+            do { try model.model.load(from: stateDict) } catch {
+                throw ProbeError.model("the weights do not fit the probe model", cause: ProbeUnderlying(error))
+            }
+            var result = try probe(features: extract(model), step: step, started: start)
+            result.attachGains(baseline: base)
+            try history?.append(result)
+            return result
+        }
+    }
+
+    /// Every representation of every clip of the set, in set order, for the weights in `stateDict` (nil: the
+    /// random-initialised network).
+    public func features(stateDict: SafeTensorsFile?) throws -> ProbeFeatures {
+        try lock.withLock {
+            guard let stateDict else { return try extract(freshLearner()) }
+            let model = try evaluationLearner()
+            do { try model.model.load(from: stateDict) } catch {
+                throw ProbeError.model("the weights do not fit the probe model", cause: ProbeUnderlying(error))
+            }
+            return try extract(model)
+        }
+    }
+
+    /// Probes given features (one row per set item, in set order) as of `step` (nil: a baseline), without gains
+    /// and without touching the history.
+    public func probe(features: ProbeFeatures, step: Int?, started: Date = Date()) throws -> ProbeResult {
+        guard features.count == set.items.count else {
+            throw ProbeError.invalidOptions("\(features.count) feature rows for \(set.items.count) videos")
+        }
+        let items = set.items
+        let trainRows = items.indices.filter { items[$0].split == .train }
+        let testRows = items.indices.filter { items[$0].split == .test }
+        let keys = trainRows.map { StratifiedSplit.hash(items[$0].name) }
+        var rows: [ProbeRow] = []
+        for (l, label) in set.labelNames.enumerated() {
+            let classes = set.classes(l)
+            let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
+            let yTrain = trainRows.map { index[items[$0].labels[l]]! }, yTest = testRows.map { index[items[$0].labels[l]]! }
+            var counts = [Int](repeating: 0, count: classes.count)
+            for y in yTrain { counts[y] += 1 }
+            let majority = counts.indices.max { (counts[$0], -$0) < (counts[$1], -$1) }!
+            let chance = Double(yTest.count { $0 == majority }) / Double(yTest.count)
+            for r in ProbeRepresentation.allCases {
+                try checkCancelled()
+                let x = features[r]
+                let train = x.selecting(rows: trainRows), test = x.selecting(rows: testRows)
+                let outcome = try LinearProbe.run(train: train, trainLabels: yTrain, test: test, testLabels: yTest,
+                                                  classes: classes.count, trainKeys: keys, options: options.linear)
+                let recall = Retrieval.recall(queries: test, queryLabels: yTest, gallery: train, galleryLabels: yTrain,
+                                              centre: train.columnMeans())
+                rows.append(ProbeRow(label: label, representation: r, dimension: x.columns, accuracy: outcome.accuracy,
+                                     chance: chance, penalty: outcome.penalty, recall: ProbeRecall(recall), gain: nil))
+            }
+        }
+        let now = Date()
+        return ProbeResult(step: step, time: Date(timeIntervalSince1970: (now.timeIntervalSince1970 * 1000).rounded() / 1000),
+                           duration: now.timeIntervalSince(started), fingerprint: fingerprint,
+                           trainClips: trainRows.count, testClips: testRows.count, labels: set.labelNames, rows: rows)
+    }
+
+    // MARK: - locked helpers
+
+    private func checkCancelled() throws {
+        if cancelLock.withLock({ cancelled }) { throw ProbeError.cancelled() }
+    }
+
+    private func clipsLocked() throws -> [[Float]] {
+        if let clips { return clips }
+        try checkCancelled()
+        let decoded = try ProbeClipReader.read(paths: set.items.map(\.path), options: clipOptions, positions: [0.5],
+                                               workers: options.decodeWorkers)
+        let flat = decoded.map { $0[0].data }
+        clips = flat
+        return flat
+    }
+
+    private func baselineLocked() throws -> ProbeResult {
+        if let cachedBaseline { return cachedBaseline }
+        let start = Date()
+        let result = try probe(features: extract(freshLearner()), step: nil, started: start)
+        try history?.storeBaseline(result)
+        cachedBaseline = result
+        return result
+    }
+
+    private func freshLearner() throws -> ConceptLearner {
+        do { return try ConceptLearner(config: config, seed: seed) } catch {
+            throw ProbeError.model("cannot build the model", cause: ProbeUnderlying(error))
+        }
+    }
+
+    private func evaluationLearner() throws -> ConceptLearner {
+        if let learner { return learner }
+        let l = try freshLearner()
+        learner = l
+        return l
+    }
+
+    /// Runs `learner` in evaluation mode over every cached clip (batches of `options.batchSize`, static frame = the
+    /// middle frame) and reads the representations.
+    private func extract(_ learner: ConceptLearner) throws -> ProbeFeatures {
+        let clips = try clipsLocked()
+        let c = config, t1 = c.frames + 1
+        var parts: [ProbeRepresentation: (columns: Int, values: [Double])] = [:]
+        var start = 0
+        while start < clips.count {
+            try checkCancelled()
+            let end = Swift.min(start + options.batchSize, clips.count)
+            var floats = [Float]()
+            floats.reserveCapacity((end - start) * 3 * t1 * c.height * c.width)
+            for i in start..<end { floats += clips[i] }
+            let n = end - start
+            let features: ProbeFeatures
+            do {
+                let frames = try Tensor(floats: floats, shape: [n, 3, t1, c.height, c.width])
+                let outputs = try GradMode.withNoGrad {
+                    try learner.forward(frames: frames, staticIndex: [Int](repeating: c.frames / 2, count: n),
+                                        useLocal: true, training: false)
+                }
+                features = try ProbeFeatures(outputs: outputs, ks: c.ks, kd: c.kd, fraction: options.localFraction)
+            } catch let error as ProbeError {
+                throw error
+            } catch {
+                throw ProbeError.model("the forward pass failed", cause: ProbeUnderlying(error))
+            }
+            for (r, m) in features.matrices { parts[r, default: (m.columns, [])].values += m.values }
+            start = end
+        }
+        return ProbeFeatures(matrices: parts.mapValues { FeatureMatrix(rows: clips.count, columns: $0.columns, values: $0.values) })
+    }
+
+    static func fingerprint(set: ProbeSet, config: ModelConfig, seed: UInt64, options: Options) -> String {
+        var text = "conceptd-probe-1\n"
+        for (k, v) in config.metadata.sorted(by: { $0.key < $1.key }) { text += "\(k)=\(v)\n" }
+        text += "seed=\(seed)\nfps=\(options.fps)\nlocal=\(options.localFraction)\n"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        if let linear = try? encoder.encode(options.linear) { text += String(decoding: linear, as: UTF8.self) + "\n" }
+        text += "labels=\(set.labelNames.joined(separator: "\t"))\n"
+        for item in set.items {
+            let size = (try? FileManager.default.attributesOfItem(atPath: item.path)[.size] as? Int) ?? -1
+            text += "\(item.name)\t\(item.labels.joined(separator: "\t"))\t\(item.split.rawValue)\t\(size)\n"
+        }
+        return SHA256.hex(Array(text.utf8))
+    }
+}
