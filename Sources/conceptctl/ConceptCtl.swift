@@ -5,5 +5,5 @@ import ArgumentParser
 struct ConceptCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conceptctl", abstract: "Tools for conceptd.",
-        subcommands: [StatusCommand.self, ConceptsCommand.self, SourcesCommand.self, SnapshotCommand.self, WatchCommand.self, MakeDataset.self, Feed.self])
+        subcommands: [StatusCommand.self, ConceptsCommand.self, SourcesCommand.self, ProbeCommand.self, SnapshotCommand.self, WatchCommand.self, MakeDataset.self, Feed.self])
 }

@@ -102,3 +102,128 @@ import Glibc
         #expect(try anonymous.request("GET", "/dashboard.js").status == 200)
     }
 }
+
+/// `conceptctl` against a real daemon: tables, `--json` that decodes as the API's types, on-demand snapshots, the
+/// live view, and clear errors when the daemon is not there.
+@Suite(.serialized) struct ConceptctlTests {
+    static func ctl(_ args: [String]) throws -> ProcessResult {
+        try runProcess(try DemoFixture.conceptctl(), args, environment: ["PATH": "/usr/bin:/bin"])
+    }
+
+    @Test func everyCommandTalksToTheDaemon() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let (d, api) = try APIProcessTests.startTraining(dir, steps: 4)
+        defer { _ = d.stop() }
+        let url = ["--url", api.baseURL]
+
+        let status = try Self.ctl(["status"] + url)
+        #expect(status.status == 0 && status.stdout.contains("model      tiny") && status.stdout.contains("step "), "\(status.stdout)\(status.stderr)")
+        let statusJSON = try Self.ctl(["status", "--json"] + url)
+        let decoded = try API.decoder().decode(API.Status.self, from: Data(statusJSON.stdout.utf8))
+        #expect(decoded.training.step >= 4)
+
+        let sources = try Self.ctl(["sources"] + url)
+        #expect(sources.status == 0 && sources.stdout.contains("testsrc") && sources.stdout.contains("lavfi"), "\(sources.stdout)")
+        _ = try API.decoder().decode([API.Source].self, from: Data(try Self.ctl(["sources", "--json"] + url).stdout.utf8))
+
+        let concepts = try Self.ctl(["concepts", "--branch", "dynamic"] + url)
+        #expect(concepts.status == 0 && concepts.stdout.contains("dynamic: 8 concepts") && !concepts.stdout.contains("static: 8"), "\(concepts.stdout)")
+        let all = try API.decoder().decode(API.Concepts.self, from: Data(try Self.ctl(["concepts", "--json"] + url).stdout.utf8))
+        #expect(all.static.concepts.count == 8 && all.dynamic.concepts.count == 8)
+        let one = try Self.ctl(["concepts", "--branch", "static", "--index", "2"] + url)
+        #expect(one.status == 0 && one.stdout.hasPrefix("static concept 2:"), "\(one.stdout)")
+        let outOfRange = try Self.ctl(["concepts", "--branch", "static", "--index", "8"] + url)
+        #expect(outOfRange.status == 1 && outOfRange.stderr.contains("HTTP 404"), "\(outOfRange.stderr)")
+
+        let snap = try Self.ctl(["snapshot"] + url)
+        #expect(snap.status == 0 && snap.stdout.hasPrefix("snapshot written at step "), "\(snap.stdout)\(snap.stderr)")
+
+        let watch = try Self.ctl(["watch", "--count", "2", "--interval", "0.2"] + url)
+        #expect(watch.status == 0 && watch.stdout.components(separatedBy: "clips/s").count == 3, "\(watch.stdout)")
+        #expect(watch.stdout.contains("testsrc") && watch.stdout.contains("total"))
+
+        let probe = try Self.ctl(["probe"] + url)
+        #expect(probe.status == 0 && probe.stdout.contains("not configured"), "\(probe.stdout)\(probe.stderr)")
+    }
+
+    @Test func errorsAreOneClearLine() throws {
+        let refused = try Self.ctl(["status", "--url", "http://127.0.0.1:1", "--timeout", "2"])
+        #expect(refused.status == 1 && refused.stderr.contains("cannot connect to http://127.0.0.1:1"), "\(refused.stderr)")
+        let https = try Self.ctl(["status", "--url", "https://127.0.0.1:8787"])
+        #expect(https.status != 0 && https.stderr.contains("must start with http://"), "\(https.stderr)")
+        let noToken = try Self.ctl(["status", "--token-file", "/nonexistent/token"])
+        #expect(noToken.status != 0 && noToken.stderr.contains("cannot read the token file"), "\(noToken.stderr)")
+        let badBranch = try Self.ctl(["concepts", "--branch", "sideways"])
+        #expect(badBranch.status != 0 && badBranch.stderr.contains("static or dynamic"))
+    }
+}
+
+/// The periodic probe inside the daemon: baseline first, then scheduled probes of weight copies while training goes on;
+/// results in the history file and the API; a bad file in the set is named, and training continues.
+@Suite(.serialized) struct DaemonProbeTests {
+    static func probeSet(_ dir: TempDir) throws -> String {
+        let r = try runProcess(try DemoFixture.conceptctl(), ["make-dataset", dir.path + "/probe", "--backgrounds", "3", "--motions", "3",
+                                                              "--clips-per-pair", "4", "--size", "64x64", "--frames", "20",
+                                                              "--test-fraction", "0.5", "--seed", "5"])
+        guard r.status == 0 else { throw TestFailure("make-dataset: \(r.stderr)") }
+        return dir.path + "/probe/manifest.tsv"
+    }
+
+    @Test func probesOnScheduleAndServesTheHistory() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let manifest = try Self.probeSet(dir)
+        let (d, api) = try APIProcessTests.startTraining(dir, tail: "[probe]\nmanifest = \"\(manifest)\"\nevery_steps = 6", steps: 1)
+        defer { _ = d.stop() }
+        var probe: API.Probe?
+        let deadline = Date(timeIntervalSinceNow: 180)
+        while Date() < deadline {
+            probe = try? api.get("/v1/probe")
+            if (probe?.history.count ?? 0) >= 2 { break }
+            usleep(500_000)
+        }
+        let p = try #require(probe, "log:\n\(d.logText)")
+        #expect(p.configured && p.lastError == nil, "\(p.lastError ?? "")")
+        let baseline = try #require(p.baseline, "no baseline; log:\n\(d.logText)")
+        #expect(baseline.isBaseline && baseline.labels == ["background", "motion"])
+        #expect(p.history.count >= 2, "expected two scheduled probes; log:\n\(d.logText)")
+        let steps = p.history.compactMap(\.step)
+        #expect(steps == steps.sorted() && steps.allSatisfy { $0 >= 6 }, "\(steps)")
+        let latest = try #require(p.latest)
+        #expect(latest.rows.count == 2 * 7, "two labels x seven representations")
+        #expect(latest.rows.allSatisfy { (0...1).contains($0.accuracy) && $0.gain != nil })
+        // On disk, one JSON line per probe.
+        let lines = try String(contentsOfFile: dir.path + "/state/probe-history.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == p.history.count)
+        let status: API.Status = try api.get("/v1/status")
+        #expect(status.probe?.accuracy.keys.sorted() == ["background", "motion"])
+        let metrics = try api.request("GET", "/metrics").text
+        #expect(metrics.contains("conceptd_probe_accuracy{label=\"motion\",representation=\"q_v^d\"}") ||
+                metrics.contains("conceptd_probe_accuracy{representation=\"q_v^d\",label=\"motion\"}"), "\(metrics.prefix(2000))")
+        let table = try ConceptctlTests.ctl(["probe", "--url", api.baseURL])
+        #expect(table.status == 0 && table.stdout.contains("motion") && table.stdout.contains("F_v^d"), "\(table.stdout)")
+    }
+
+    @Test func aBadFileInTheSetIsNamedAndTrainingContinues() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let manifest = try Self.probeSet(dir)
+        // Corrupt one listed video.
+        let text = try String(contentsOfFile: manifest, encoding: .utf8)
+        let victim = try #require(text.split(separator: "\n").dropFirst().first?.split(separator: "\t").first.map(String.init))
+        try Data("not a video".utf8).write(to: URL(fileURLWithPath: dir.path + "/probe/" + victim))
+        let (d, api) = try APIProcessTests.startTraining(dir, tail: "[probe]\nmanifest = \"\(manifest)\"\nevery_steps = 4", steps: 1)
+        defer { _ = d.stop() }
+        var probe: API.Probe?
+        let deadline = Date(timeIntervalSinceNow: 120)
+        while Date() < deadline {
+            probe = try? api.get("/v1/probe")
+            if probe?.lastError != nil { break }
+            usleep(300_000)
+        }
+        let error = try #require(probe?.lastError, "no error reported; log:\n\(d.logText)")
+        #expect(error.contains((victim as NSString).lastPathComponent), "the error must name the file: \(error)")
+        let before: API.Status = try api.get("/v1/status")
+        usleep(3_000_000)
+        let after: API.Status = try api.get("/v1/status")
+        #expect(after.training.step > before.training.step, "training stopped after the probe failed")
+    }
+}

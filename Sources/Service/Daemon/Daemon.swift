@@ -22,6 +22,8 @@ public final class Daemon: Sendable {
     let watchdog: WatchdogMonitor?
     /// Live concept statistics (concepts, sources' current concepts, attention maps, loss history).
     public let statistics: LiveStatistics
+    /// The periodic probe (nil without `[probe]`).
+    let probe: ProbeRunner?
     /// Prometheus metrics behind `/metrics`.
     public let metrics: DaemonMetrics
     /// When this process started.
@@ -54,6 +56,7 @@ public final class Daemon: Sendable {
             logger.info("no snapshot: starting a fresh model", metadata: ["seed": "\(seed)"])
         }
         statistics = try LiveStatistics(config: config.model)
+        probe = config.probe.map { ProbeRunner(settings: $0, config: config, seed: seed, logger: logger) }
         replay = ReplayBuffer(capacity: config.training.replaySize,
                               policy: config.training.replayPolicy, seed: seed)
         let ingest = MediaIngest(queueCapacity: Swift.max(8, config.training.batchSize * 2))
@@ -108,7 +111,7 @@ public final class Daemon: Sendable {
                 .init(service: APIService(app: api, listen: settings.listen),
                       successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: StatusService(daemon: self), successTerminationBehavior: .ignore),
-            ],
+            ] + (probe.map { [.init(service: ProbeService(runner: $0, loop: loop, logger: logger), successTerminationBehavior: .ignore)] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

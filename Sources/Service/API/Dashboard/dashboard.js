@@ -214,7 +214,9 @@ async function showConcept() {
 // ---- adapters from the API's JSON to what the renderers draw --------------------------------------------------
 const Adapt = {
   historyPoints: (h) => (h && h.points) || [],
-  probeRows: (result, baseline) => (result && result.rows) || [],
+  probeRows: (result, baseline) => ((result && result.rows) || []).map((r) => ({
+    label: r.label, representation: r.representation, accuracy: r.accuracy, chance: r.chance,
+    gain: r.gain ? r.gain.accuracy : null, r1: r.recall.r1, r5: r.recall.r5 })),
   sourceConcepts: (c) => ({ static: (c && c.static) || [], dynamic: (c && c.dynamic) || [] }),
   branches: (c) => c ? [c.static, c.dynamic].map((b) => ({
     name: b.branch, perplexity: b.perplexity,
