@@ -19,11 +19,17 @@ import Glibc
     @Test(.enabled(if: chromium() != nil, "needs Debian's chromium (make deps installs it)"))
     func theDashboardShowsLiveDataInABrowser() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
-        let (d, api) = try APIProcessTests.startTraining(dir, steps: 8)
+        let manifest = try DaemonProbeTests.probeSet(dir)
+        let (d, api) = try APIProcessTests.startTraining(dir, tail: "[probe]\nmanifest = \"\(manifest)\"\nevery_steps = 5", steps: 8)
         defer { _ = d.stop() }
-        // Wait until the source has been inspected, so its card has an attention overlay.
-        let deadline = Date(timeIntervalSinceNow: 60)
-        while Date() < deadline, (try? api.get("/v1/sources") as [API.Source])?.first?.attentionPath == nil { usleep(300_000) }
+        // Wait until the source has been inspected (its card has an attention overlay) and two probes are in.
+        let deadline = Date(timeIntervalSinceNow: 150)
+        while Date() < deadline {
+            let inspected = (try? api.get("/v1/sources") as [API.Source])?.first?.attentionPath != nil
+            let probes = (try? api.get("/v1/probe") as API.Probe)?.history.count ?? 0
+            if inspected && probes >= 2 { break }
+            usleep(300_000)
+        }
 
         let dom = try Self.browser(["--virtual-time-budget=20000", "--dump-dom", api.baseURL + "/"], home: dir.path)
         #expect(dom.status == 0, "chromium failed: \(dom.stderr.suffix(2000))")
@@ -33,7 +39,7 @@ import Glibc
         let errorDiv = html.range(of: "<div id=\"error\"[^>]*>[^<]*</div>", options: .regularExpression).map { String(html[$0]) } ?? ""
         #expect(errorDiv.contains("hidden") && errorDiv.hasSuffix("></div>"), "the page shows an error: \(errorDiv)")
         // Every loss chart has points; the source card has its attention overlay.
-        for key in ["loss-total", "loss-aln", "loss-fid", "loss-div"] {
+        for key in ["loss-total", "loss-aln", "loss-fid", "loss-div", "probe-background", "probe-motion"] {
             let pattern = "data-key=\"\(key)\"[^$]*?data-points=\"([0-9]+)\""
             let points = html.range(of: pattern, options: .regularExpression).flatMap { r -> Int? in
                 let s = String(html[r]); return s.range(of: "data-points=\"[0-9]+\"", options: .regularExpression).flatMap { Int(s[$0].dropFirst(13).dropLast()) }
@@ -41,6 +47,7 @@ import Glibc
             #expect(points > 0, "chart \(key) is empty")
         }
         #expect(html.contains("data-source=\"testsrc\""), "no card for the source")
+        #expect(html.contains("<th>motion acc</th>") && html.contains("<td>F_v^d</td>"), "no probe table")
         #expect(html.contains("data-loaded=\"1\""), "the attention overlay did not load")
         #expect(html.contains("class=\"grid\" data-branch=\"static\"") && html.contains("data-branch=\"dynamic\""), "no concept grids")
 
