@@ -103,3 +103,32 @@ struct ShippedFilesTests {
         #expect((b.stdout + b.stderr).contains("ProtectHome") || (b.stdout + b.stderr).contains("protect home"))
     }
 }
+
+/// `make install-files` (the copying half of `make install`) into a DESTDIR: binaries, the unit with the prefix's
+/// paths, the default configuration (never overwriting an existing one) and a private credentials folder.
+@Suite(.serialized) struct InstallTests {
+    @Test func installsIntoDestdirAndKeepsAnExistingConfig() throws {
+        guard let make = which("make") else { return }
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let bin = (try conceptdBinary() as NSString).deletingLastPathComponent
+        let args = ["-s", "-C", repoRoot, "install-files", "BIN=\(bin)", "DESTDIR=\(dir.path)", "PREFIX=/opt/conceptd"]
+        let r = try runProcess(make, args)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let fm = FileManager.default
+        for p in ["/opt/conceptd/bin/conceptd", "/opt/conceptd/bin/conceptctl"] { #expect(fm.isExecutableFile(atPath: dir.path + p), "\(p)") }
+        let unit = try String(contentsOfFile: dir.path + "/etc/systemd/system/conceptd.service", encoding: .utf8)
+        #expect(unit.contains("ExecStart=/opt/conceptd/bin/conceptd --config /etc/conceptd/conceptd.toml"))
+        let config = dir.path + "/etc/conceptd/conceptd.toml"
+        #expect(try String(contentsOfFile: config, encoding: .utf8) == String(contentsOfFile: repoRoot + "/configs/conceptd.toml", encoding: .utf8))
+        let mode = try fm.attributesOfItem(atPath: dir.path + "/etc/conceptd/credentials")[.posixPermissions] as? Int
+        #expect(mode == 0o700)
+        // A second install keeps the administrator's edits.
+        try "# edited\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let again = try runProcess(make, args)
+        #expect(again.status == 0 && again.stdout.contains("kept the existing"), "\(again.stdout)")
+        #expect(try String(contentsOfFile: config, encoding: .utf8) == "# edited\n")
+        // The installed binary runs.
+        let check = try runProcess(dir.path + "/opt/conceptd/bin/conceptd", ["check-config", repoRoot + "/configs/conceptd.toml"])
+        #expect(check.status == 0 || check.status == 78, "\(check.stdout)\(check.stderr)")
+    }
+}
