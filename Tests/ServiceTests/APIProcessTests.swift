@@ -8,7 +8,8 @@ import Glibc
 /// The HTTP API of a real `conceptd` process on an ephemeral loopback port: every endpoint's schema, errors as
 /// JSON 4xx, on-demand snapshots, Prometheus metrics, bearer-token auth, conceptctl against it, and the dashboard
 /// in headless Chromium.
-@Suite(.serialized) struct APIProcessTests {
+extension ProcessSuites {
+@Suite struct APIProcessTests {
     typealias Daemon = DaemonProcessTests.Daemon
 
     /// Starts a daemon on a live test source and waits until it has trained a few steps and inspected its source.
@@ -46,6 +47,30 @@ import Glibc
 
         let training: API.Training = try api.get("/v1/training")
         #expect(training.summary.step >= 6)
+        #expect(!training.history.points.isEmpty && training.history.points.last!.step <= training.summary.step)
+
+        let concepts: API.Concepts = try api.get("/v1/concepts")
+        #expect(concepts.static.concepts.count == 8 && concepts.dynamic.concepts.count == 8 && concepts.topK == 3)
+        #expect(concepts.static.perplexity >= 1 && concepts.static.perplexity <= 8)
+        let onlyStatic: API.Concepts = try api.get("/v1/concepts?branch=static")
+        #expect(onlyStatic.dynamic.concepts.isEmpty && onlyStatic.static.concepts.count == 8)
+        let detail: API.ConceptDetail = try api.get("/v1/concepts/dynamic/7")
+        #expect(detail.branch == .dynamic && detail.stats.index == 7)
+        let withGallery = concepts.static.concepts.first { $0.hits > 0 }.flatMap { k in try? api.get("/v1/concepts/static/\(k.index)") as API.ConceptDetail }
+        if let item = withGallery?.gallery.first, let k = withGallery?.stats.index {
+            let thumb = try api.checked(api.request("GET", "/v1/concepts/static/\(k)/gallery/\(item.item).png"))
+            #expect(thumb.headers["content-type"] == "image/png" && thumb.body.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        } else { Issue.record("no static concept with a gallery after \(training.summary.step) steps") }
+        let probe: API.Probe = try api.get("/v1/probe")
+        #expect(!probe.configured && probe.history.isEmpty)
+        // The source's attention overlay, once it has been inspected.
+        var inspected = one
+        let deadline = Date(timeIntervalSinceNow: 30)
+        while inspected.concepts == nil && Date() < deadline { usleep(300_000); inspected = try api.get("/v1/sources/testsrc") }
+        let c = try #require(inspected.concepts, "the source was never inspected")
+        #expect(c.static.count > 0 && c.dynamic.count > 0 && inspected.attentionPath == "/v1/sources/testsrc/attention.png")
+        let png = try api.checked(api.request("GET", "/v1/sources/testsrc/attention.png"))
+        #expect(png.headers["content-type"] == "image/png" && png.body.count > 1000)
 
         // Errors: JSON bodies with 4xx statuses; nothing reaches the file system.
         for (method, path, code) in [("GET", "/v1/nope", 404), ("GET", "/v1/sources/nosuch", 404),
@@ -102,10 +127,12 @@ import Glibc
         #expect(try anonymous.request("GET", "/dashboard.js").status == 200)
     }
 }
+}
 
 /// `conceptctl` against a real daemon: tables, `--json` that decodes as the API's types, on-demand snapshots, the
 /// live view, and clear errors when the daemon is not there.
-@Suite(.serialized) struct ConceptctlTests {
+extension ProcessSuites {
+@Suite struct ConceptctlTests {
     static func ctl(_ args: [String]) throws -> ProcessResult {
         try runProcess(try DemoFixture.conceptctl(), args, environment: ["PATH": "/usr/bin:/bin"])
     }
@@ -157,10 +184,12 @@ import Glibc
         #expect(badBranch.status != 0 && badBranch.stderr.contains("static or dynamic"))
     }
 }
+}
 
 /// The periodic probe inside the daemon: baseline first, then scheduled probes of weight copies while training goes on;
 /// results in the history file and the API; a bad file in the set is named, and training continues.
-@Suite(.serialized) struct DaemonProbeTests {
+extension ProcessSuites {
+@Suite struct DaemonProbeTests {
     static func probeSet(_ dir: TempDir) throws -> String {
         let r = try runProcess(try DemoFixture.conceptctl(), ["make-dataset", dir.path + "/probe", "--backgrounds", "3", "--motions", "3",
                                                               "--clips-per-pair", "4", "--size", "64x64", "--frames", "20",
@@ -226,4 +255,5 @@ import Glibc
         let after: API.Status = try api.get("/v1/status")
         #expect(after.training.step > before.training.step, "training stopped after the probe failed")
     }
+}
 }

@@ -7,7 +7,8 @@ import Glibc
 
 /// The real `conceptd` process on temporary configurations: the systemd notify protocol in order, training,
 /// snapshots, SIGTERM, resume, the watch-folder ledger across restarts, a stalled trainer, and SIGKILL mid-snapshot.
-@Suite(.serialized) struct DaemonProcessTests {
+extension ProcessSuites {
+@Suite struct DaemonProcessTests {
     /// A running conceptd with its notify socket and log file.
     final class Daemon {
         let process = Process()
@@ -208,4 +209,5 @@ import Glibc
         #expect(final.logText.contains("resumed"), "log:\n\(final.logText)")
         #expect(final.stop() == 0)
     }
+}
 }

@@ -7,7 +7,8 @@ import Glibc
 
 /// The dashboard in a real browser: headless Chromium loads it from a training daemon, waits for the data, saves a
 /// screenshot, and the test fails if the page shows an error or an empty chart.
-@Suite(.serialized) struct DashboardTests {
+extension ProcessSuites {
+@Suite struct DashboardTests {
     static func chromium() -> String? { which("chromium") ?? which("chromium-browser") ?? which("google-chrome") }
 
     static func browser(_ arguments: [String], home: String) throws -> ProcessResult {
@@ -61,4 +62,5 @@ import Glibc
             try FileManager.default.copyItem(atPath: shot, toPath: keep)
         }
     }
+}
 }

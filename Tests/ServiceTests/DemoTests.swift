@@ -8,7 +8,8 @@ import Glibc
 /// The embedded demo as `make run` starts it (the shipped configs/demo.toml, from a temporary state directory):
 /// within a minute the feeder's uploads are ingested and deleted, the live test pattern streams, the model trains,
 /// the probe baseline is in, and the sources have concepts.
-@Suite(.serialized) struct DemoTests {
+extension ProcessSuites {
+@Suite struct DemoTests {
     @Test func theDemoDoesItsJobWithinAMinute() throws {
         let demo = try DemoFixture()
         defer { demo.dir.cleanup() }
@@ -42,4 +43,5 @@ import Glibc
         let left = (try? FileManager.default.contentsOfDirectory(atPath: demo.state + "/watch")) ?? []
         #expect(left.count <= 6, "watch folder keeps \(left.count) files")
     }
+}
 }
