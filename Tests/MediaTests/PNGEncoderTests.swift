@@ -5,21 +5,9 @@ import Testing
 /// Decodes PNG bytes with the `ffprobe` and `ffmpeg` command-line tools: the size, and the pixels as packed RGB24.
 enum PNGDecoder {
     static func run(_ tool: String, _ arguments: [String]) throws -> Data {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/\(tool)")
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw MediaError(.invalidOptions, "\(tool) failed: \(String(decoding: errors, as: UTF8.self))")
-        }
-        return data
+        let r = try TestSupport.runTool("/usr/bin/\(tool)", arguments)
+        guard r.status == 0 else { throw MediaError(.invalidOptions, "\(tool) failed: \(String(decoding: r.err, as: UTF8.self))") }
+        return r.out
     }
 
     static func decode(_ png: [UInt8]) throws -> (width: Int, height: Int, rgb: [UInt8]) {

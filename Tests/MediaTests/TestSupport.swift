@@ -28,6 +28,21 @@ enum TestSupport {
 
     /// Runs `ffmpeg -hide_banner -loglevel error -nostdin -y <arguments>` to completion (fails the test on a
     /// non-zero exit).
+    /// Runs `executable` to completion (stdin closed) and returns its status, stdout and stderr.
+    static func runTool(_ executable: String, _ arguments: [String]) throws -> (status: Int32, out: Data, err: Data) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, o, e)
+    }
+
     static func ffmpeg(_ arguments: [String], input: Data? = nil, sourceLocation: SourceLocation = #_sourceLocation)
         throws
     {
