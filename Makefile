@@ -67,8 +67,8 @@ install: deps
 # The copying half of install, from binaries in BIN (tests use it with DESTDIR and the test build's binaries).
 install-files:
 	@test -x "$(BIN)/conceptd" && test -x "$(BIN)/conceptctl" || { echo "no conceptd/conceptctl in BIN=$(BIN)"; exit 1; }
-	install -D -m 0755 "$(BIN)/conceptd" "$(DESTDIR)$(PREFIX)/bin/conceptd"
-	install -D -m 0755 "$(BIN)/conceptctl" "$(DESTDIR)$(PREFIX)/bin/conceptctl"
+	install -D -s -m 0755 "$(BIN)/conceptd" "$(DESTDIR)$(PREFIX)/bin/conceptd"
+	install -D -s -m 0755 "$(BIN)/conceptctl" "$(DESTDIR)$(PREFIX)/bin/conceptctl"
 	install -d -m 0755 "$(DESTDIR)$(UNITDIR)"
 	sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' -e 's|/etc/conceptd|$(SYSCONFDIR)/conceptd|g' systemd/conceptd.service \
 		> "$(DESTDIR)$(UNITDIR)/conceptd.service"
