@@ -4,7 +4,7 @@ import Tensor
 extension ModelConfig {
     /// Reads a configuration from the string metadata of a parity case or snapshot (`widths`, `stem`, `blocks`, `ks`,
     /// `kd`, `frames`, `height`, `width`, `queue_length`, `fid_hidden`, `attn_dim`, `sigma`, `nce`, `nce_tau`, `tau`,
-    /// `eps`, `sinkhorn_iters`, `topk`, `margin`, `alpha`, `beta`, `gamma`, `lr`, `momentum`, `weight_decay`,
+    /// `eps`, `sinkhorn_iters`, `topk`, `margin`, `aln_weight`, `alpha`, `beta`, `gamma`, `lr`, `momentum`, `weight_decay`,
     /// `bn_momentum`, `bn_eps`). Missing keys keep the defaults; malformed values are errors naming the key.
     public init(metadata m: [String: String]) throws {
         self.init()
@@ -47,6 +47,7 @@ extension ModelConfig {
         if let v = try int("sinkhorn_iters") { sinkhornIterations = v }
         if let v = try int("topk") { topK = v }
         if let v = try float("margin") { margin = v }
+        if let v = try float("aln_weight") { alnWeight = v }
         if let v = try float("alpha") { alpha = v }
         if let v = try float("beta") { beta = v }
         if let v = try float("gamma") { gamma = v }
@@ -71,6 +72,8 @@ extension ModelConfig {
         ]
         if let fidHidden { m["fid_hidden"] = "\(fidHidden)" }
         if let attnDim { m["attn_dim"] = "\(attnDim)" }
+        // Only when switched away from the paper's 1, so configuration hashes of existing snapshots do not change.
+        if alnWeight != 1 { m["aln_weight"] = "\(alnWeight)" }
         return m
     }
 }

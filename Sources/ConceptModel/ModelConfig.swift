@@ -44,6 +44,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var topK: Int = 5
     /// Margin of the local contrast.
     public var margin: Scalar = 1.4
+    /// Weight of L_aln (1 in the paper; 0 switches it off, for loss ablations).
+    public var alnWeight: Scalar = 1
     /// Weight of L_loc.
     public var alpha: Scalar = 1
     /// Weight of L_fid.
@@ -96,7 +98,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         if (fidHidden ?? 1) < 1 || (attnDim ?? 1) < 1 { problems.append("fidHidden and attnDim must be positive") }
         if !(tau > 0) || !(eps > 0) || !(nceTau > 0) { problems.append("tau, eps and nceTau must be > 0") }
         if sinkhornIterations < 1 { problems.append("sinkhornIterations must be >= 1") }
-        if nce < 0 || alpha < 0 || beta < 0 || gamma < 0 { problems.append("loss weights must be >= 0") }
+        if nce < 0 || alnWeight < 0 || alpha < 0 || beta < 0 || gamma < 0 { problems.append("loss weights must be >= 0") }
         if !(learningRate > 0) || momentum < 0 || weightDecay < 0 { problems.append("lr must be > 0, momentum and weightDecay >= 0") }
         if !problems.isEmpty { throw ModelError.invalidConfig(problems.joined(separator: "; ")) }
     }

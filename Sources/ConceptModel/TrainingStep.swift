@@ -109,7 +109,7 @@ public final class ConceptLearner {
         }
     }
 
-    /// The forward pass and every loss, recording the graph (in training mode batch norm uses batch statistics and
+    /// The forward pass and every loss (`L = w_aln L_aln + α L_loc + β L_fid + γ L_div`), recording the graph (in training mode batch norm uses batch statistics and
     /// updates its running statistics, as PyTorch's `train()`).
     public func forward(frames: Tensor, staticIndex: [Int], useLocal: Bool, training: Bool = true) throws -> ForwardOutputs {
         let c = config
@@ -139,7 +139,7 @@ public final class ConceptLearner {
         var fid = try mse(model.reconstruct(qs, .s), o.feat[.s]!.detached())
         fid = try fid.add(mse(model.reconstruct(qd, .d), o.feat[.d]!.detached()))
         fid = try fid.add(mse(model.reconstruct(qv, .v), o.feat[.v]!.detached()))
-        var total = try aln.add(fid.scaled(by: c.beta)).add(div.scaled(by: c.gamma))
+        var total = try (c.alnWeight == 1 ? aln : aln.scaled(by: c.alnWeight)).add(fid.scaled(by: c.beta)).add(div.scaled(by: c.gamma))
         o.lossTensors = ["aln": aln, "div": div, "fid": fid]
 
         o.validS = topKIntersection(qs, qvs, k: c.topK)

@@ -1,9 +1,9 @@
 import ArgumentParser
 
-/// Benchmarks (not tests): `concept-bench step`, `conv`, `ingest`.
+/// Benchmarks (not tests): `concept-bench step`, `conv`, `ingest`, `learn`.
 @main
 struct ConceptBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concept-bench", abstract: "conceptd benchmarks (not tests).",
-        subcommands: [StepBench.self, ConvBench.self, IngestBench.self])
+        subcommands: [StepBench.self, ConvBench.self, IngestBench.self, LearnBench.self])
 }

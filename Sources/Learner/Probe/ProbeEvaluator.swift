@@ -72,7 +72,7 @@ public final class ProbeEvaluator: @unchecked Sendable {
     private let cancelLock = NSLock()
     private var cancelled = false
     private var clips: [[Float]]?
-    private var learner: ConceptLearner?
+    private var extractor: ProbeFeatureExtractor?
     private var cachedBaseline: ProbeResult?
 
     /// An evaluator for `set` and a model of `config` initialised with `seed`. Nothing is decoded yet (see
@@ -113,11 +113,9 @@ public final class ProbeEvaluator: @unchecked Sendable {
         try lock.withLock {
             let base = try baselineLocked()
             let start = Date()
-            let model = try evaluationLearner()
-            do { try model.model.load(from: stateDict) } catch {
-                throw ProbeError.model("the weights do not fit the probe model", cause: ProbeUnderlying(error))
-            }
-            var result = try probe(features: extract(model), step: step, started: start)
+            let network = try evaluationExtractor()
+            try network.load(stateDict: stateDict)
+            var result = try probe(features: extract(network), step: step, started: start)
             result.attachGains(baseline: base)
             try history?.append(result)
             return result
@@ -128,12 +126,10 @@ public final class ProbeEvaluator: @unchecked Sendable {
     /// random-initialised network).
     public func features(stateDict: SafeTensorsFile?) throws -> ProbeFeatures {
         try lock.withLock {
-            guard let stateDict else { return try extract(freshLearner()) }
-            let model = try evaluationLearner()
-            do { try model.model.load(from: stateDict) } catch {
-                throw ProbeError.model("the weights do not fit the probe model", cause: ProbeUnderlying(error))
-            }
-            return try extract(model)
+            guard let stateDict else { return try extract(freshExtractor()) }
+            let network = try evaluationExtractor()
+            try network.load(stateDict: stateDict)
+            return try extract(network)
         }
     }
 
@@ -193,56 +189,25 @@ public final class ProbeEvaluator: @unchecked Sendable {
     private func baselineLocked() throws -> ProbeResult {
         if let cachedBaseline { return cachedBaseline }
         let start = Date()
-        let result = try probe(features: extract(freshLearner()), step: nil, started: start)
+        let result = try probe(features: extract(freshExtractor()), step: nil, started: start)
         try history?.storeBaseline(result)
         cachedBaseline = result
         return result
     }
 
-    private func freshLearner() throws -> ConceptLearner {
-        do { return try ConceptLearner(config: config, seed: seed) } catch {
-            throw ProbeError.model("cannot build the model", cause: ProbeUnderlying(error))
-        }
+    private func freshExtractor() throws -> ProbeFeatureExtractor {
+        try ProbeFeatureExtractor(config: config, seed: seed, batchSize: options.batchSize, localFraction: options.localFraction)
     }
 
-    private func evaluationLearner() throws -> ConceptLearner {
-        if let learner { return learner }
-        let l = try freshLearner()
-        learner = l
-        return l
+    private func evaluationExtractor() throws -> ProbeFeatureExtractor {
+        if let extractor { return extractor }
+        let e = try freshExtractor()
+        extractor = e
+        return e
     }
 
-    /// Runs `learner` in evaluation mode over every cached clip (batches of `options.batchSize`, static frame = the
-    /// middle frame) and reads the representations.
-    private func extract(_ learner: ConceptLearner) throws -> ProbeFeatures {
-        let clips = try clipsLocked()
-        let c = config, t1 = c.frames + 1
-        var parts: [ProbeRepresentation: (columns: Int, values: [Double])] = [:]
-        var start = 0
-        while start < clips.count {
-            try checkCancelled()
-            let end = Swift.min(start + options.batchSize, clips.count)
-            var floats = [Float]()
-            floats.reserveCapacity((end - start) * 3 * t1 * c.height * c.width)
-            for i in start..<end { floats += clips[i] }
-            let n = end - start
-            let features: ProbeFeatures
-            do {
-                let frames = try Tensor(floats: floats, shape: [n, 3, t1, c.height, c.width])
-                let outputs = try GradMode.withNoGrad {
-                    try learner.forward(frames: frames, staticIndex: [Int](repeating: c.frames / 2, count: n),
-                                        useLocal: true, training: false)
-                }
-                features = try ProbeFeatures(outputs: outputs, ks: c.ks, kd: c.kd, fraction: options.localFraction)
-            } catch let error as ProbeError {
-                throw error
-            } catch {
-                throw ProbeError.model("the forward pass failed", cause: ProbeUnderlying(error))
-            }
-            for (r, m) in features.matrices { parts[r, default: (m.columns, [])].values += m.values }
-            start = end
-        }
-        return ProbeFeatures(matrices: parts.mapValues { FeatureMatrix(rows: clips.count, columns: $0.columns, values: $0.values) })
+    private func extract(_ network: ProbeFeatureExtractor) throws -> ProbeFeatures {
+        try network.features(clips: clipsLocked(), isCancelled: { [self] in cancelLock.withLock { cancelled } })
     }
 
     static func fingerprint(set: ProbeSet, config: ModelConfig, seed: UInt64, options: Options) -> String {

@@ -1,0 +1,280 @@
+import ArgumentParser
+import ConceptModel
+import Foundation
+import Learner
+import Media
+import Tensor
+
+/// `concept-bench learn --minutes 30`: trains a preset online on a generated static/dynamic stream (a watch folder
+/// of synthetic videos → the media layer's clips → replay buffer → `Trainer`, the daemon's path), then prints the
+/// paper's Table 3 on our data (linear probes of the background and motion labels for every representation, each
+/// next to the random-initialised encoder's) and retrieval on real videos the learner never saw.
+struct LearnBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "learn",
+        abstract: "Train online on a generated stream for a wall time, then print Table 3 (linear probes) and real-video retrieval.")
+
+    @Option(help: "Wall time of training in minutes (probes not counted).") var minutes: Double = 30
+    @Option(help: "Model preset: tiny, small or paper.") var preset = "tiny"
+    @Option(help: "Override the preset's clip side (height = width).") var size: Int?
+    @Option(help: "Override the preset's frames per view T (clips have T + 1).") var frames: Int?
+    @Option(help: "Override Ks = Kd (the paper's 50).") var concepts: Int?
+    @Option(help: "Override the SGD learning rate.") var lr: Double?
+    @Option(help: "Clips per training step.") var batch = 8
+    @Option(help: "Steps without L_loc at the start.") var warmup = 200
+    @Option(help: "Seed of the model, the batches and the generated data.") var seed: UInt64 = 1
+    @Option(help: "Losses switched on, comma-separated (aln, fid, div, loc); the others get weight 0 (the paper's Table 4).")
+    var losses = "aln,fid,div,loc"
+    @Option(help: "Background classes of the generated data.") var backgrounds = 6
+    @Option(help: "Motion classes of the generated data.") var motions = 6
+    @Option(help: "Training videos per (background, motion) pair.") var clipsPerPair = 8
+    @Option(help: "Probe videos per (background, motion) pair (a quarter go to the test side).") var probeClipsPerPair = 8
+    @Option(help: "Frames per generated video (16 fps).") var videoFrames = 32
+    @Option(help: "Replay buffer capacity in clips.") var replay = 1024
+    @Option(help: "Probe during training every this many minutes of training (0: only at the end).") var probeEvery: Double = 10
+    @Option(help: "Real videos for retrieval (default: <repo>/../shared/data/videos, else $CONCEPT_VIDEOS_DIR; '' skips).")
+    var videos: String?
+    @Option(help: "Clips cut from each real video, evenly spread.") var clipsPerVideo = 4
+    @Option(help: "Working folder for the generated data and probe history (default: a temporary folder, removed).")
+    var work: String?
+    @Option(help: "Compute threads (default: the core count).") var threads: Int?
+
+    func validate() throws {
+        guard minutes > 0 else { throw ValidationError("--minutes must be positive") }
+        guard batch >= 2 else { throw ValidationError("--batch must be at least 2") }
+        guard clipsPerVideo >= 2 else { throw ValidationError("--clips-per-video must be at least 2 (retrieval needs a sibling clip)") }
+        guard probeEvery >= 0 else { throw ValidationError("--probe-every must be >= 0") }
+        _ = try Self.lossWeights(losses)
+    }
+
+    /// Which of aln, fid, div, loc are on.
+    static func lossWeights(_ text: String) throws -> Set<String> {
+        let names = Set(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty })
+        let known: Set<String> = ["aln", "fid", "div", "loc"]
+        guard !names.isEmpty, names.isSubset(of: known) else {
+            throw ValidationError("--losses takes a comma-separated subset of aln, fid, div, loc; got '\(text)'")
+        }
+        return names
+    }
+
+    func run() throws {
+        MediaLibrary.routeLibavLogs(to: nil, level: .error)
+        if let threads { configureComputeThreads(threads) }
+        var config = try ModelConfig.preset(preset)
+        if let size { config.height = size; config.width = size }
+        if let frames { config.frames = frames }
+        if let concepts { config.ks = concepts; config.kd = concepts; config.topK = Swift.min(config.topK, concepts) }
+        if let lr { config.learningRate = Scalar(lr) }
+        try config.validate()
+        let on = try Self.lossWeights(losses)
+        if !on.contains("aln") { config.alnWeight = 0 }
+        if !on.contains("fid") { config.beta = 0 }
+        if !on.contains("div") { config.gamma = 0 }
+        if !on.contains("loc") { config.alpha = 0 }
+        let fm = FileManager.default
+        let root = work ?? NSTemporaryDirectory() + "concept-bench-learn-\(UUID().uuidString.prefix(8))"
+        try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { if work == nil { try? fm.removeItem(atPath: root) } }
+        let side = Swift.max(config.height, config.width)
+        let size = SyntheticDataset.Size(width: side + side % 2, height: side + side % 2)
+        print("concept-bench learn: preset \(preset) (\(config.frames + 1)x\(config.height)x\(config.width) clips, \(config.ks)+\(config.kd) concepts), batch \(batch), warm-up \(warmup) steps, losses \(["aln", "fid", "div", "loc"].filter(on.contains).joined(separator: "+")) (w_aln \(config.alnWeight), α \(config.alpha), β \(config.beta), γ \(config.gamma)), \(fmt(minutes, 1)) min, seed \(seed)")
+
+        // Generated data: a training stream and a disjoint probe set (other seeds, so no clip is shared).
+        var t = Date()
+        let stream = try SyntheticDataset.generate(directory: root + "/stream", backgrounds: backgrounds, motions: motions,
+                                                   clipsPerPair: clipsPerPair, size: size, frames: videoFrames,
+                                                   seed: seed &* 1000 &+ 1, testFraction: 0, overwrite: true)
+        let probeData = try SyntheticDataset.generate(directory: root + "/probe", backgrounds: backgrounds, motions: motions,
+                                                      clipsPerPair: probeClipsPerPair, size: size, frames: videoFrames,
+                                                      seed: seed &* 1000 &+ 2, overwrite: true)
+        print("generated \(stream.items.count) stream videos and \(probeData.items.count) probe videos (\(probeData.trainCount) train, \(probeData.testCount) test) of \(size) x \(videoFrames) frames in \(fmt(Date().timeIntervalSince(t), 1)) s")
+
+        // Probe set, evaluator and the random-init baseline.
+        t = Date()
+        let set = try ProbeSet.load(from: URL(fileURLWithPath: probeData.manifestPath))
+        let history = try ProbeHistory(directory: URL(fileURLWithPath: root + "/probe-state"))
+        let evaluator = try ProbeEvaluator(set: set, config: config, seed: seed,
+                                           options: ProbeEvaluator.Options(batchSize: 16), history: history)
+        try evaluator.prepare()
+        let decoded = Date().timeIntervalSince(t)
+        t = Date()
+        let baseline = try evaluator.baseline()
+        print("probe set decoded in \(fmt(decoded, 1)) s; random-init baseline probed in \(fmt(Date().timeIntervalSince(t), 1)) s")
+
+        // Real videos for retrieval.
+        let realPaths = realVideos()
+        var real: (paths: [String], clips: [[Float]], labels: [Int])? = nil
+        if !realPaths.isEmpty {
+            t = Date()
+            let positions = (0..<clipsPerVideo).map { (Double($0) + 0.5) / Double(clipsPerVideo) }
+            var paths: [String] = [], clips: [[Float]] = [], labels: [Int] = []
+            for path in realPaths {
+                do {
+                    let cut = try ProbeClipReader.read(path: path, options: evaluator.clipOptions, positions: positions)
+                    labels += [Int](repeating: paths.count, count: cut.count)
+                    clips += cut.map(\.data)
+                    paths.append(path)
+                } catch {
+                    print("  skipped \((path as NSString).lastPathComponent): \(error)")
+                }
+            }
+            real = (paths, clips, labels)
+            print("real videos: \(paths.count) decoded into \(clips.count) clips (\(clipsPerVideo) each at \(positions.map { fmt($0, 3) }.joined(separator: ", ")) of the duration) in \(fmt(Date().timeIntervalSince(t), 1)) s")
+        }
+        let randomRetrieval = try real.map { r in try retrieval(ProbeFeatureExtractor(config: config, seed: seed, batchSize: 16).features(clips: r.clips), labels: r.labels) }
+
+        // The daemon's path: watch folder → media clips (random crop) → replay buffer → trainer.
+        let trainer = try Trainer(config: config, batchSize: batch, warmupSteps: warmup, seed: seed, store: nil)
+        let buffer = ReplayBuffer(capacity: replay, policy: .reservoir, seed: seed)
+        let ingest = MediaIngest(queueCapacity: Swift.max(8, batch * 2))
+        var sourceOptions = SourceOptions(
+            clip: ClipOptions(frames: config.frames + 1, height: config.height, width: config.width, fps: 16,
+                              crop: .random, randomFlip: false, seed: seed),
+            watch: WatchFolderOptions(settleSeconds: 0, after: .keep, stateDirectory: root + "/ingest"))
+        sourceOptions.logger.logLevel = .error
+        let source = try ingest.add("folder:" + root + "/stream/train", name: "stream", options: sourceOptions)
+        let feeder = Feeder(queue: ingest.queue, replay: buffer)
+        feeder.start()
+        defer {
+            source.stop()
+            _ = source.join(timeout: 10)
+            ingest.queue.close()
+            feeder.join()
+        }
+
+        let budget = minutes * 60
+        var trained = 0.0, probing = 0.0
+        var lastReport = 0.0, lastProbe = 0.0
+        var firstLosses: [Losses] = [], recent: [Losses] = []
+        var skipped = 0
+        let runStart = Date()
+        print("training…")
+        while trained < budget {
+            let t0 = Date()
+            guard buffer.wait(forAtLeast: batch, timeout: 1) else { trained += Date().timeIntervalSince(t0); continue }
+            switch try trainer.step(from: buffer) {
+            case .stepped(let r):
+                if firstLosses.count < 20 { firstLosses.append(r.outputs.losses) }
+                recent.append(r.outputs.losses)
+                if recent.count > 20 { recent.removeFirst() }
+            case .skipped, .rolledBack: skipped += 1
+            case .waitingForData: break
+            }
+            trained += Date().timeIntervalSince(t0)
+            if trained - lastReport >= 30 || trained >= budget {
+                lastReport = trained
+                let s = trainer.state
+                print("  \(fmt(trained / 60, 1)) min: step \(s.step), \(fmt(Double(s.step * batch) / trained, 1)) clips/s, loss avg \(lossText(s.lossAverage)), replay \(buffer.count)/\(buffer.totalSeen) seen, skipped \(skipped)")
+            }
+            if probeEvery > 0, trained - lastProbe >= probeEvery * 60, trained < budget {
+                lastProbe = trained
+                let p0 = Date()
+                let r = try evaluator.evaluate(stateDict: trainer.learner.model.stateDict(), step: trainer.state.step)
+                probing += Date().timeIntervalSince(p0)
+                print("  probe at step \(trainer.state.step): " + probeLine(r))
+            }
+        }
+        let wall = Date().timeIntervalSince(runStart)
+        let p0 = Date()
+        let weights = try trainer.learner.model.stateDict()
+        let result = try evaluator.evaluate(stateDict: weights, step: trainer.state.step)
+        probing += Date().timeIntervalSince(p0)
+        let trainedRetrieval = try real.map { r -> [ProbeRepresentation: [Double]] in
+            let e = try ProbeFeatureExtractor(config: config, seed: seed, batchSize: 16)
+            try e.load(stateDict: weights)
+            return retrieval(try e.features(clips: r.clips), labels: r.labels)
+        }
+
+        let s = trainer.state
+        func mean(_ l: [Losses], _ k: (Losses) -> Scalar) -> Double { l.isEmpty ? .nan : l.map { Double(k($0)) }.reduce(0, +) / Double(l.count) }
+        print("")
+        print("## Results: \(s.step) steps (\(s.step * batch) clips, \(fmt(Double(s.step * batch) / trained, 1)) clips/s) in \(fmt(trained / 60, 1)) min of training, \(fmt(probing, 1)) s of probing, \(fmt(wall / 60, 1)) min wall")
+        print("losses (mean of the first / last 20 steps): aln \(fmt(mean(firstLosses, { $0.aln }), 3)) → \(fmt(mean(recent, { $0.aln }), 3)), fid \(fmt(mean(firstLosses, { $0.fid }), 3)) → \(fmt(mean(recent, { $0.fid }), 3)), div \(fmt(mean(firstLosses, { $0.div }), 3)) → \(fmt(mean(recent, { $0.div }), 3)), loc \(fmt(mean(firstLosses, { $0.loc }), 3)) → \(fmt(mean(recent, { $0.loc }), 3)); skipped steps \(skipped)")
+        print("")
+        print("Table 3 on generated data (\(set.items(.train).count) train / \(set.items(.test).count) test clips; \(backgrounds) backgrounds, \(motions) motions): trained / random init")
+        print(result.table(.accuracy, baseline: baseline))
+        let chance = set.labelNames.map { l in "\(l) \(fmt(100 * (result.row(l, .v)?.chance ?? .nan), 1))" }.joined(separator: ", ")
+        print("chance (most frequent train class): \(chance)")
+        print("")
+        print("Retrieval on the probe set's test clips (query the train clips; hit = same label), R@1: trained / random init")
+        print(result.table(.r1, baseline: baseline))
+        if let real, let trainedRetrieval, let randomRetrieval {
+            print("")
+            print("Retrieval on real videos: \(real.paths.count) videos x \(clipsPerVideo) clips, each clip queries all others (hit = same video): trained / random init")
+            let reps = ProbeRepresentation.allCases
+            print("| | " + reps.map(\.rawValue).joined(separator: " | ") + " |")
+            print("|---|" + reps.map { _ in "---:|" }.joined())
+            for (i, k) in [1, 5].enumerated() {
+                print("| R@\(k) | " + reps.map { "\(fmt(100 * trainedRetrieval[$0]![i], 1)) / \(fmt(100 * randomRetrieval[$0]![i], 1))" }.joined(separator: " | ") + " |")
+            }
+            let perVideo = Double(clipsPerVideo - 1) / Double(real.clips.count - 1)
+            print("chance R@1 (a random other clip is from the same video): \(fmt(100 * perVideo, 1))")
+        }
+        print("")
+        print("RESULT learn preset=\(preset) losses=\(["aln", "fid", "div", "loc"].filter(on.contains).joined(separator: "+")) steps=\(s.step) minutes=\(fmt(trained / 60, 2)) " +
+              ProbeRepresentation.allCases.map { r in "motion_\(r.rawValue)=\(fmt(100 * (result.row("motion", r)?.accuracy ?? .nan), 1))" }.joined(separator: " "))
+    }
+
+    /// R@1 and R@5 per representation, leave one out, hit = same label.
+    func retrieval(_ features: ProbeFeatures, labels: [Int]) -> [ProbeRepresentation: [Double]] {
+        Dictionary(uniqueKeysWithValues: ProbeRepresentation.allCases.map { r in
+            (r, Retrieval.recallLeaveOneOut(features[r], labels: labels, ks: [1, 5]))
+        })
+    }
+
+    /// The real videos: `--videos`, else `<repo>/../shared/data/videos`, else `$CONCEPT_VIDEOS_DIR`.
+    func realVideos() -> [String] {
+        var dir = videos
+        if dir == nil {
+            let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let candidate = repo.deletingLastPathComponent().appendingPathComponent("shared/data/videos").path
+            dir = FileManager.default.fileExists(atPath: candidate) ? candidate : ProcessInfo.processInfo.environment["CONCEPT_VIDEOS_DIR"]
+        }
+        guard let dir, !dir.isEmpty else { return [] }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.filter { ProbeSet.videoExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
+            .sorted().map { (dir as NSString).appendingPathComponent($0) }
+    }
+
+    func probeLine(_ r: ProbeResult) -> String {
+        let cells: [(String, ProbeRepresentation)] = [("background", .v), ("background", .qVs), ("motion", .v), ("motion", .qVd), ("motion", .fVd)]
+        return cells.compactMap { l, rep in
+            r.row(l, rep).map { "\(l) \(rep) \(fmt(100 * $0.accuracy, 1)) (\($0.gain.map { ($0.accuracy >= 0 ? "+" : "") + fmt(100 * $0.accuracy, 1) } ?? "?"))" }
+        }.joined(separator: ", ") + " [\(fmt(r.duration, 1)) s]"
+    }
+
+    func lossText(_ l: Losses) -> String {
+        "total \(fmt(Double(l.total), 3)) (aln \(fmt(Double(l.aln), 3)), fid \(fmt(Double(l.fid), 3)), div \(fmt(Double(l.div), 2)), loc \(fmt(Double(l.loc), 3)))"
+    }
+
+    func fmt(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+}
+
+/// Moves clips from the media queue into the replay buffer on its own thread (what the daemon's ingest service does).
+final class Feeder: @unchecked Sendable {
+    let queue: ClipQueue
+    let replay: ReplayBuffer
+    private let done = DispatchSemaphore(value: 0)
+
+    init(queue: ClipQueue, replay: ReplayBuffer) {
+        self.queue = queue
+        self.replay = replay
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            while true {
+                if let clip = queue.pop(timeout: 0.2) {
+                    replay.add(ReplayClip(data: clip.data, staticIndex: clip.staticIndex, source: clip.source))
+                } else if queue.isClosed {
+                    break
+                }
+            }
+            done.signal()
+        }
+        thread.name = "bench-feeder"
+        thread.start()
+    }
+
+    func join() { done.wait() }
+}
