@@ -468,6 +468,9 @@ import Testing
     @Test func malformedManifestsAreRejected() throws {
         let good = "path\tbackground\tmotion\tsplit\ntrain/a.mp4\tnoise\tstill\ttrain\n"
         #expect(try SyntheticManifest(parsing: good).entries.count == 1)
+        // A manifest saved with Windows line ends parses the same.
+        let crlf = good.replacingOccurrences(of: "\n", with: "\r\n") + "train/b.mp4\tnoise\tstill\ttest\r\n"
+        #expect(try SyntheticManifest(parsing: crlf).entries.map(\.path) == ["train/a.mp4", "train/b.mp4"])
         for bad in ["path\tlabel\n", good + "train/b.mp4\tnoise\tstill\n", good + "train/b.mp4\tnoise\tstill\tvalidation\n",
                     good + "train/a.mp4\tnoise\tstill\ttest\n", good + "/abs.mp4\tnoise\tstill\ttrain\n"] {
             #expect(throws: MediaError.self) { try SyntheticManifest(parsing: bad) }

@@ -45,7 +45,8 @@ public struct SyntheticManifest: Sendable, Hashable {
     /// Parses TSV `text`. Throws `.invalidManifest` naming the line for a wrong header, a row without four
     /// fields, an empty or absolute or duplicate path, or an unknown split.
     public init(parsing text: String) throws {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+        // "\r\n" is one Character in Swift: split on it too, or CRLF files would be one long line.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map {
             $0.hasSuffix("\r") ? $0.dropLast() : $0
         }
         if lines.last == "" { lines.removeLast() }
