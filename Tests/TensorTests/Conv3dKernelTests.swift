@@ -98,6 +98,11 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
         Conv3dCase("even kernel (2,2,2) s2", n: 2, cin: 3, t: 4, h: 6, w: 6, cout: 2, k: (2, 2, 2), s: (2, 2, 2)),
         Conv3dCase("padding wider than kernel", n: 2, cin: 2, t: 2, h: 3, w: 3, cout: 3, k: (3, 3, 3), s: (1, 2, 1), p: (2, 2, 2)),
         Conv3dCase("all taps in padding", n: 2, cin: 2, t: 1, h: 4, w: 4, cout: 3, k: (3, 1, 1), s: (10, 1, 1), p: (5, 0, 0)),
+        // Whole-frame runs of im2col/col2im (stride 1, output as wide as the input), at the edges of what they take.
+        Conv3dCase("spatial (1,3,3) on 2x2 frames", n: 2, cin: 3, t: 2, h: 2, w: 2, cout: 4, k: (1, 3, 3), p: (0, 1, 1)),
+        Conv3dCase("spatial (1,5,5) pad 2 on 3-wide frames", n: 2, cin: 2, t: 2, h: 4, w: 3, cout: 3, k: (1, 5, 5), p: (0, 2, 2)),
+        Conv3dCase("spatial (1,3,3) pad H 2, W 1", n: 2, cin: 2, t: 3, h: 5, w: 6, cout: 3, k: (1, 3, 3), p: (0, 2, 1)),
+        Conv3dCase("spatial (1,3,3) on 1-wide frames", n: 2, cin: 2, t: 2, h: 5, w: 1, cout: 3, k: (1, 3, 3), p: (0, 1, 1)),
     ]
 
     /// Settings that push the fast kernel through each of its paths: the defaults; shifted GEMMs whenever the

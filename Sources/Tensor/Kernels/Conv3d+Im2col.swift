@@ -123,6 +123,11 @@ extension Conv3dShape {
 
     /// Line phases are used when a strided line feeds more taps than the stride.
     private var usesPhases: Bool { sw > 1 && kw > sw }
+    /// Whole-frame runs: with stride 1 along H and W and an output as wide as the input ("same" padding along
+    /// W), the valid output lines of one tap read consecutive input lines, so the tap's rows for one frame are a
+    /// single contiguous run of the input frame shifted by (dh - ph)*W + (dw - pw). The columns that wrap into
+    /// the neighbouring line (within pw of the edge) are the padding ones and are fixed up (zeroed) afterwards.
+    private var usesFrameRuns: Bool { sh == 1 && sw == 1 && wo == w && pw < w }
     /// Length of one phase of a zero-padded input line, and the scratch for all phases.
     private var phaseLength: Int { (w + 2 * pw + sw - 1) / sw }
     private var phaseFloats: Int { usesPhases ? sw * phaseLength : 1 }
@@ -148,6 +153,11 @@ extension Conv3dShape {
                 let frame = src + it * hw
                 if wholeFrame {
                     Self.copy(frame, rows + at, ohw)
+                    at += ohw
+                    continue
+                }
+                if usesFrameRuns {
+                    for dw in 0..<kw { im2colFrameRun(frame, rows + dw * ldc + at, dh: dh, dw: dw, ohLo: ohLo, ohHi: ohHi) }
                     at += ohw
                     continue
                 }
@@ -190,6 +200,52 @@ extension Conv3dShape {
         }
     }
 
+    /// One tap row of one output frame on the frame-run path: dst[oh*Wo + ow] = frame[(oh - ph + dh)*W + ow +
+    /// dw - pw], 0 where that reads padding. Output lines [ohLo, ohHi) are valid for this dh.
+    @inline(__always)
+    private func im2colFrameRun(_ frame: UnsafePointer<Scalar>, _ dst: UnsafeMutablePointer<Scalar>, dh: Int, dw: Int,
+                                ohLo: Int, ohHi: Int) {
+        let off = dw - pw
+        if ohLo > 0 { dst.update(repeating: 0, count: ohLo * wo) }
+        if ohHi < ho { (dst + ohHi * wo).update(repeating: 0, count: (ho - ohHi) * wo) }
+        guard ohLo < ohHi else { return }
+        let d = dst + ohLo * wo
+        let src = frame + (ohLo - ph + dh) * w + off
+        // The run, less the elements before the frame's first line or past its last (padding columns anyway).
+        let lo = Swift.max(0, -off), hi = (ohHi - ohLo) * wo - Swift.max(0, off)
+        if hi > lo { (d + lo).update(from: src + lo, count: hi - lo) }
+        // Columns that read padding: ow < -off on the left, ow >= W - off on the right.
+        let zLo = Swift.max(0, -off), zHi = Swift.min(wo, Swift.max(0, w - off))
+        if zLo == 0 && zHi == wo { return }
+        for line in 0..<(ohHi - ohLo) {
+            let p = d + line * wo
+            for ow in 0..<zLo { p[ow] = 0 }
+            for ow in zHi..<wo { p[ow] = 0 }
+        }
+    }
+
+    /// The adjoint of `im2colFrameRun`: frame[(oh - ph + dh)*W + ow + dw - pw] += src[oh*Wo + ow] for the valid
+    /// lines and columns. The padding columns of `src` (a scratch the caller owns) are zeroed first so that the
+    /// whole run can be added at once.
+    @inline(__always)
+    private func col2imFrameRun(_ src: UnsafeMutablePointer<Scalar>, _ frame: UnsafeMutablePointer<Scalar>, dh: Int, dw: Int,
+                                ohLo: Int, ohHi: Int) {
+        guard ohLo < ohHi else { return }
+        let off = dw - pw
+        let s = src + ohLo * wo
+        let zLo = Swift.max(0, -off), zHi = Swift.min(wo, Swift.max(0, w - off))
+        if zLo != 0 || zHi != wo {
+            for line in 0..<(ohHi - ohLo) {
+                let p = s + line * wo
+                for ow in 0..<zLo { p[ow] = 0 }
+                for ow in zHi..<wo { p[ow] = 0 }
+            }
+        }
+        let dst = frame + (ohLo - ph + dh) * w + off
+        let lo = Swift.max(0, -off), hi = (ohHi - ohLo) * wo - Swift.max(0, off)
+        if hi > lo { Self.add(s + lo, into: dst + lo, hi - lo) }
+    }
+
     /// A short copy, inlined, eight floats at a time (no call for runs of a few dozen floats).
     @inline(__always)
     static func copy(_ src: UnsafePointer<Scalar>, _ dst: UnsafeMutablePointer<Scalar>, _ count: Int) {
@@ -222,7 +278,8 @@ extension Conv3dShape {
 
     /// The adjoint of im2col: adds every col entry into the input element it was copied from (+= into dinp).
     /// Parallel over input channels, so no two workers touch the same element.
-    func col2im(_ col: UnsafePointer<Scalar>, _ tile: Conv3dTile, _ dinp: UnsafeMutablePointer<Scalar>, ldc: Int,
+    /// `col` is scratch: the frame-run path zeroes its padding columns.
+    func col2im(_ col: UnsafeMutablePointer<Scalar>, _ tile: Conv3dTile, _ dinp: UnsafeMutablePointer<Scalar>, ldc: Int,
                 parallelMinWork: Int) {
         Conv3dParallel.chunks(cin, work: k * ldc, minWork: parallelMinWork) { range in
             let phases = UnsafeMutablePointer<Scalar>.allocate(capacity: phaseFloats)
@@ -240,7 +297,7 @@ extension Conv3dShape {
     }
 
     @inline(__always)
-    private func col2imGroup(_ rows: UnsafePointer<Scalar>, _ tile: Conv3dTile, _ group: Int,
+    private func col2imGroup(_ rows: UnsafeMutablePointer<Scalar>, _ tile: Conv3dTile, _ group: Int,
                              _ dinp: UnsafeMutablePointer<Scalar>, _ ldc: Int, _ phases: UnsafeMutablePointer<Scalar>,
                              _ ranges: UnsafeBufferPointer<(Int, Int)>) {
         let dh = group % kh, dt = (group / kh) % kt, ci = group / (kh * kt)
@@ -256,6 +313,11 @@ extension Conv3dShape {
                     continue
                 }
                 let frame = dst + it * hw
+                if usesFrameRuns {
+                    for dw in 0..<kw { col2imFrameRun(rows + dw * ldc + at, frame, dh: dh, dw: dw, ohLo: ohLo, ohHi: ohHi) }
+                    at += ohw
+                    continue
+                }
                 for oh in ohLo..<ohHi {
                     let src = rows + at + oh * wo
                     let line = frame + (oh * sh - ph + dh) * w
