@@ -192,6 +192,31 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
         }
     }
 
+    /// A fresh input gradient (`accumulateDinp: false`, contents unspecified: here NaN) is overwritten with exactly
+    /// what accumulating into zeros gives, on every path, with and without the weight gradient.
+    @Test(arguments: cases)
+    func freshInputGradientIsOverwritten(_ c: Conv3dCase) {
+        let g = c.g
+        var rng = Conv3dTestRNG(state: 6)
+        let inp = rng.floats(g.inputCount), weight = rng.floats(g.weightCount), dout = rng.floats(g.outputCount)
+        for (name, tuning) in Self.tunings {
+            for withWeight in [true, false] {
+                var zeroed = [Scalar](repeating: 0, count: g.inputCount), fresh = [Scalar](repeating: .nan, count: g.inputCount)
+                var dw1 = [Scalar](repeating: 0, count: g.weightCount), dw2 = dw1
+                dw1.withUnsafeMutableBufferPointer { dw in
+                    conv3dBackwardFast(dinp: &zeroed, dweight: withWeight ? dw.baseAddress : nil, dbias: nil, dout: dout,
+                                       inp: inp, weight: weight, g, tuning)
+                }
+                dw2.withUnsafeMutableBufferPointer { dw in
+                    conv3dBackwardFast(dinp: &fresh, dweight: withWeight ? dw.baseAddress : nil, dbias: nil, dout: dout,
+                                       inp: inp, weight: weight, g, tuning, accumulateDinp: false)
+                }
+                #expect(fresh == zeroed, "\(c.name), \(name), dweight \(withWeight)")
+                #expect(dw1 == dw2)
+            }
+        }
+    }
+
     /// Gradients left nil are not touched and the others still come out right.
     @Test func nilGradientsAreSkipped() {
         let g = Self.cases[5].g

@@ -59,19 +59,24 @@ func conv3dForwardFast(_ out: UnsafeMutablePointer<Scalar>, _ inp: UnsafePointer
 
 /// Accumulates (+=) into each non-nil gradient: dinp (like inp), dweight (like weight), dbias (Cout),
 /// given dout (like out), the forward input and the weight. The geometry must pass `Conv3dGeometry.validate()`.
+/// With `accumulateDinp` false, dinp is a fresh gradient whose contents are unspecified: it is overwritten (each
+/// worker zeroes its own clips first, in parallel and cache-warm, instead of a serial zero-fill by the caller).
 public func conv3d_backward(dinp: UnsafeMutablePointer<Scalar>?, dweight: UnsafeMutablePointer<Scalar>?,
                             dbias: UnsafeMutablePointer<Scalar>?, dout: UnsafePointer<Scalar>,
-                            inp: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, _ g: Conv3dGeometry) {
-    conv3dBackwardFast(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight, g, .standard)
+                            inp: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, _ g: Conv3dGeometry,
+                            accumulateDinp: Bool = true) {
+    conv3dBackwardFast(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight, g, .standard,
+                       accumulateDinp: accumulateDinp)
 }
 
 /// `conv3d_backward` with explicit tuning (tests force each path with it).
 func conv3dBackwardFast(dinp: UnsafeMutablePointer<Scalar>?, dweight: UnsafeMutablePointer<Scalar>?,
                         dbias: UnsafeMutablePointer<Scalar>?, dout: UnsafePointer<Scalar>,
                         inp: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, _ g: Conv3dGeometry,
-                        _ tuning: Conv3dTuning) {
+                        _ tuning: Conv3dTuning, accumulateDinp: Bool = true) {
     let plan = Conv3dPlan(g, tuning)
     if let dbias { Conv3dFast.biasBackward(dbias, dout, n: g.n, cout: g.cout, l: s0(g)) }
+    if let dinp, !accumulateDinp, plan.shape == nil { dinp.update(repeating: 0, count: g.inputCount) }
     guard let s = plan.shape, dinp != nil || dweight != nil else { return }
     let packed = plan.packedWeight(weight)
     defer { packed?.deallocate() }
@@ -85,6 +90,9 @@ func conv3dBackwardFast(dinp: UnsafeMutablePointer<Scalar>?, dweight: UnsafeMuta
     defer { Conv3dScratch.give(dwt, workers * s.k * s.cout) }
     plan.runWorkers { worker, clips, par in
         let mine = dwt.map { $0 + worker * s.k * s.cout }
+        if let dinp, !accumulateDinp {
+            Conv3dMemory.zero(dinp + clips.lowerBound * s.clipIn, clips.count * s.clipIn, parallelMinWork: par)
+        }
         switch plan.path {
         case .shifted:
             Conv3dFast.backwardShifted(dinp, mine, dout, inp, taps.map { UnsafePointer($0) } ?? wk, s, clips,
@@ -98,29 +106,6 @@ func conv3dBackwardFast(dinp: UnsafeMutablePointer<Scalar>?, dweight: UnsafeMuta
 
 /// Output positions per clip of the untrimmed geometry.
 @inline(__always) private func s0(_ g: Conv3dGeometry) -> Int { g.to * g.ho * g.wo }
-
-/// Keeps OpenBLAS single-threaded while clip-parallel workers each call sgemm; calls may overlap (a count of
-/// callers inside), and the thread count found on entry is restored when the last one leaves.
-enum Conv3dBLASThreads {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var inside = 0
-    nonisolated(unsafe) private static var saved: Int32 = 1
-
-    static func singleThreaded(_ body: () -> Void) {
-        lock.lock()
-        if inside == 0 {
-            saved = Int32(openblas_get_num_threads())
-            if saved != 1 { openblas_set_num_threads(1) }
-        }
-        inside += 1
-        lock.unlock()
-        body()
-        lock.lock()
-        inside -= 1
-        if inside == 0 && saved != 1 { openblas_set_num_threads(saved) }
-        lock.unlock()
-    }
-}
 
 /// How one call runs: the trimmed shape, the path, the clips of each worker, and the column tiles.
 struct Conv3dPlan {
@@ -172,7 +157,7 @@ struct Conv3dPlan {
             body(0, workerClips[0], tuning.parallelMinWork)
             return
         }
-        Conv3dBLASThreads.singleThreaded {
+        BLASThreads.singleThreaded {
             Conv3dParallel.chunks(workerClips.count, work: .max, minWork: 0) { range in
                 for w in range { body(w, workerClips[w], .max) }
             }

@@ -130,7 +130,79 @@ extension Conv3dShape {
     private var usesFrameRuns: Bool { sh == 1 && sw == 1 && wo == w && pw < w }
     /// Length of one phase of a zero-padded input line, and the scratch for all phases.
     private var phaseLength: Int { (w + 2 * pw + sw - 1) / sw }
-    private var phaseFloats: Int { usesPhases ? sw * phaseLength : 1 }
+    /// Scratch per worker: the phases, then (stride 2) the zero-padded line they are split from, in whole
+    /// 16-float blocks.
+    private var phaseFloats: Int { usesPhases ? sw * phaseLength + paddedLineFloats : 1 }
+    private var paddedLineFloats: Int { sw == 2 ? (phaseLength + 7) / 8 * 16 : 0 }
+
+    /// Splits one input line into its `sw` zero-padded phases: phases[p * plen + i] = padded[i * sw + p] with
+    /// padded[x] = line[x - pw] (0 outside the line). Stride 2 deinterleaves 16 floats at a time.
+    @inline(__always)
+    private func splitPhases(_ line: UnsafePointer<Scalar>, _ phases: UnsafeMutablePointer<Scalar>) {
+        let plen = phaseLength
+        if sw == 2 {
+            let padded = phases + 2 * plen, n = paddedLineFloats
+            Self.zeroFew(padded, pw)
+            padded.advanced(by: pw).update(from: line, count: w)
+            Self.zeroFew(padded + pw + w, n - pw - w)
+            var i = 0
+            while i + 8 <= plen {
+                let v = UnsafeRawPointer(padded + 2 * i).loadUnaligned(as: SIMD16<Scalar>.self)
+                UnsafeMutableRawPointer(phases + i).storeBytes(of: v.evenHalf, as: SIMD8<Scalar>.self)
+                UnsafeMutableRawPointer(phases + plen + i).storeBytes(of: v.oddHalf, as: SIMD8<Scalar>.self)
+                i += 8
+            }
+            while i < plen { phases[i] = padded[2 * i]; phases[plen + i] = padded[2 * i + 1]; i += 1 }
+            return
+        }
+        for p in 0..<sw {
+            let phase = phases + p * plen
+            for i in 0..<plen {
+                let x = i * sw + p - pw
+                phase[i] = x >= 0 && x < w ? line[x] : 0
+            }
+        }
+    }
+
+    /// The adjoint of `splitPhases`: line[x] += phases[p * plen + i] for x = i * sw + p - pw inside the line.
+    /// Stride 2 interleaves the two phases 16 floats at a time into the padded-line scratch first.
+    @inline(__always)
+    private func mergePhases(_ phases: UnsafeMutablePointer<Scalar>, into line: UnsafeMutablePointer<Scalar>) {
+        let plen = phaseLength
+        if sw == 2 {
+            let padded = phases + 2 * plen
+            var i = 0
+            while i + 8 <= plen {
+                var v = SIMD16<Scalar>()
+                v.evenHalf = UnsafeRawPointer(phases + i).loadUnaligned(as: SIMD8<Scalar>.self)
+                v.oddHalf = UnsafeRawPointer(phases + plen + i).loadUnaligned(as: SIMD8<Scalar>.self)
+                UnsafeMutableRawPointer(padded + 2 * i).storeBytes(of: v, as: SIMD16<Scalar>.self)
+                i += 8
+            }
+            while i < plen { padded[2 * i] = phases[i]; padded[2 * i + 1] = phases[plen + i]; i += 1 }
+            Self.add(padded + pw, into: line, w)
+            return
+        }
+        for p in 0..<sw {
+            let phase = phases + p * plen
+            for i in 0..<plen {
+                let x = i * sw + p - pw
+                if x >= 0 && x < w { line[x] += phase[i] }
+            }
+        }
+    }
+
+    /// d[ow] = l[ow * 2] for ow in lo..<hi, 8 at a time where the 16-float loads stay inside [l + 2lo, end).
+    @inline(__always)
+    static func gatherEven(_ l: UnsafePointer<Scalar>, _ d: UnsafeMutablePointer<Scalar>, _ lo: Int, _ hi: Int, end: UnsafePointer<Scalar>) {
+        var ow = lo
+        while ow + 8 <= hi && l + 2 * ow + 16 <= end {
+            let v = UnsafeRawPointer(l + 2 * ow).loadUnaligned(as: SIMD16<Scalar>.self)
+            UnsafeMutableRawPointer(d + ow).storeBytes(of: v.evenHalf, as: SIMD8<Scalar>.self)
+            ow += 8
+        }
+        while ow < hi { d[ow] = l[2 * ow]; ow += 1 }
+    }
 
     @inline(__always)
     private func im2colGroup(_ inp: UnsafePointer<Scalar>, _ tile: Conv3dTile, _ group: Int,
@@ -169,14 +241,7 @@ extension Conv3dShape {
                     }
                     let line = frame + (oh * sh - ph + dh) * w
                     if usesPhases {
-                        // phases[p * plen + i] = padded[i * sw + p], padded[x] = line[x - pw] or 0.
-                        for p in 0..<sw {
-                            let phase = phases + p * plen
-                            for i in 0..<plen {
-                                let x = i * sw + p - pw
-                                phase[i] = x >= 0 && x < w ? line[x] : 0
-                            }
-                        }
+                        splitPhases(line, phases)
                         for dw in 0..<kw {
                             Self.copy(phases + (dw % sw) * plen + dw / sw, dst + dw * ldc, wo)
                         }
@@ -185,13 +250,15 @@ extension Conv3dShape {
                             let (lo, hi) = ranges[dw]
                             let d = dst + dw * ldc
                             let l = line - pw + dw
-                            for ow in 0..<lo { d[ow] = 0 }
+                            Self.zeroFew(d, lo)
                             if sw == 1 {
                                 Self.copy(l + lo, d + lo, hi - lo)
+                            } else if sw == 2 {
+                                Self.gatherEven(l, d, lo, hi, end: line + w)
                             } else {
                                 for ow in lo..<hi { d[ow] = l[ow * sw] }
                             }
-                            for ow in hi..<wo { d[ow] = 0 }
+                            Self.zeroFew(d + hi, wo - hi)
                         }
                     }
                 }
@@ -219,8 +286,8 @@ extension Conv3dShape {
         if zLo == 0 && zHi == wo { return }
         for line in 0..<(ohHi - ohLo) {
             let p = d + line * wo
-            for ow in 0..<zLo { p[ow] = 0 }
-            for ow in zHi..<wo { p[ow] = 0 }
+            Self.zeroFew(p, zLo)
+            Self.zeroFew(p + zHi, wo - zHi)
         }
     }
 
@@ -237,13 +304,27 @@ extension Conv3dShape {
         if zLo != 0 || zHi != wo {
             for line in 0..<(ohHi - ohLo) {
                 let p = s + line * wo
-                for ow in 0..<zLo { p[ow] = 0 }
-                for ow in zHi..<wo { p[ow] = 0 }
+                Self.zeroFew(p, zLo)
+                Self.zeroFew(p + zHi, wo - zHi)
             }
         }
         let dst = frame + (ohLo - ph + dh) * w + off
         let lo = Swift.max(0, -off), hi = (ohHi - ohLo) * wo - Swift.max(0, off)
         if hi > lo { Self.add(s + lo, into: dst + lo, hi - lo) }
+    }
+
+    /// Zeroes `count` floats; a few (the padding columns of a line) with plain stores, since a zeroing loop would
+    /// otherwise become a memset call per line.
+    @inline(__always)
+    static func zeroFew(_ p: UnsafeMutablePointer<Scalar>, _ count: Int) {
+        switch count {
+        case ...0: return
+        case 1: p[0] = 0
+        case 2: p[0] = 0; p[1] = 0
+        case 3: p[0] = 0; p[1] = 0; p[2] = 0
+        case 4: p[0] = 0; p[1] = 0; p[2] = 0; p[3] = 0
+        default: p.update(repeating: 0, count: count)
+        }
     }
 
     /// A short copy, inlined, eight floats at a time (no call for runs of a few dozen floats).
@@ -326,13 +407,7 @@ extension Conv3dShape {
                         for dw in 0..<kw {
                             Self.add(src + dw * ldc, into: phases + (dw % sw) * plen + dw / sw, wo)
                         }
-                        for p in 0..<sw {
-                            let phase = phases + p * plen
-                            for i in 0..<plen {
-                                let x = i * sw + p - pw
-                                if x >= 0 && x < w { line[x] += phase[i] }
-                            }
-                        }
+                        mergePhases(phases, into: line)
                     } else {
                         for dw in 0..<kw {
                             let (lo, hi) = ranges[dw]
@@ -404,6 +479,15 @@ enum Conv3dMemory {
                     }
                 }
             }
+        }
+    }
+
+    /// Zeroes `count` floats (split over the cores above `parallelMinWork`).
+    static func zero(_ p: UnsafeMutablePointer<Scalar>, _ count: Int, parallelMinWork: Int) {
+        let blocks = (count + 4095) / 4096
+        Conv3dParallel.chunks(blocks, work: count, minWork: parallelMinWork) { range in
+            let lo = range.lowerBound * 4096, hi = Swift.min(count, range.upperBound * 4096)
+            (p + lo).update(repeating: 0, count: hi - lo)
         }
     }
 
