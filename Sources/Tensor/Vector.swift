@@ -21,25 +21,37 @@ typealias Lanes = SIMD16<Scalar>
     while j < n { y[j] = x[j] * a + b; j += 1 }
 }
 
+// The sums below add 16 lanes in Scalar over blocks of at most `sumBlock` elements (16 per lane), then add each
+// block's lanes in Double: Double lanes throughout (SIMD16<Double> accumulators) ran out of registers and spent
+// half the instructions on conversions, in the hottest loop of batch-norm backward.
+
+/// Elements per Scalar-lane block of the sums.
+let sumBlock = 256
+
 /// (Σ p[j], Σ p[j]²) in one pass.
 @inline(__always) func vsumAndSumOfSquares(_ p: UnsafePointer<Scalar>, _ n: Int) -> (Double, Double) {
-    var s = SIMD16<Double>(repeating: 0), q = SIMD16<Double>(repeating: 0)
+    var ts: Double = 0, tq: Double = 0
     var i = 0
-    while i + 16 <= n { let v = widen(loadLanes(p + i)); s += v; q += v * v; i += 16 }
-    var ts = s.sum(), tq = q.sum()
+    while i + 16 <= n {
+        var s = Lanes(repeating: 0), q = Lanes(repeating: 0)
+        let end = Swift.min(n - 15, i + sumBlock)
+        while i < end { let v = loadLanes(p + i); s += v; q += v * v; i += 16 }
+        ts += widen(s).sum(); tq += widen(q).sum()
+    }
     while i < n { let v = Double(p[i]); ts += v; tq += v * v; i += 1 }
     return (ts, tq)
 }
 
 /// (Σ g[j], Σ g[j]·p[j]) in one pass.
 @inline(__always) func vsumAndDot(_ g: UnsafePointer<Scalar>, _ p: UnsafePointer<Scalar>, _ n: Int) -> (Double, Double) {
-    var s = SIMD16<Double>(repeating: 0), d = SIMD16<Double>(repeating: 0)
+    var ts: Double = 0, td: Double = 0
     var i = 0
     while i + 16 <= n {
-        let gv = widen(loadLanes(g + i))
-        s += gv; d += gv * widen(loadLanes(p + i)); i += 16
+        var s = Lanes(repeating: 0), d = Lanes(repeating: 0)
+        let end = Swift.min(n - 15, i + sumBlock)
+        while i < end { let gv = loadLanes(g + i); s += gv; d += gv * loadLanes(p + i); i += 16 }
+        ts += widen(s).sum(); td += widen(d).sum()
     }
-    var ts = s.sum(), td = d.sum()
     while i < n { ts += Double(g[i]); td += Double(g[i]) * Double(p[i]); i += 1 }
     return (ts, td)
 }
@@ -67,14 +79,18 @@ typealias Lanes = SIMD16<Scalar>
 /// (Σ g[j], Σ g[j]·p[j]) with g = dz masked by z > 0 (the ReLU's backward, never stored).
 @inline(__always) func vsumAndDotMasked(_ dz: UnsafePointer<Scalar>, _ z: UnsafePointer<Scalar>, _ p: UnsafePointer<Scalar>,
                                         _ n: Int) -> (Double, Double) {
-    var s = SIMD16<Double>(repeating: 0), d = SIMD16<Double>(repeating: 0)
+    var ts: Double = 0, td: Double = 0
     let zero = Lanes(repeating: 0)
     var i = 0
     while i + 16 <= n {
-        let gv = widen(zero.replacing(with: loadLanes(dz + i), where: loadLanes(z + i) .> zero))
-        s += gv; d += gv * widen(loadLanes(p + i)); i += 16
+        var s = Lanes(repeating: 0), d = Lanes(repeating: 0)
+        let end = Swift.min(n - 15, i + sumBlock)
+        while i < end {
+            let gv = zero.replacing(with: loadLanes(dz + i), where: loadLanes(z + i) .> zero)
+            s += gv; d += gv * loadLanes(p + i); i += 16
+        }
+        ts += widen(s).sum(); td += widen(d).sum()
     }
-    var ts = s.sum(), td = d.sum()
     while i < n { let g = z[i] > 0 ? Double(dz[i]) : 0; ts += g; td += g * Double(p[i]); i += 1 }
     return (ts, td)
 }

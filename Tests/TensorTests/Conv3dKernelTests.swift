@@ -217,6 +217,32 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
         }
     }
 
+    /// The tiled transpose (with and without bias, accumulating or not) equals the element-by-element one, for sizes
+    /// around its 4 x 4 tiles and 64 x 64 blocks.
+    @Test func transposeMatchesElementByElement() {
+        var rng = Conv3dTestRNG(state: 12)
+        for (rows, cols) in [(1, 1), (3, 5), (4, 4), (13, 7), (67, 9), (16, 130), (130, 16)] {
+            let src = rng.floats(rows * cols), bias = rng.floats(cols), ldd = rows + 3
+            for withBias in [false, true] {
+                for accumulate in [false, true] where !(withBias && accumulate) {
+                    let start = rng.floats(cols * ldd)
+                    var expected = start, got = start
+                    for c in 0..<cols {
+                        for i in 0..<rows {
+                            let v = src[i * cols + c]
+                            expected[c * ldd + i] = accumulate ? expected[c * ldd + i] + v : v + (withBias ? bias[c] : 0)
+                        }
+                    }
+                    bias.withUnsafeBufferPointer { b in
+                        Conv3dMemory.transpose(src, rows: rows, cols: cols, &got, ldd: ldd, bias: withBias ? b.baseAddress : nil,
+                                               accumulate: accumulate)
+                    }
+                    #expect(got == expected, "\(rows) x \(cols), bias \(withBias), accumulate \(accumulate)")
+                }
+            }
+        }
+    }
+
     /// Gradients left nil are not touched and the others still come out right.
     @Test func nilGradientsAreSkipped() {
         let g = Self.cases[5].g

@@ -469,16 +469,52 @@ enum Conv3dMemory {
             let i1 = min(i0 + block, rows)
             for c0 in stride(from: 0, to: cols, by: block) {
                 let c1 = min(c0 + block, cols)
+                if !accumulate {
+                    transposeBlock(src, cols, dst, ldd, bias, i0, i1, c0, c1)
+                    continue
+                }
                 for c in c0..<c1 {
                     let d = dst + c * ldd
-                    if accumulate {
-                        for i in i0..<i1 { d[i] += src[i * cols + c] }
-                    } else {
-                        let b = bias?[c] ?? 0
-                        for i in i0..<i1 { d[i] = src[i * cols + c] + b }
-                    }
+                    for i in i0..<i1 { d[i] += src[i * cols + c] }
                 }
             }
+        }
+    }
+
+    /// One block of `transpose` (overwriting): dst[c * ldd + i] = src[i * cols + c] (+ bias[c]) for rows [i0, i1) and
+    /// columns [c0, c1), in 4 x 4 tiles (four row loads, four shuffled column stores), the edges element by element.
+    /// Tiles sweep along i for four output rows at a time, so each output row is written in one contiguous run.
+    @inline(__always)
+    private static func transposeBlock(_ src: UnsafePointer<Scalar>, _ cols: Int, _ dst: UnsafeMutablePointer<Scalar>, _ ldd: Int,
+                                       _ bias: UnsafePointer<Scalar>?, _ i0: Int, _ i1: Int, _ c0: Int, _ c1: Int) {
+        typealias V = SIMD4<Scalar>
+        @inline(__always) func load(_ p: UnsafePointer<Scalar>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Scalar>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+        let iEnd = i0 + (i1 - i0) / 4 * 4
+        var c = c0
+        while c + 4 <= c1 {
+            let b = bias.map { load($0 + c) } ?? V()
+            let (b0, b1, b2, b3) = (V(repeating: b[0]), V(repeating: b[1]), V(repeating: b[2]), V(repeating: b[3]))
+            let (d0, d1, d2, d3) = (dst + c * ldd, dst + (c + 1) * ldd, dst + (c + 2) * ldd, dst + (c + 3) * ldd)
+            var i = i0
+            while i < iEnd {
+                let r0 = load(src + i * cols + c), r1 = load(src + (i + 1) * cols + c)
+                let r2 = load(src + (i + 2) * cols + c), r3 = load(src + (i + 3) * cols + c)
+                store(V(r0[0], r1[0], r2[0], r3[0]) + b0, d0 + i)
+                store(V(r0[1], r1[1], r2[1], r3[1]) + b1, d1 + i)
+                store(V(r0[2], r1[2], r2[2], r3[2]) + b2, d2 + i)
+                store(V(r0[3], r1[3], r2[3], r3[3]) + b3, d3 + i)
+                i += 4
+            }
+            for k in 0..<4 {
+                for r in iEnd..<i1 { dst[(c + k) * ldd + r] = src[r * cols + c + k] + b[k] }
+            }
+            c += 4
+        }
+        while c < c1 {
+            let b = bias?[c] ?? 0
+            for r in i0..<i1 { dst[c * ldd + r] = src[r * cols + c] + b }
+            c += 1
         }
     }
 
