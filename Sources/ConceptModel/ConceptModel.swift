@@ -97,7 +97,7 @@ public final class ConceptModel: NamedState {
     /// `z_x = σ_x(f_x)` (identity unless `sigma = mlp`).
     func project(_ f: Tensor, _ b: Branch, training: Bool) throws -> Tensor {
         guard let (l0, bn, l3) = sigma[b] else { return f }
-        return try l3(bn(l0(f), training: training).relu())
+        return try l3(bn.relu(l0(f), training: training))
     }
 
     /// Cosine codes `normalize(z) · normalize(proto)ᵀ`.

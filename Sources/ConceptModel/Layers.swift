@@ -78,6 +78,13 @@ public final class BatchNormLayer {
         return try batchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
                              training: training, momentum: momentum, eps: eps)
     }
+
+    /// `relu(self(x) + residual)` (residual optional) as one fused operation (`batchNormReLU`).
+    public func relu(_ x: Tensor, adding residual: Tensor? = nil, training: Bool) throws -> Tensor {
+        if training { numBatchesTracked += 1 }
+        return try batchNormReLU(x, adding: residual, weight: weight, bias: bias, runningMean: runningMean,
+                                 runningVar: runningVar, training: training, momentum: momentum, eps: eps)
+    }
 }
 
 /// A fully connected layer `y = x·Wᵀ + b`, weight `out x in`, PyTorch's default init `U(−1/√in, 1/√in)`.

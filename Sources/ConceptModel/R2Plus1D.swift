@@ -17,7 +17,7 @@ public final class Conv2Plus1D: NamedState {
     }
 
     func callAsFunction(_ x: Tensor, training: Bool) throws -> Tensor {
-        try temporal(bn(spatial(x), training: training).relu())
+        try temporal(bn.relu(spatial(x), training: training))
     }
     public func namedParameters() -> [(String, Tensor)] {
         [("0.weight", spatial.weight), ("1.weight", bn.weight), ("1.bias", bn.bias), ("3.weight", temporal.weight)]
@@ -49,10 +49,10 @@ public final class R2Plus1DBlock: NamedState {
     }
 
     func callAsFunction(_ x: Tensor, training: Bool) throws -> Tensor {
-        let h = try bn1(conv1(x, training: training), training: training).relu()
-        let y = try bn2(conv2(h, training: training), training: training)
+        let h = try bn1.relu(conv1(x, training: training), training: training)
+        let y = try conv2(h, training: training)
         let shortcut = try downsample.map { try $0.1($0.0(x), training: training) } ?? x
-        return try y.add(shortcut).relu()
+        return try bn2.relu(y, adding: shortcut, training: training)
     }
 
     public func namedParameters() -> [(String, Tensor)] {
@@ -103,8 +103,8 @@ public final class R2Plus1DEncoder: NamedState {
 
     /// The layer4 feature map.
     public func callAsFunction(_ x: Tensor, training: Bool) throws -> Tensor {
-        var h = try stemBN1(stemSpatial(x), training: training).relu()
-        h = try stemBN2(stemTemporal(h), training: training).relu()
+        var h = try stemBN1.relu(stemSpatial(x), training: training)
+        h = try stemBN2.relu(stemTemporal(h), training: training)
         for stage in layers { for block in stage { h = try block(h, training: training) } }
         return h
     }

@@ -198,10 +198,7 @@ public final class ConceptLearner {
             return StepReport(outputs: outputs, applied: false, gradientNorm: .nan)
         }
         try outputs.lossTensors["total"]!.backward()
-        var sq: Double = 0
-        let g = params.grads.pointer
-        for i in 0..<params.count { sq += Double(g[i]) * Double(g[i]) }
-        let norm = Scalar(sq.squareRoot())
+        let norm = params.gradientNorm
         guard norm.isFinite else {
             restoreBatchNorms()
             return StepReport(outputs: outputs, applied: false, gradientNorm: norm)

@@ -3,25 +3,36 @@ import Foundation
 // Batch normalisation over axis 1 of [N x C x L...] (BatchNorm1d/3d). Training uses the biased batch variance to
 // normalise and updates running_var with the unbiased one, as PyTorch does.
 
+/// Batch statistics of channel `ch` of x [N x C x L], saved to mean[ch], invstd[ch] = 1/√(biased var + ε) and
+/// varUnbiased[ch]; returns the channel's affine (scale, shift) with x·scale + shift = x̂·w + b.
+@inline(__always)
+func batchnorm_channel_statistics(_ mean: UnsafeMutablePointer<Scalar>, _ invstd: UnsafeMutablePointer<Scalar>,
+                                  _ varUnbiased: UnsafeMutablePointer<Scalar>, _ x: UnsafePointer<Scalar>,
+                                  _ w: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
+                                  _ ch: Int, _ n: Int, _ c: Int, _ l: Int, _ eps: Scalar) -> (scale: Scalar, shift: Scalar) {
+    let m = n * l
+    // One pass for Σx and Σx² in Double lanes; var = E[x²] − μ² keeps ~1e-10 relative accuracy unless
+    // |μ| exceeds the spread by ~10⁵, far beyond activations.
+    var s: Double = 0, q: Double = 0
+    for i in 0..<n { let (a, b) = vsumAndSumOfSquares(x + (i * c + ch) * l, l); s += a; q += b }
+    let mu = s / Double(m)
+    let v = q - Double(m) * mu * mu
+    let biased = Swift.max(v, 0) / Double(m)
+    let inv = Scalar(1 / (biased + Double(eps)).squareRoot())
+    mean[ch] = Scalar(mu); invstd[ch] = inv
+    varUnbiased[ch] = Scalar(m > 1 ? v / Double(m - 1) : biased)
+    let scale = inv * w[ch]
+    return (scale, b[ch] - Scalar(mu) * scale)
+}
+
 /// Training forward. x, y: [N x C x L]; w, b: [C]; mean, invstd: [C] (saved for backward).
 func batchnorm_forward_train(_ y: UnsafeMutablePointer<Scalar>, _ mean: UnsafeMutablePointer<Scalar>, _ invstd: UnsafeMutablePointer<Scalar>,
                              _ varUnbiased: UnsafeMutablePointer<Scalar>,
                              _ x: UnsafePointer<Scalar>, _ w: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
                              _ n: Int, _ c: Int, _ l: Int, _ eps: Scalar) {
-    let m = n * l
-    parallelChunks(c, costPerItem: m * 3) { cr in
+    parallelChunks(c, costPerItem: n * l * 3) { cr in
         for ch in cr {
-            // One pass for Σx and Σx² in Double lanes; var = E[x²] − μ² keeps ~1e-10 relative accuracy unless
-            // |μ| exceeds the spread by ~10⁵, far beyond activations.
-            var s: Double = 0, q: Double = 0
-            for i in 0..<n { let (a, b) = vsumAndSumOfSquares(x + (i * c + ch) * l, l); s += a; q += b }
-            let mu = s / Double(m)
-            let v = q - Double(m) * mu * mu
-            let biased = Swift.max(v, 0) / Double(m)
-            let inv = Scalar(1 / (biased + Double(eps)).squareRoot())
-            mean[ch] = Scalar(mu); invstd[ch] = inv
-            varUnbiased[ch] = Scalar(m > 1 ? v / Double(m - 1) : biased)
-            let scale = inv * w[ch], shift = b[ch] - Scalar(mu) * scale
+            let (scale, shift) = batchnorm_channel_statistics(mean, invstd, varUnbiased, x, w, b, ch, n, c, l, eps)
             for i in 0..<n { vaffine(y + (i * c + ch) * l, x + (i * c + ch) * l, l, scale, shift) }
         }
     }
@@ -40,10 +51,12 @@ func batchnorm_forward_eval(_ y: UnsafeMutablePointer<Scalar>, _ x: UnsafePointe
 }
 
 /// Backward. Training: dx += invstd/M·(M·dx̂ − Σdx̂ − x̂·Σ(dx̂·x̂)) with dx̂ = dy·w; evaluation: dx += dy·w·invstd.
-/// dw += Σ dy·x̂; db += Σ dy. x̂ is recomputed from x, mean and invstd.
+/// dw += Σ dy·x̂; db += Σ dy. x̂ is recomputed from x, mean and invstd. With `accumulate` false, dx is a fresh
+/// gradient and is written (=) instead of added to.
 func batchnorm_backward(_ dx: UnsafeMutablePointer<Scalar>?, _ dw: UnsafeMutablePointer<Scalar>?, _ db: UnsafeMutablePointer<Scalar>?,
                         _ dy: UnsafePointer<Scalar>, _ x: UnsafePointer<Scalar>, _ w: UnsafePointer<Scalar>,
-                        _ mean: UnsafePointer<Scalar>, _ invstd: UnsafePointer<Scalar>, _ n: Int, _ c: Int, _ l: Int, training: Bool) {
+                        _ mean: UnsafePointer<Scalar>, _ invstd: UnsafePointer<Scalar>, _ n: Int, _ c: Int, _ l: Int, training: Bool,
+                        accumulate: Bool = true) {
     let m = n * l
     parallelChunks(c, costPerItem: m * 3) { cr in
         for ch in cr {
@@ -64,13 +77,18 @@ func batchnorm_backward(_ dx: UnsafeMutablePointer<Scalar>?, _ dw: UnsafeMutable
                 for i in 0..<n {
                     let p = x + (i * c + ch) * l, g = dy + (i * c + ch) * l, d = dx + (i * c + ch) * l
                     var j = 0
-                    while j + 16 <= l { storeLanes(loadLanes(d + j) + loadLanes(g + j) * vg + loadLanes(p + j) * vx + v0, d + j); j += 16 }
-                    while j < l { d[j] += g[j] * cg + p[j] * cx + c0; j += 1 }
+                    if accumulate {
+                        while j + 16 <= l { storeLanes(loadLanes(d + j) + loadLanes(g + j) * vg + loadLanes(p + j) * vx + v0, d + j); j += 16 }
+                        while j < l { d[j] += g[j] * cg + p[j] * cx + c0; j += 1 }
+                    } else {
+                        while j + 16 <= l { storeLanes(loadLanes(g + j) * vg + loadLanes(p + j) * vx + v0, d + j); j += 16 }
+                        while j < l { d[j] = g[j] * cg + p[j] * cx + c0; j += 1 }
+                    }
                 }
             } else {
                 for i in 0..<n {
                     let g = dy + (i * c + ch) * l, d = dx + (i * c + ch) * l
-                    for j in 0..<l { d[j] += k * g[j] }
+                    if accumulate { for j in 0..<l { d[j] += k * g[j] } } else { for j in 0..<l { d[j] = k * g[j] } }
                 }
             }
         }
@@ -91,9 +109,11 @@ public func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Te
     if training && n * l < 2 { throw TensorError.invalidArgument("batchNorm in training needs more than one value per channel, got \(x.shape)") }
     let mean = TensorStorage(count: c), invstd = TensorStorage(count: c)
     let out = Tensor.result(x.shape, inputs: [x, weight, bias]) { out in
-        batchnorm_backward(x.requiresGrad ? x.gradPointer() : nil, weight.requiresGrad ? weight.gradPointer() : nil,
+        let dx = x.requiresGrad ? x.gradDestination() : nil
+        batchnorm_backward(dx?.pointer, weight.requiresGrad ? weight.gradPointer() : nil,
                            bias.requiresGrad ? bias.gradPointer() : nil, out.gradStorage!.pointer, x.storage.pointer,
-                           weight.storage.pointer, mean.pointer, invstd.pointer, n, c, l, training: training)
+                           weight.storage.pointer, mean.pointer, invstd.pointer, n, c, l, training: training,
+                           accumulate: dx?.accumulate ?? true)
     }
     if training {
         let unbiased = TensorStorage(count: c)
@@ -111,6 +131,199 @@ public func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Te
         }
         batchnorm_forward_eval(out.storage.pointer, x.storage.pointer, weight.storage.pointer, bias.storage.pointer,
                                runningMean.storage.pointer, runningVar.storage.pointer, n, c, l, eps)
+    }
+    return out
+}
+
+// MARK: - batch norm, residual sum and ReLU fused: z = max(bn(x) (+ r), 0)
+//
+// One pass each way instead of three: neither the batch-norm output nor the sum is stored, and the ReLU's
+// gradient dz·(z > 0) is formed on the fly. The reference is the unfused composition (batchnorm_forward_* and
+// relu_forward, binary_forward; relu_backward, binary_backward and batchnorm_backward), with which the fused
+// kernels agree to rounding (tests: KernelTests).
+
+/// Fused forward of channel rows: z = max(x·scale + shift (+ r), 0), with scale/shift the channel's affine.
+/// x, r, z: [N x C x L]; scale, shift: [C].
+@inline(__always)
+func batchnorm_relu_rows(_ z: UnsafeMutablePointer<Scalar>, _ x: UnsafePointer<Scalar>, _ r: UnsafePointer<Scalar>?,
+                         _ ch: Int, _ n: Int, _ c: Int, _ l: Int, _ scale: Scalar, _ shift: Scalar) {
+    for i in 0..<n {
+        let o = (i * c + ch) * l
+        if let r { vaffineAddReLU(z + o, x + o, r + o, l, scale, shift) } else { vaffineReLU(z + o, x + o, l, scale, shift) }
+    }
+}
+
+/// Fused training forward: the batch statistics (saved to mean, invstd, varUnbiased), then z = max(x̂·w + b (+ r), 0)
+/// in one pass; scale/shift receive each channel's affine. x, r, z: [N x C x L]; w, b and the rest: [C].
+func batchnorm_relu_forward_train(_ z: UnsafeMutablePointer<Scalar>, _ scale: UnsafeMutablePointer<Scalar>, _ shift: UnsafeMutablePointer<Scalar>,
+                                  _ mean: UnsafeMutablePointer<Scalar>, _ invstd: UnsafeMutablePointer<Scalar>,
+                                  _ varUnbiased: UnsafeMutablePointer<Scalar>, _ x: UnsafePointer<Scalar>, _ r: UnsafePointer<Scalar>?,
+                                  _ w: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ n: Int, _ c: Int, _ l: Int, _ eps: Scalar) {
+    parallelChunks(c, costPerItem: n * l * 3) { cr in
+        for ch in cr {
+            (scale[ch], shift[ch]) = batchnorm_channel_statistics(mean, invstd, varUnbiased, x, w, b, ch, n, c, l, eps)
+            batchnorm_relu_rows(z, x, r, ch, n, c, l, scale[ch], shift[ch])
+        }
+    }
+}
+
+/// Fused evaluation forward with the running statistics rm, rv (the affine as in `batchnorm_forward_eval`, saved to
+/// scale/shift). x, r, z: [N x C x L]; the rest: [C].
+func batchnorm_relu_forward_eval(_ z: UnsafeMutablePointer<Scalar>, _ scale: UnsafeMutablePointer<Scalar>, _ shift: UnsafeMutablePointer<Scalar>,
+                                 _ x: UnsafePointer<Scalar>, _ r: UnsafePointer<Scalar>?, _ w: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
+                                 _ rm: UnsafePointer<Scalar>, _ rv: UnsafePointer<Scalar>, _ n: Int, _ c: Int, _ l: Int, _ eps: Scalar) {
+    parallelChunks(c, costPerItem: n * l * 2) { cr in
+        for ch in cr {
+            scale[ch] = w[ch] / (rv[ch] + eps).squareRoot()
+            shift[ch] = b[ch] - rm[ch] * scale[ch]
+            batchnorm_relu_rows(z, x, r, ch, n, c, l, scale[ch], shift[ch])
+        }
+    }
+}
+
+/// Fused backward of z = max(bn(x) (+ r), 0). The gradient reaching the sum is g = dz·(z > 0), with the mask
+/// taken from `mask` (the output z; an all-ones buffer when the caller formed g itself). Then, as
+/// `batchnorm_backward` with dy = g: dx (+)= ..., dw += Σ g·x̂, db += Σ g; and dr (+)= g. `accumulateX` /
+/// `accumulateR` false: that gradient is fresh and is written (=).
+/// dz, mask, x, dx, dr: [N x C x L]; w, mean, invstd, dw, db: [C].
+func batchnorm_relu_backward(_ dx: UnsafeMutablePointer<Scalar>?, accumulateX: Bool, _ dr: UnsafeMutablePointer<Scalar>?, accumulateR: Bool,
+                             _ dw: UnsafeMutablePointer<Scalar>?, _ db: UnsafeMutablePointer<Scalar>?,
+                             _ dz: UnsafePointer<Scalar>, _ mask: UnsafePointer<Scalar>, _ x: UnsafePointer<Scalar>,
+                             _ w: UnsafePointer<Scalar>, _ mean: UnsafePointer<Scalar>, _ invstd: UnsafePointer<Scalar>,
+                             _ n: Int, _ c: Int, _ l: Int, training: Bool) {
+    let m = n * l
+    parallelChunks(c, costPerItem: m * 4) { cr in
+        for ch in cr {
+            let mu = mean[ch], inv = invstd[ch]
+            var sdy: Double = 0, sdyx: Double = 0
+            for i in 0..<n {
+                let o = (i * c + ch) * l
+                let (a, b) = vsumAndDotMasked(dz + o, mask + o, x + o, l)
+                sdy += a; sdyx += b
+            }
+            sdyx -= Double(mu) * sdy   // Σ g·(x − μ)
+            sdyx *= Double(inv)        // Σ g·x̂
+            dw?[ch] += Scalar(sdyx)
+            db?[ch] += Scalar(sdy)
+            // dx = g·cg + x·cx + c0: training as in batchnorm_backward; evaluation g·k (cx = c0 = 0).
+            let k = w[ch] * inv
+            let a = Scalar(sdy / Double(m)), bcoef = Scalar(sdyx / Double(m)) * inv
+            let cx = training ? -k * bcoef : 0, c0 = training ? k * (mu * bcoef - a) : 0
+            for i in 0..<n {
+                let o = (i * c + ch) * l
+                batchnorm_relu_backward_row(dx.map { $0 + o }, accumulateX: accumulateX, dr.map { $0 + o }, accumulateR: accumulateR,
+                                            dz + o, mask + o, x + o, l, k, cx, c0)
+            }
+        }
+    }
+}
+
+/// One row of `batchnorm_relu_backward`'s gradient pass: g = dz·(mask > 0); dx (+)= g·cg + x·cx + c0; dr (+)= g.
+/// A fresh gradient is written without being read. dz, mask, x, dx, dr: [l].
+@inline(__always)
+func batchnorm_relu_backward_row(_ dx: UnsafeMutablePointer<Scalar>?, accumulateX: Bool, _ dr: UnsafeMutablePointer<Scalar>?,
+                                 accumulateR: Bool, _ dz: UnsafePointer<Scalar>, _ mask: UnsafePointer<Scalar>,
+                                 _ x: UnsafePointer<Scalar>, _ l: Int, _ cg: Scalar, _ cx: Scalar, _ c0: Scalar) {
+    let zero = Lanes(repeating: 0), vg = Lanes(repeating: cg), vx = Lanes(repeating: cx), v0 = Lanes(repeating: c0)
+    var j = 0
+    while j + 16 <= l {
+        let g = zero.replacing(with: loadLanes(dz + j), where: loadLanes(mask + j) .> zero)
+        if let dx {
+            let v = g * vg + loadLanes(x + j) * vx + v0
+            if accumulateX { storeLanes(loadLanes(dx + j) + v, dx + j) } else { storeLanes(v, dx + j) }
+        }
+        if let dr {
+            if accumulateR { storeLanes(loadLanes(dr + j) + g, dr + j) } else { storeLanes(g, dr + j) }
+        }
+        j += 16
+    }
+    while j < l {
+        let g = mask[j] > 0 ? dz[j] : 0
+        if let dx {
+            let v = g * cg + x[j] * cx + c0
+            if accumulateX { dx[j] += v } else { dx[j] = v }
+        }
+        if let dr {
+            if accumulateR { dr[j] += g } else { dr[j] = g }
+        }
+        j += 1
+    }
+}
+
+/// `relu(batchNorm(x) + residual)` (residual optional) as one operation: the same values and gradients as the three
+/// operations apart, with one pass over the activations each way instead of three and no intermediate tensors.
+/// Arguments and running-statistics updates as in `batchNorm`; `residual` must have x's shape.
+public func batchNormReLU(_ x: Tensor, adding residual: Tensor? = nil, weight: Tensor, bias: Tensor, runningMean: Tensor,
+                          runningVar: Tensor, training: Bool, momentum: Scalar = 0.1, eps: Scalar = 1e-5) throws -> Tensor {
+    if let residual, residual.shape != x.shape {
+        throw TensorError.shapeMismatch("batchNormReLU: residual \(residual.shape) for input \(x.shape)")
+    }
+    if let residual, residual === x {
+        // One gradient buffer for both inputs: the composition keeps the accumulation order simple.
+        let y = try batchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+                              training: training, momentum: momentum, eps: eps)
+        return try y.add(residual).relu()
+    }
+    guard x.rank >= 2 else { throw TensorError.shapeMismatch("batchNormReLU needs N x C x ..., got \(x.shape)") }
+    let n = x.shape[0], c = x.shape[1], l = x.count / Swift.max(n * c, 1)
+    for (name, t) in [("weight", weight), ("bias", bias), ("running_mean", runningMean), ("running_var", runningVar)] where t.shape != [c] {
+        throw TensorError.shapeMismatch("batchNormReLU \(name) \(t.shape) for \(c) channels")
+    }
+    if training && n * l < 2 { throw TensorError.invalidArgument("batchNormReLU in training needs more than one value per channel, got \(x.shape)") }
+    let mean = TensorStorage(uninitializedCount: c), invstd = TensorStorage(uninitializedCount: c)
+    let scale = TensorStorage(uninitializedCount: c), shift = TensorStorage(uninitializedCount: c)
+    var flips: [Int] = []
+    let out = Tensor.result(x.shape, inputs: [x, weight, bias] + (residual.map { [$0] } ?? [])) { out in
+        let dz = out.gradStorage!.pointer, z = out.storage.pointer
+        let dx = x.requiresGrad ? x.gradDestination() : nil
+        let dr = (residual?.requiresGrad ?? false) ? residual!.gradDestination() : nil
+        let dw = weight.requiresGrad ? weight.gradPointer() : nil, db = bias.requiresGrad ? bias.gradPointer() : nil
+        if flips.isEmpty {
+            batchnorm_relu_backward(dx?.pointer, accumulateX: dx?.accumulate ?? true, dr?.pointer, accumulateR: dr?.accumulate ?? true,
+                                    dw, db, dz, z, x.storage.pointer, weight.storage.pointer, mean.pointer, invstd.pointer,
+                                    n, c, l, training: training)
+        } else {
+            // ReLUTieProbe flips (verification only): the ReLU's gradient formed explicitly, with the flipped elements'
+            // mask inverted as `relu()` does, then passed through an all-ones mask.
+            let g = TensorStorage(uninitializedCount: x.count), ones = TensorStorage(uninitializedCount: x.count)
+            relu_backward(g.pointer, dz, z, x.count, accumulate: false)
+            for i in flips { g.pointer[i] = z[i] > 0 ? 0 : dz[i] }
+            ones.pointer.update(repeating: 1, count: x.count)
+            batchnorm_relu_backward(dx?.pointer, accumulateX: dx?.accumulate ?? true, dr?.pointer, accumulateR: dr?.accumulate ?? true,
+                                    dw, db, g.pointer, ones.pointer, x.storage.pointer, weight.storage.pointer, mean.pointer,
+                                    invstd.pointer, n, c, l, training: training)
+            withExtendedLifetime((g, ones)) {}
+        }
+    }
+    let r = residual?.storage.pointer
+    if training {
+        let unbiased = TensorStorage(uninitializedCount: c)
+        batchnorm_relu_forward_train(out.storage.pointer, scale.pointer, shift.pointer, mean.pointer, invstd.pointer, unbiased.pointer,
+                                     x.storage.pointer, r, weight.storage.pointer, bias.storage.pointer, n, c, l, eps)
+        let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
+        for ch in 0..<c {
+            rm[ch] = (1 - momentum) * rm[ch] + momentum * mean.pointer[ch]
+            rv[ch] = (1 - momentum) * rv[ch] + momentum * unbiased.pointer[ch]
+        }
+    } else {
+        for ch in 0..<c {
+            mean.pointer[ch] = runningMean.storage.pointer[ch]
+            invstd.pointer[ch] = 1 / (runningVar.storage.pointer[ch] + eps).squareRoot()
+        }
+        batchnorm_relu_forward_eval(out.storage.pointer, scale.pointer, shift.pointer, x.storage.pointer, r, weight.storage.pointer,
+                                    bias.storage.pointer, runningMean.storage.pointer, runningVar.storage.pointer, n, c, l, eps)
+    }
+    if let probe = ReLUTieProbe.current {
+        // The probe sees the ReLU's input, as `relu()` shows it: recomputed here with the same rounding.
+        let pre = Tensor(uninitialized: x.shape)
+        for ch in 0..<c {
+            for i in 0..<n {
+                let o = (i * c + ch) * l
+                vaffine(pre.storage.pointer + o, x.storage.pointer + o, l, scale.pointer[ch], shift.pointer[ch])
+                if let r { for j in 0..<l { pre.storage.pointer[o + j] += r[o + j] } }
+            }
+        }
+        flips = probe.observe(pre)
     }
     return out
 }

@@ -19,10 +19,13 @@ public func conv3d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
     do { try g.validate() } catch { throw TensorError.invalidArgument("conv3d: \(error)") }
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     let out = Tensor.result([g.n, g.cout, g.to, g.ho, g.wo], inputs: inputs) { out in
-        conv3d_backward(dinp: x.requiresGrad ? x.gradPointer() : nil,
+        // A fresh input gradient is overwritten by the kernel (unless x is also the weight: one buffer, so add).
+        let dinp = !x.requiresGrad ? nil : x === weight ? (pointer: x.gradPointer(), accumulate: true) : x.gradDestination()
+        conv3d_backward(dinp: dinp?.pointer,
                         dweight: weight.requiresGrad ? weight.gradPointer() : nil,
                         dbias: (bias?.requiresGrad ?? false) ? bias!.gradPointer() : nil,
-                        dout: out.gradStorage!.pointer, inp: x.storage.pointer, weight: weight.storage.pointer, g)
+                        dout: out.gradStorage!.pointer, inp: x.storage.pointer, weight: weight.storage.pointer, g,
+                        accumulateDinp: dinp?.accumulate ?? true)
     }
     conv3d_forward(out.storage.pointer, x.storage.pointer, weight.storage.pointer, bias?.storage.pointer, g)
     return out

@@ -17,19 +17,31 @@ func relu_forward(_ y: UnsafeMutablePointer<Scalar>, _ x: UnsafePointer<Scalar>,
         while i < r.upperBound { y[i] = x[i] > 0 ? x[i] : 0; i += 1 }
     }
 }
-/// dx += dy * (y > 0).  (uses the output, so ReLU needs no copy of its input)
-func relu_backward(_ dx: UnsafeMutablePointer<Scalar>, _ dy: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ count: Int) {
+/// dx += dy * (y > 0), or dx = dy * (y > 0) when `accumulate` is false (a fresh gradient: no zero-fill, no read).
+/// (Uses the output, so ReLU needs no copy of its input.)
+func relu_backward(_ dx: UnsafeMutablePointer<Scalar>, _ dy: UnsafePointer<Scalar>, _ y: UnsafePointer<Scalar>, _ count: Int,
+                   accumulate: Bool = true) {
     parallelChunks(count) { r in
         var i = r.lowerBound
         let zero = SIMD16<Scalar>(repeating: 0)
-        while i + 16 <= r.upperBound {
-            let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Scalar>.self)
-            let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD16<Scalar>.self)
-            let d = UnsafeRawPointer(dx + i).loadUnaligned(as: SIMD16<Scalar>.self)
-            UnsafeMutableRawPointer(dx + i).storeBytes(of: d + zero.replacing(with: g, where: yv .> zero), as: SIMD16<Scalar>.self)
-            i += 16
+        if accumulate {
+            while i + 16 <= r.upperBound {
+                let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Scalar>.self)
+                let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD16<Scalar>.self)
+                let d = UnsafeRawPointer(dx + i).loadUnaligned(as: SIMD16<Scalar>.self)
+                UnsafeMutableRawPointer(dx + i).storeBytes(of: d + zero.replacing(with: g, where: yv .> zero), as: SIMD16<Scalar>.self)
+                i += 16
+            }
+            while i < r.upperBound { dx[i] += y[i] > 0 ? dy[i] : 0; i += 1 }
+        } else {
+            while i + 16 <= r.upperBound {
+                let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Scalar>.self)
+                let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD16<Scalar>.self)
+                UnsafeMutableRawPointer(dx + i).storeBytes(of: zero.replacing(with: g, where: yv .> zero), as: SIMD16<Scalar>.self)
+                i += 16
+            }
+            while i < r.upperBound { dx[i] = y[i] > 0 ? dy[i] : 0; i += 1 }
         }
-        while i < r.upperBound { dx[i] += y[i] > 0 ? dy[i] : 0; i += 1 }
     }
 }
 
@@ -51,8 +63,9 @@ extension Tensor {
         let x = self
         let flips = ReLUTieProbe.current?.observe(x) ?? []
         let out = Tensor.result(shape, inputs: [x]) { out in
-            let dx = x.gradPointer(), dy = out.gradStorage!.pointer, y = out.storage.pointer
-            relu_backward(dx, dy, y, x.count)
+            let (dx, accumulate) = x.gradDestination()
+            let dy = out.gradStorage!.pointer, y = out.storage.pointer
+            relu_backward(dx, dy, y, x.count, accumulate: accumulate)
             for i in flips { dx[i] += y[i] > 0 ? -dy[i] : dy[i] }
         }
         relu_forward(out.storage.pointer, storage.pointer, count)
@@ -118,16 +131,20 @@ func binary_forward(_ y: UnsafeMutablePointer<Scalar>, _ a: UnsafePointer<Scalar
         }
     }
 }
-/// da += dy (·b);  db += Σ_r dy (·a)   (sign flipped for sub)
+/// da += dy (·b);  db += Σ_r dy (·a)   (sign flipped for sub). With `accumulateA` false, da is a fresh
+/// gradient and is written (=) instead.
 func binary_backward(_ da: UnsafeMutablePointer<Scalar>?, _ db: UnsafeMutablePointer<Scalar>?, _ dy: UnsafePointer<Scalar>,
-                     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ reps: Int, _ m: Int, _ kind: BinaryKind) {
+                     _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ reps: Int, _ m: Int, _ kind: BinaryKind,
+                     accumulateA: Bool = true) {
     if let da {
         parallelChunks(reps, costPerItem: m) { rr in
             for r in rr {
                 let d = da + r * m, g = dy + r * m
-                switch kind {
-                case .add, .sub: for i in 0..<m { d[i] += g[i] }
-                case .mul: for i in 0..<m { d[i] += g[i] * b[i] }
+                switch (kind, accumulateA) {
+                case (.add, true), (.sub, true): for i in 0..<m { d[i] += g[i] }
+                case (.mul, true): for i in 0..<m { d[i] += g[i] * b[i] }
+                case (.add, false), (.sub, false): d.update(from: g, count: m)
+                case (.mul, false): for i in 0..<m { d[i] = g[i] * b[i] }
                 }
             }
         }
@@ -150,8 +167,10 @@ extension Tensor {
         let reps = try broadcastRepeats(a.shape, b.shape, name)
         let m = b.count
         let out = Tensor.result(shape, inputs: [a, b]) { out in
-            binary_backward(a.requiresGrad ? a.gradPointer() : nil, b.requiresGrad ? b.gradPointer() : nil,
-                            out.gradStorage!.pointer, a.storage.pointer, b.storage.pointer, reps, m, kind)
+            let da = a.requiresGrad ? a.gradDestination() : nil
+            binary_backward(da?.pointer, b.requiresGrad ? b.gradPointer() : nil,
+                            out.gradStorage!.pointer, a.storage.pointer, b.storage.pointer, reps, m, kind,
+                            accumulateA: da?.accumulate ?? true)
         }
         binary_forward(out.storage.pointer, a.storage.pointer, b.storage.pointer, reps, m, kind)
         return out

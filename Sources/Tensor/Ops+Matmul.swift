@@ -1,5 +1,10 @@
 import CBLAS
 
+/// Products below this many multiply-adds run on one OpenBLAS thread (the concept heads' matmuls: 0.1 ms or less).
+/// A multithreaded call leaves OpenBLAS's worker spinning (sched_yield) for a while afterwards, taking a core from
+/// the clip-parallel conv workers that run next: 3% of a tiny training step's CPU time, measured.
+let gemmSingleThreadedBelow = 1 << 22
+
 /// Row-major GEMM through OpenBLAS (sgemm, or dgemm in the float64 build): C = alpha·op(A)·op(B) + beta·C,
 /// op(A): M x K, op(B): K x N.
 @inline(__always)
@@ -12,8 +17,11 @@ public func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _
     #else
     let call = cblas_sgemm
     #endif
-    call(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    let run = {
+        call(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    if Double(m) * Double(n) * Double(k) < Double(gemmSingleThreadedBelow) { BLASThreads.singleThreaded(run) } else { run() }
 }
 
 /// Naive reference: C = op(A)·op(B) + beta·C (same conventions as `sgemm`), in Double accumulation.

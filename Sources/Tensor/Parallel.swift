@@ -1,5 +1,6 @@
 import CBLAS
 import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,4 +50,28 @@ public func configureComputeThreads(_ n: Int) {
     setenv("CONCEPT_THREADS", "\(n)", 1)
     setenv("CONV3D_WORKERS", "\(n)", 1)
     openblas_set_num_threads(Int32(n))
+}
+
+/// Keeps OpenBLAS single-threaded while `body` runs: clip-parallel conv workers each call sgemm, and small products
+/// are not worth waking (and then spinning) OpenBLAS's threads. Calls may overlap and nest (a count of callers
+/// inside); the thread count found on entry is restored when the last one leaves.
+enum BLASThreads {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var inside = 0
+    nonisolated(unsafe) private static var saved: Int32 = 1
+
+    static func singleThreaded(_ body: () -> Void) {
+        lock.lock()
+        if inside == 0 {
+            saved = Int32(openblas_get_num_threads())
+            if saved != 1 { openblas_set_num_threads(1) }
+        }
+        inside += 1
+        lock.unlock()
+        body()
+        lock.lock()
+        inside -= 1
+        if inside == 0 && saved != 1 { openblas_set_num_threads(saved) }
+        lock.unlock()
+    }
 }

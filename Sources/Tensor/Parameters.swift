@@ -39,6 +39,20 @@ public final class ParameterSet {
     public func zeroGrad() { grads.zero() }
     /// The parameter called `name`.
     public subscript(name: String) -> Tensor? { names.firstIndex(of: name).map { tensors[$0] } }
+    /// The global L2 norm of the gradients, `‖grads‖` (summed in Double, split over the cores).
+    public var gradientNorm: Scalar {
+        let g = grads.pointer, n = grads.count
+        let chunks = Swift.max(1, Swift.min(tensorThreads, n >> 16))
+        var partial = [Double](repeating: 0, count: chunks)
+        partial.withUnsafeMutableBufferPointer { out in
+            let box = UncheckedSendable(out.baseAddress!)
+            parallelChunks(chunks, costPerItem: 1 << 16) { r in
+                for c in r { box.value[c] = vsumAndSumOfSquares(g + n * c / chunks, n * (c + 1) / chunks - n * c / chunks).1 }
+            }
+        }
+        return Scalar(partial.reduce(0, +).squareRoot())
+    }
+
     /// Whether every gradient is finite.
     public var gradientsAreFinite: Bool {
         let g = grads.pointer
@@ -77,14 +91,21 @@ public struct SGD {
         if momentumBuffer.count != n { momentumBuffer = [Scalar](repeating: 0, count: n) }
         let lr = learningRate, mu = momentum, wd = weightDecay
         let p = parameters.values.pointer, g = parameters.grads.pointer
+        let active = parameters.names.indices.filter { !frozen.contains(parameters.names[$0]) }
+            .map { parameters.offsets[$0] ..< parameters.offsets[$0] + parameters.tensors[$0].count }
         momentumBuffer.withUnsafeMutableBufferPointer { bb in
-            let buf = bb.baseAddress!
-            for (j, name) in parameters.names.enumerated() where !frozen.contains(name) {
-                let lo = parameters.offsets[j], hi = lo + parameters.tensors[j].count
-                for i in lo..<hi {
-                    let gi = g[i] + wd * p[i]
-                    buf[i] = mu * buf[i] + gi
-                    p[i] -= lr * buf[i]
+            let buf = UncheckedSendable(bb.baseAddress!)
+            // Element ranges split over the cores; each chunk updates the active parameters' part inside it.
+            parallelChunks(n, costPerItem: 4) { chunk in
+                let buf = buf.value
+                for range in active {
+                    let lo = Swift.max(range.lowerBound, chunk.lowerBound), hi = Swift.min(range.upperBound, chunk.upperBound)
+                    if lo >= hi { continue }
+                    for i in lo..<hi {
+                        let gi = g[i] + wd * p[i]
+                        buf[i] = mu * buf[i] + gi
+                        p[i] -= lr * buf[i]
+                    }
                 }
             }
         }

@@ -144,6 +144,17 @@ public final class Tensor: CustomStringConvertible {
         return g.pointer
     }
 
+    /// The gradient buffer for a backward kernel that covers every element: `accumulate` is true when a gradient
+    /// already exists (the kernel must add to it), false when this is the first contribution (the buffer is new and
+    /// uninitialised, and the kernel must overwrite all of it). Either way the result equals accumulating into a
+    /// zeroed buffer, so backward keeps its accumulate semantics without a zero-fill pass for fresh gradients.
+    func gradDestination() -> (pointer: UnsafeMutablePointer<Scalar>, accumulate: Bool) {
+        if let g = gradStorage { return (g.pointer, true) }
+        let g = TensorStorage(uninitializedCount: count)
+        gradStorage = g
+        return (g.pointer, false)
+    }
+
     /// Drops any accumulated gradient (parameters bound to a flat buffer are zeroed instead).
     public func zeroGrad() { gradStorage?.zero() }
 

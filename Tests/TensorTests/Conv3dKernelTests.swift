@@ -98,6 +98,11 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
         Conv3dCase("even kernel (2,2,2) s2", n: 2, cin: 3, t: 4, h: 6, w: 6, cout: 2, k: (2, 2, 2), s: (2, 2, 2)),
         Conv3dCase("padding wider than kernel", n: 2, cin: 2, t: 2, h: 3, w: 3, cout: 3, k: (3, 3, 3), s: (1, 2, 1), p: (2, 2, 2)),
         Conv3dCase("all taps in padding", n: 2, cin: 2, t: 1, h: 4, w: 4, cout: 3, k: (3, 1, 1), s: (10, 1, 1), p: (5, 0, 0)),
+        // Whole-frame runs of im2col/col2im (stride 1, output as wide as the input), at the edges of what they take.
+        Conv3dCase("spatial (1,3,3) on 2x2 frames", n: 2, cin: 3, t: 2, h: 2, w: 2, cout: 4, k: (1, 3, 3), p: (0, 1, 1)),
+        Conv3dCase("spatial (1,5,5) pad 2 on 3-wide frames", n: 2, cin: 2, t: 2, h: 4, w: 3, cout: 3, k: (1, 5, 5), p: (0, 2, 2)),
+        Conv3dCase("spatial (1,3,3) pad H 2, W 1", n: 2, cin: 2, t: 3, h: 5, w: 6, cout: 3, k: (1, 3, 3), p: (0, 2, 1)),
+        Conv3dCase("spatial (1,3,3) on 1-wide frames", n: 2, cin: 2, t: 2, h: 5, w: 1, cout: 3, k: (1, 3, 3), p: (0, 1, 1)),
     ]
 
     /// Settings that push the fast kernel through each of its paths: the defaults; shifted GEMMs whenever the
@@ -184,6 +189,57 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
             #expect(relativeL2(twice.dweight, once.dweight.map { 2 * $0 }) <= 1e-6, "dweight \(name)")
             #expect(relativeL2(twice.dbias, once.dbias.map { 2 * $0 }) <= 1e-6, "dbias \(name)")
             #expect(once.dweight.contains { $0 != 0 } && once.dbias.contains { $0 != 0 }, "gradient is zero: \(name)")
+        }
+    }
+
+    /// A fresh input gradient (`accumulateDinp: false`, contents unspecified: here NaN) is overwritten with exactly
+    /// what accumulating into zeros gives, on every path, with and without the weight gradient.
+    @Test(arguments: cases)
+    func freshInputGradientIsOverwritten(_ c: Conv3dCase) {
+        let g = c.g
+        var rng = Conv3dTestRNG(state: 6)
+        let inp = rng.floats(g.inputCount), weight = rng.floats(g.weightCount), dout = rng.floats(g.outputCount)
+        for (name, tuning) in Self.tunings {
+            for withWeight in [true, false] {
+                var zeroed = [Scalar](repeating: 0, count: g.inputCount), fresh = [Scalar](repeating: .nan, count: g.inputCount)
+                var dw1 = [Scalar](repeating: 0, count: g.weightCount), dw2 = dw1
+                dw1.withUnsafeMutableBufferPointer { dw in
+                    conv3dBackwardFast(dinp: &zeroed, dweight: withWeight ? dw.baseAddress : nil, dbias: nil, dout: dout,
+                                       inp: inp, weight: weight, g, tuning)
+                }
+                dw2.withUnsafeMutableBufferPointer { dw in
+                    conv3dBackwardFast(dinp: &fresh, dweight: withWeight ? dw.baseAddress : nil, dbias: nil, dout: dout,
+                                       inp: inp, weight: weight, g, tuning, accumulateDinp: false)
+                }
+                #expect(fresh == zeroed, "\(c.name), \(name), dweight \(withWeight)")
+                #expect(dw1 == dw2)
+            }
+        }
+    }
+
+    /// The tiled transpose (with and without bias, accumulating or not) equals the element-by-element one, for sizes
+    /// around its 4 x 4 tiles and 64 x 64 blocks.
+    @Test func transposeMatchesElementByElement() {
+        var rng = Conv3dTestRNG(state: 12)
+        for (rows, cols) in [(1, 1), (3, 5), (4, 4), (13, 7), (67, 9), (16, 130), (130, 16)] {
+            let src = rng.floats(rows * cols), bias = rng.floats(cols), ldd = rows + 3
+            for withBias in [false, true] {
+                for accumulate in [false, true] where !(withBias && accumulate) {
+                    let start = rng.floats(cols * ldd)
+                    var expected = start, got = start
+                    for c in 0..<cols {
+                        for i in 0..<rows {
+                            let v = src[i * cols + c]
+                            expected[c * ldd + i] = accumulate ? expected[c * ldd + i] + v : v + (withBias ? bias[c] : 0)
+                        }
+                    }
+                    bias.withUnsafeBufferPointer { b in
+                        Conv3dMemory.transpose(src, rows: rows, cols: cols, &got, ldd: ldd, bias: withBias ? b.baseAddress : nil,
+                                               accumulate: accumulate)
+                    }
+                    #expect(got == expected, "\(rows) x \(cols), bias \(withBias), accumulate \(accumulate)")
+                }
+            }
         }
     }
 

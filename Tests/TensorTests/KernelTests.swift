@@ -43,6 +43,39 @@ import Testing
         #expect(sgd.steps == 2)
     }
 
+    /// The update split over the cores equals the rule applied element by element, frozen parameters untouched;
+    /// the gradient norm equals the plain sum.
+    @Test func sgdAndGradientNormOverManyParameters() throws {
+        var rng = SeededGenerator(seed: 9)
+        let sizes = [70_000, 3, 120_001, 5, 64_000]
+        let tensors = sizes.map { Tensor.uniform([$0], in: -1...1, using: &rng) }
+        let params = ParameterSet(tensors.enumerated().map { ("p\($0.offset)", $0.element) })
+        var values = params.values.buffer.map { Double($0) }
+        let frozenStart = Array(params.values.buffer[params.offsets[2] ..< params.offsets[2] + sizes[2]])
+        var buf = [Double](repeating: 0, count: params.count)
+        var sgd = SGD(learningRate: 0.05, momentum: 0.9, weightDecay: 0.01)
+        for _ in 0..<2 {
+            for i in 0..<params.count { params.grads.pointer[i] = rng.uniform() - 0.5 }
+            var sq: Double = 0
+            for i in 0..<params.count { sq += Double(params.grads.pointer[i]) * Double(params.grads.pointer[i]) }
+            #expect(Swift.abs(Double(params.gradientNorm) - sq.squareRoot()) <= 1e-5 * sq.squareRoot())
+            let g = params.grads.buffer.map { Double($0) }
+            sgd.step(params, frozen: ["p2"])
+            for (j, t) in tensors.enumerated() where j != 2 {
+                for i in params.offsets[j] ..< params.offsets[j] + t.count {
+                    let gi = g[i] + 0.01 * values[i]
+                    buf[i] = 0.9 * buf[i] + gi
+                    values[i] -= 0.05 * buf[i]
+                }
+            }
+        }
+        var worst = 0.0
+        for i in 0..<params.count { worst = Swift.max(worst, Swift.abs(Double(params.values.pointer[i]) - values[i])) }
+        #expect(worst <= 1e-5)
+        #expect(frozenStart == Array(params.values.buffer[params.offsets[2] ..< params.offsets[2] + sizes[2]]))
+        #expect(sgd.momentumBuffer[params.offsets[2] ..< params.offsets[2] + sizes[2]].allSatisfy { $0 == 0 })
+    }
+
     @Test func parameterSetViewsOneFlatBuffer() throws {
         let a = try Tensor([1, 2], shape: [2]), b = try Tensor([3, 4, 5, 6], shape: [2, 2])
         let set = ParameterSet([("a", a), ("b", b)])

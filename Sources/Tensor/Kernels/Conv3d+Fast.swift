@@ -59,19 +59,24 @@ func conv3dForwardFast(_ out: UnsafeMutablePointer<Scalar>, _ inp: UnsafePointer
 
 /// Accumulates (+=) into each non-nil gradient: dinp (like inp), dweight (like weight), dbias (Cout),
 /// given dout (like out), the forward input and the weight. The geometry must pass `Conv3dGeometry.validate()`.
+/// With `accumulateDinp` false, dinp is a fresh gradient whose contents are unspecified: it is overwritten (each
+/// worker zeroes its own clips first, in parallel and cache-warm, instead of a serial zero-fill by the caller).
 public func conv3d_backward(dinp: UnsafeMutablePointer<Scalar>?, dweight: UnsafeMutablePointer<Scalar>?,
                             dbias: UnsafeMutablePointer<Scalar>?, dout: UnsafePointer<Scalar>,
-                            inp: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, _ g: Conv3dGeometry) {
-    conv3dBackwardFast(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight, g, .standard)
+                            inp: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, _ g: Conv3dGeometry,
+                            accumulateDinp: Bool = true) {
+    conv3dBackwardFast(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight, g, .standard,
+                       accumulateDinp: accumulateDinp)
 }
 
 /// `conv3d_backward` with explicit tuning (tests force each path with it).
 func conv3dBackwardFast(dinp: UnsafeMutablePointer<Scalar>?, dweight: UnsafeMutablePointer<Scalar>?,
                         dbias: UnsafeMutablePointer<Scalar>?, dout: UnsafePointer<Scalar>,
                         inp: UnsafePointer<Scalar>, weight: UnsafePointer<Scalar>, _ g: Conv3dGeometry,
-                        _ tuning: Conv3dTuning) {
+                        _ tuning: Conv3dTuning, accumulateDinp: Bool = true) {
     let plan = Conv3dPlan(g, tuning)
     if let dbias { Conv3dFast.biasBackward(dbias, dout, n: g.n, cout: g.cout, l: s0(g)) }
+    if let dinp, !accumulateDinp, plan.shape == nil { dinp.update(repeating: 0, count: g.inputCount) }
     guard let s = plan.shape, dinp != nil || dweight != nil else { return }
     let packed = plan.packedWeight(weight)
     defer { packed?.deallocate() }
@@ -80,11 +85,14 @@ func conv3dBackwardFast(dinp: UnsafeMutablePointer<Scalar>?, dweight: UnsafeMuta
     defer { taps?.deallocate() }
     // Each worker sums its weight gradient transposed (K x Cout: the faster GEMM orientation) in its own buffer.
     let workers = plan.workerClips.count
-    let dwt: UnsafeMutablePointer<Scalar>? = dweight == nil ? nil : .allocate(capacity: workers * s.k * s.cout)
-    dwt?.initialize(repeating: 0, count: workers * s.k * s.cout)
-    defer { dwt?.deallocate() }
+    let dwt: UnsafeMutablePointer<Scalar>? = dweight == nil ? nil : Conv3dScratch.take(workers * s.k * s.cout)
+    dwt?.update(repeating: 0, count: workers * s.k * s.cout)
+    defer { Conv3dScratch.give(dwt, workers * s.k * s.cout) }
     plan.runWorkers { worker, clips, par in
         let mine = dwt.map { $0 + worker * s.k * s.cout }
+        if let dinp, !accumulateDinp {
+            Conv3dMemory.zero(dinp + clips.lowerBound * s.clipIn, clips.count * s.clipIn, parallelMinWork: par)
+        }
         switch plan.path {
         case .shifted:
             Conv3dFast.backwardShifted(dinp, mine, dout, inp, taps.map { UnsafePointer($0) } ?? wk, s, clips,
@@ -98,29 +106,6 @@ func conv3dBackwardFast(dinp: UnsafeMutablePointer<Scalar>?, dweight: UnsafeMuta
 
 /// Output positions per clip of the untrimmed geometry.
 @inline(__always) private func s0(_ g: Conv3dGeometry) -> Int { g.to * g.ho * g.wo }
-
-/// Keeps OpenBLAS single-threaded while clip-parallel workers each call sgemm; calls may overlap (a count of
-/// callers inside), and the thread count found on entry is restored when the last one leaves.
-enum Conv3dBLASThreads {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var inside = 0
-    nonisolated(unsafe) private static var saved: Int32 = 1
-
-    static func singleThreaded(_ body: () -> Void) {
-        lock.lock()
-        if inside == 0 {
-            saved = Int32(openblas_get_num_threads())
-            if saved != 1 { openblas_set_num_threads(1) }
-        }
-        inside += 1
-        lock.unlock()
-        body()
-        lock.lock()
-        inside -= 1
-        if inside == 0 && saved != 1 { openblas_set_num_threads(saved) }
-        lock.unlock()
-    }
-}
 
 /// How one call runs: the trimmed shape, the path, the clips of each worker, and the column tiles.
 struct Conv3dPlan {
@@ -172,7 +157,7 @@ struct Conv3dPlan {
             body(0, workerClips[0], tuning.parallelMinWork)
             return
         }
-        Conv3dBLASThreads.singleThreaded {
+        BLASThreads.singleThreaded {
             Conv3dParallel.chunks(workerClips.count, work: .max, minWork: 0) { range in
                 for w in range { body(w, workerClips[w], .max) }
             }
@@ -257,6 +242,17 @@ struct Conv3dPlan {
     }
 }
 
+/// Scratch memory of the conv kernels, recycled through `StoragePool`: a training step asks for the same sizes
+/// every time, and fresh allocations of several MB would be page-faulted in again on every call.
+enum Conv3dScratch {
+    /// `count` floats with unspecified values.
+    static func take(_ count: Int) -> UnsafeMutablePointer<Scalar> { StoragePool.shared.take(count: Swift.max(count, 1)) }
+    /// Returns what `take(count)` gave (nil: nothing).
+    static func give(_ p: UnsafeMutablePointer<Scalar>?, _ count: Int) {
+        if let p { StoragePool.shared.give(p, count: Swift.max(count, 1)) }
+    }
+}
+
 enum Conv3dFast {
     /// Row-major C = alpha op(A) op(B) + beta C.
     @inline(__always)
@@ -295,8 +291,8 @@ enum Conv3dFast {
                                _ w0: UnsafePointer<Scalar>, _ bias: UnsafePointer<Scalar>?, _ s: Conv3dShape,
                                _ clips: Range<Int>, transposed: Bool) {
         let (l, hw, tw) = (s.l, s.hw, s.t * s.hw)
-        let outT: UnsafeMutablePointer<Scalar>? = transposed ? .allocate(capacity: l * s.cout) : nil
-        defer { outT?.deallocate() }
+        let outT: UnsafeMutablePointer<Scalar>? = transposed ? Conv3dScratch.take(l * s.cout) : nil
+        defer { Conv3dScratch.give(outT, l * s.cout) }
         for n in clips {
             let o = out + n * s.cout * l
             let x = inp + n * s.clipIn
@@ -324,8 +320,8 @@ enum Conv3dFast {
                                 _ dout: UnsafePointer<Scalar>, _ inp: UnsafePointer<Scalar>,
                                 _ w0: UnsafePointer<Scalar>, _ s: Conv3dShape, _ clips: Range<Int>, transposed: Bool) {
         let (l, hw, tw) = (s.l, s.hw, s.t * s.hw)
-        let doutT: UnsafeMutablePointer<Scalar>? = transposed && dwt != nil ? .allocate(capacity: l * s.cout) : nil
-        defer { doutT?.deallocate() }
+        let doutT: UnsafeMutablePointer<Scalar>? = transposed && dwt != nil ? Conv3dScratch.take(l * s.cout) : nil
+        defer { Conv3dScratch.give(doutT, l * s.cout) }
         for n in clips {
             let dO = dout + n * s.cout * l
             let x = inp + n * s.clipIn
@@ -356,18 +352,25 @@ enum Conv3dFast {
     // MARK: im2col path
 
     /// Scratch for the widest tile: the column matrix (K x cols) and, when clips are grouped, a Cout x cols output.
+    /// Give both back with `im2colRelease`.
     static func im2colScratch(_ s: Conv3dShape, _ tiles: [Conv3dTile])
-        -> (col: UnsafeMutablePointer<Scalar>, tmp: UnsafeMutablePointer<Scalar>?) {
+        -> (col: UnsafeMutablePointer<Scalar>, tmp: UnsafeMutablePointer<Scalar>?, cols: Int) {
         let maxCols = tiles.map { $0.clips * $0.frames * s.ohw }.max() ?? 0
         let grouped = tiles.contains { $0.clips > 1 }
-        return (.allocate(capacity: s.k * maxCols), grouped ? .allocate(capacity: s.cout * maxCols) : nil)
+        return (Conv3dScratch.take(s.k * maxCols), grouped ? Conv3dScratch.take(s.cout * maxCols) : nil, maxCols)
+    }
+
+    static func im2colRelease(_ s: Conv3dShape, _ scratch: (col: UnsafeMutablePointer<Scalar>, tmp: UnsafeMutablePointer<Scalar>?, cols: Int)) {
+        Conv3dScratch.give(scratch.col, s.k * scratch.cols)
+        Conv3dScratch.give(scratch.tmp, s.cout * scratch.cols)
     }
 
     static func forwardIm2col(_ out: UnsafeMutablePointer<Scalar>, _ inp: UnsafePointer<Scalar>,
                               _ wk: UnsafePointer<Scalar>, _ bias: UnsafePointer<Scalar>?,
                               _ s: Conv3dShape, _ tiles: [Conv3dTile], _ par: Int) {
-        let (col, tmp) = im2colScratch(s, tiles)
-        defer { col.deallocate(); tmp?.deallocate() }
+        let scratch = im2colScratch(s, tiles)
+        let (col, tmp) = (scratch.col, scratch.tmp)
+        defer { im2colRelease(s, scratch) }
         let l = s.l
         for tile in tiles {
             let cols = tile.clips * tile.frames * s.ohw
@@ -388,8 +391,9 @@ enum Conv3dFast {
     static func backwardIm2col(_ dinp: UnsafeMutablePointer<Scalar>?, _ dwt: UnsafeMutablePointer<Scalar>?,
                                _ dout: UnsafePointer<Scalar>, _ inp: UnsafePointer<Scalar>,
                                _ wk: UnsafePointer<Scalar>, _ s: Conv3dShape, _ tiles: [Conv3dTile], _ par: Int) {
-        let (col, tmp) = im2colScratch(s, tiles)
-        defer { col.deallocate(); tmp?.deallocate() }
+        let scratch = im2colScratch(s, tiles)
+        let (col, tmp) = (scratch.col, scratch.tmp)
+        defer { im2colRelease(s, scratch) }
         let l = s.l
         for tile in tiles {
             let cols = tile.clips * tile.frames * s.ohw
