@@ -5,6 +5,7 @@ import Testing
 @testable import Learner
 import enum Tensor.GradMode
 import class Tensor.Tensor
+import typealias Tensor.Scalar
 
 /// Helpers: hand-made codes, clips drawn from RGB patterns, and PNG decoding through the ffmpeg tools.
 enum StatsSupport {
@@ -236,7 +237,7 @@ enum StatsSupport {
 
 @Suite struct TrainingHistoryTests {
     static func losses(_ step: Int) -> Losses {
-        Losses(aln: Float(step), div: 1, fid: Float(2 * step), loc: 0.5, nce: 0, total: Float(3 * step + 1))
+        Losses(aln: Scalar(step), div: 1, fid: Scalar(2 * step), loc: 0.5, nce: 0, total: Scalar(3 * step + 1))
     }
 
     @Test func staysBoundedAndKeepsTheFirstAndLatestSteps() throws {

@@ -67,9 +67,9 @@ public struct ProbeFeatures: Sendable, Equatable, Codable {
             throw ProbeError.model("codes \(codes.shape) and local features \(local.shape) do not fit \(n) clips and \(ks)+\(kd) concepts")
         }
         let d = local.shape[2]
-        let f = FeatureMatrix(rows: n, columns: feat.shape[1], values: feat.values.map(Double.init))
-        let q = FeatureMatrix(rows: n, columns: k, values: codes.values.map(Double.init))
-        let l = local.values.map(Double.init)
+        let f = FeatureMatrix(rows: n, columns: feat.shape[1], values: feat.values.map { Double($0) })
+        let q = FeatureMatrix(rows: n, columns: k, values: codes.values.map { Double($0) })
+        let l = local.values.map { Double($0) }
         self.init(matrices: [
             .v: f,
             .qV: q,

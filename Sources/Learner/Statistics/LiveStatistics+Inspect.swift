@@ -40,7 +40,7 @@ extension LiveStatistics {
         guard attention.shape == [1, width, l] else {
             throw StatisticsError.invalidInput("attention is \(attention.shape), expected [1, \(width), \(l)]")
         }
-        let q = qv.values.map(Double.init)
+        let q: [Double] = qv.values.map { Double($0) }
         let shown = options.topConcepts ?? c.topK
         func strongest(_ columns: Range<Int>) -> [ConceptActivation] {
             let ranked = columns.filter { q[$0].isFinite }.sorted { q[$0] > q[$1] || (q[$0] == q[$1] && $0 < $1) }

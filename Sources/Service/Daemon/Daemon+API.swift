@@ -2,6 +2,7 @@ import ConceptModel
 import Foundation
 import Learner
 import Media
+import Tensor
 
 /// The daemon as the HTTP API's backend: every answer is a snapshot of the running parts, read without
 /// stopping them.
@@ -69,10 +70,11 @@ extension Daemon: APIBackend {
         m.gauge("conceptd_step", [], Double(t.step))
         m.counter("conceptd_skipped_steps_total", [], total: t.skipped)
         m.counter("conceptd_rollbacks_total", [], total: t.rollbacks)
-        let terms: [(String, Losses) -> Float] = [{ _, l in l.total }, { _, l in l.aln }, { _, l in l.loc }, { _, l in l.fid }, { _, l in l.div }, { _, l in l.nce }]
-        for (name, get) in zip(["total", "aln", "loc", "fid", "div", "nce"], terms) {
-            m.gauge("conceptd_loss", [("term", name)], Double(get(name, t.losses)))
-            m.gauge("conceptd_loss_average", [("term", name)], Double(get(name, t.lossAverage)))
+        let terms: [(String, KeyPath<Losses, Scalar>)] = [("total", \.total), ("aln", \.aln), ("loc", \.loc), ("fid", \.fid),
+                                                          ("div", \.div), ("nce", \.nce)]
+        for (name, term) in terms {
+            m.gauge("conceptd_loss", [("term", name)], Double(t.losses[keyPath: term]))
+            m.gauge("conceptd_loss_average", [("term", name)], Double(t.lossAverage[keyPath: term]))
         }
         m.gauge("conceptd_clips_per_second", [], t.clipsPerSecond)
         m.gauge("conceptd_replay_clips", [], Double(t.replayFill))
