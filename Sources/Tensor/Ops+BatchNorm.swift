@@ -119,16 +119,9 @@ public func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Te
         let unbiased = TensorStorage(count: c)
         batchnorm_forward_train(out.storage.pointer, mean.pointer, invstd.pointer, unbiased.pointer, x.storage.pointer,
                                 weight.storage.pointer, bias.storage.pointer, n, c, l, eps)
-        let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
-        for ch in 0..<c {
-            rm[ch] = (1 - momentum) * rm[ch] + momentum * mean.pointer[ch]
-            rv[ch] = (1 - momentum) * rv[ch] + momentum * unbiased.pointer[ch]
-        }
+        batchnorm_update_running(runningMean.storage.pointer, runningVar.storage.pointer, mean.pointer, unbiased.pointer, c, momentum)
     } else {
-        for ch in 0..<c {
-            mean.pointer[ch] = runningMean.storage.pointer[ch]
-            invstd.pointer[ch] = 1 / (runningVar.storage.pointer[ch] + eps).squareRoot()
-        }
+        batchnorm_eval_statistics(mean.pointer, invstd.pointer, runningMean.storage.pointer, runningVar.storage.pointer, c, eps)
         batchnorm_forward_eval(out.storage.pointer, x.storage.pointer, weight.storage.pointer, bias.storage.pointer,
                                runningMean.storage.pointer, runningVar.storage.pointer, n, c, l, eps)
     }
@@ -300,16 +293,9 @@ public func batchNormReLU(_ x: Tensor, adding residual: Tensor? = nil, weight: T
         let unbiased = TensorStorage(uninitializedCount: c)
         batchnorm_relu_forward_train(out.storage.pointer, scale.pointer, shift.pointer, mean.pointer, invstd.pointer, unbiased.pointer,
                                      x.storage.pointer, r, weight.storage.pointer, bias.storage.pointer, n, c, l, eps)
-        let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
-        for ch in 0..<c {
-            rm[ch] = (1 - momentum) * rm[ch] + momentum * mean.pointer[ch]
-            rv[ch] = (1 - momentum) * rv[ch] + momentum * unbiased.pointer[ch]
-        }
+        batchnorm_update_running(runningMean.storage.pointer, runningVar.storage.pointer, mean.pointer, unbiased.pointer, c, momentum)
     } else {
-        for ch in 0..<c {
-            mean.pointer[ch] = runningMean.storage.pointer[ch]
-            invstd.pointer[ch] = 1 / (runningVar.storage.pointer[ch] + eps).squareRoot()
-        }
+        batchnorm_eval_statistics(mean.pointer, invstd.pointer, runningMean.storage.pointer, runningVar.storage.pointer, c, eps)
         batchnorm_relu_forward_eval(out.storage.pointer, scale.pointer, shift.pointer, x.storage.pointer, r, weight.storage.pointer,
                                     bias.storage.pointer, runningMean.storage.pointer, runningVar.storage.pointer, n, c, l, eps)
     }
@@ -326,4 +312,23 @@ public func batchNormReLU(_ x: Tensor, adding residual: Tensor? = nil, weight: T
         flips = probe.observe(pre)
     }
     return out
+}
+
+/// Running statistics after a training batch: `r = (1 − momentum) r + momentum · batch` per channel (PyTorch's rule;
+/// the variance uses the unbiased batch variance). `c` channels.
+func batchnorm_update_running(_ runningMean: UnsafeMutablePointer<Scalar>, _ runningVar: UnsafeMutablePointer<Scalar>,
+                              _ mean: UnsafePointer<Scalar>, _ unbiased: UnsafePointer<Scalar>, _ c: Int, _ momentum: Scalar) {
+    for ch in 0..<c {
+        runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * mean[ch]
+        runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * unbiased[ch]
+    }
+}
+
+/// Evaluation mode's per-channel `mean` and `invstd = 1/√(var + eps)` from the running statistics. `c` channels.
+func batchnorm_eval_statistics(_ mean: UnsafeMutablePointer<Scalar>, _ invstd: UnsafeMutablePointer<Scalar>,
+                               _ runningMean: UnsafePointer<Scalar>, _ runningVar: UnsafePointer<Scalar>, _ c: Int, _ eps: Scalar) {
+    for ch in 0..<c {
+        mean[ch] = runningMean[ch]
+        invstd[ch] = 1 / (runningVar[ch] + eps).squareRoot()
+    }
 }
