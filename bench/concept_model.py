@@ -51,6 +51,7 @@ class Config:
     sinkhorn_iters: int = 3
     topk: int = 5
     margin: float = 1.4
+    aln_weight: float = 1.0  # weight of L_aln (1 in the spec; 0 for the Table 4 ablations without it)
     alpha: float = 1.0
     beta: float = 1.0
     gamma: float = 0.01
@@ -327,7 +328,7 @@ def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torc
                 + local_contrast(Fx["d"], fvd, valid_d, cfg.margin)
                 + local_contrast(fvd, Fx["d"], valid_d, cfg.margin))
 
-    total = loss_aln + cfg.beta * loss_fid + cfg.gamma * loss_div
+    total = cfg.aln_weight * loss_aln + cfg.beta * loss_fid + cfg.gamma * loss_div
     if cfg.use_local:
         total = total + cfg.alpha * loss_loc
     if cfg.nce > 0:

@@ -6,9 +6,10 @@ import Media
 import Tensor
 
 /// `concept-bench learn --minutes 30`: trains a preset online on a generated static/dynamic stream (a watch folder
-/// of synthetic videos → the media layer's clips → replay buffer → `Trainer`, the daemon's path), then prints the
-/// paper's Table 3 on our data (linear probes of the background and motion labels for every representation, each
-/// next to the random-initialised encoder's) and retrieval on real videos the learner never saw.
+/// of synthetic videos that keeps receiving new ones → the media layer's clips → replay buffer → `Trainer`, the
+/// daemon's path), then prints the paper's Table 3 on our data (linear probes of the background and motion labels
+/// for every representation, each next to the random-initialised encoder's) and retrieval on real videos the
+/// learner never saw.
 struct LearnBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "learn",
@@ -20,6 +21,11 @@ struct LearnBench: ParsableCommand {
     @Option(help: "Override the preset's frames per view T (clips have T + 1).") var frames: Int?
     @Option(help: "Override Ks = Kd (the paper's 50).") var concepts: Int?
     @Option(help: "Override the SGD learning rate.") var lr: Double?
+    @Option(help: "Weight of the optional InfoNCE term between v and d (the spec's `nce`; 0: off, the paper's default).")
+    var nce: Double = 0
+    @Option(help: "Rows of each Sinkhorn feature queue (the spec's `queue_length`, default 256; 0: no queue).")
+    var queue: Int?
+    @Option(help: "Transform before the cosine classifier: identity (the paper's default) or mlp.") var sigma: String?
     @Option(help: "Clips per training step.") var batch = 8
     @Option(help: "Steps without L_loc at the start.") var warmup = 200
     @Option(help: "Seed of the model, the batches and the generated data.") var seed: UInt64 = 1
@@ -31,6 +37,8 @@ struct LearnBench: ParsableCommand {
     @Option(help: "Probe videos per (background, motion) pair (a quarter go to the test side).") var probeClipsPerPair = 8
     @Option(help: "Frames per generated video (16 fps).") var videoFrames = 32
     @Option(help: "Replay buffer capacity in clips.") var replay = 1024
+    @Option(help: "Seconds between rounds of new stream videos (one per background/motion pair, new seeds) renamed into the watch folder while training; the replay buffer then keeps the newest clips (FIFO). 0: only the initial videos, kept by reservoir sampling.")
+    var freshEvery: Double = 10
     @Option(help: "Probe during training every this many minutes of training (0: only at the end).") var probeEvery: Double = 10
     @Option(help: "Real videos for retrieval (default: <repo>/../shared/data/videos, else $CONCEPT_VIDEOS_DIR; '' skips).")
     var videos: String?
@@ -44,6 +52,7 @@ struct LearnBench: ParsableCommand {
         guard batch >= 2 else { throw ValidationError("--batch must be at least 2") }
         guard clipsPerVideo >= 2 else { throw ValidationError("--clips-per-video must be at least 2 (retrieval needs a sibling clip)") }
         guard probeEvery >= 0 else { throw ValidationError("--probe-every must be >= 0") }
+        guard freshEvery >= 0, freshEvery.isFinite else { throw ValidationError("--fresh-every must be a non-negative number of seconds") }
         _ = try Self.lossWeights(losses)
     }
 
@@ -65,6 +74,12 @@ struct LearnBench: ParsableCommand {
         if let frames { config.frames = frames }
         if let concepts { config.ks = concepts; config.kd = concepts; config.topK = Swift.min(config.topK, concepts) }
         if let lr { config.learningRate = Scalar(lr) }
+        config.nce = Scalar(nce)
+        if let queue { config.queueLength = queue }
+        if let sigma {
+            guard let s = ModelConfig.Sigma(rawValue: sigma) else { throw ValidationError("--sigma takes identity or mlp; got '\(sigma)'") }
+            config.sigma = s
+        }
         try config.validate()
         let on = try Self.lossWeights(losses)
         if !on.contains("aln") { config.alnWeight = 0 }
@@ -77,7 +92,7 @@ struct LearnBench: ParsableCommand {
         defer { if work == nil { try? fm.removeItem(atPath: root) } }
         let side = Swift.max(config.height, config.width)
         let size = SyntheticDataset.Size(width: side + side % 2, height: side + side % 2)
-        print("concept-bench learn: preset \(preset) (\(config.frames + 1)x\(config.height)x\(config.width) clips, \(config.ks)+\(config.kd) concepts), batch \(batch), warm-up \(warmup) steps, losses \(["aln", "fid", "div", "loc"].filter(on.contains).joined(separator: "+")) (w_aln \(config.alnWeight), α \(config.alpha), β \(config.beta), γ \(config.gamma)), \(fmt(minutes, 1)) min, seed \(seed)")
+        print("concept-bench learn: preset \(preset) (\(config.frames + 1)x\(config.height)x\(config.width) clips, \(config.ks)+\(config.kd) concepts), batch \(batch), warm-up \(warmup) steps, losses \(["aln", "fid", "div", "loc"].filter(on.contains).joined(separator: "+")) (w_aln \(config.alnWeight), α \(config.alpha), β \(config.beta), γ \(config.gamma), nce \(config.nce)), sigma \(config.sigma), queue \(config.queueLength), lr \(config.learningRate), \(fmt(minutes, 1)) min, seed \(seed)")
 
         // Generated data: a training stream and a disjoint probe set (other seeds, so no clip is shared).
         var t = Date()
@@ -125,17 +140,23 @@ struct LearnBench: ParsableCommand {
 
         // The daemon's path: watch folder → media clips (random crop) → replay buffer → trainer.
         let trainer = try Trainer(config: config, batchSize: batch, warmupSteps: warmup, seed: seed, store: nil)
-        let buffer = ReplayBuffer(capacity: replay, policy: .reservoir, seed: seed)
+        let buffer = ReplayBuffer(capacity: replay, policy: freshEvery > 0 ? .fifo : .reservoir, seed: seed)
         let ingest = MediaIngest(queueCapacity: Swift.max(8, batch * 2))
         var sourceOptions = SourceOptions(
             clip: ClipOptions(frames: config.frames + 1, height: config.height, width: config.width, fps: 16,
                               crop: .random, randomFlip: false, seed: seed),
-            watch: WatchFolderOptions(settleSeconds: 0, after: .keep, stateDirectory: root + "/ingest"))
+            watch: WatchFolderOptions(settleSeconds: 0, after: freshEvery > 0 ? .delete : .keep, stateDirectory: root + "/ingest"))
         sourceOptions.logger.logLevel = .error
         let source = try ingest.add("folder:" + root + "/stream/train", name: "stream", options: sourceOptions)
         let feeder = Feeder(queue: ingest.queue, replay: buffer)
         feeder.start()
+        let fresh = freshEvery > 0
+            ? StreamFeeder(directory: root + "/stream/train", staging: root + "/stream/staging", backgrounds: backgrounds,
+                           motions: motions, size: size, frames: videoFrames, seed: seed &* 1000 &+ 3, every: freshEvery)
+            : nil
+        try fresh?.start()
         defer {
+            fresh?.stop()
             source.stop()
             _ = source.join(timeout: 10)
             ingest.queue.close()
@@ -175,6 +196,8 @@ struct LearnBench: ParsableCommand {
             }
         }
         let wall = Date().timeIntervalSince(runStart)
+        if let fresh { print("stream: \(stream.items.count) initial videos + \(fresh.written) fresh ones (\(fresh.rounds) rounds, one every \(fmt(freshEvery, 0)) s); \(buffer.totalSeen) clips seen") }
+        if let error = fresh?.error { print("the stream feeder stopped: \(error)") }
         let p0 = Date()
         let weights = try trainer.learner.model.stateDict()
         let result = try evaluator.evaluate(stateDict: weights, step: trainer.state.step)
@@ -211,7 +234,7 @@ struct LearnBench: ParsableCommand {
             print("chance R@1 (a random other clip is from the same video): \(fmt(100 * perVideo, 1))")
         }
         print("")
-        print("RESULT learn preset=\(preset) losses=\(["aln", "fid", "div", "loc"].filter(on.contains).joined(separator: "+")) steps=\(s.step) minutes=\(fmt(trained / 60, 2)) " +
+        print("RESULT learn preset=\(preset) losses=\(["aln", "fid", "div", "loc"].filter(on.contains).joined(separator: "+")) nce=\(config.nce) queue=\(config.queueLength) sigma=\(config.sigma) steps=\(s.step) minutes=\(fmt(trained / 60, 2)) " +
               ProbeRepresentation.allCases.map { r in "motion_\(r.rawValue)=\(fmt(100 * (result.row("motion", r)?.accuracy ?? .nan), 1))" }.joined(separator: " "))
     }
 
@@ -248,6 +271,70 @@ struct LearnBench: ParsableCommand {
     }
 
     func fmt(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+}
+
+/// Renders one new video per (background, motion) pair every `every` seconds, with new seeds, and renames them
+/// into the watch folder (what `conceptctl feed` does for the demo), so the learner trains on a stream that keeps
+/// bringing unseen clips instead of cycling through a fixed set.
+final class StreamFeeder: @unchecked Sendable {
+    let directory: String, staging: String
+    let backgrounds: Int, motions: Int, size: SyntheticDataset.Size, frames: Int, seed: UInt64, every: Double
+    private let lock = NSLock()
+    private var stopping = false
+    private var _written = 0, _rounds = 0
+    private var _error: Error?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(directory: String, staging: String, backgrounds: Int, motions: Int, size: SyntheticDataset.Size, frames: Int,
+         seed: UInt64, every: Double) {
+        (self.directory, self.staging, self.backgrounds, self.motions) = (directory, staging, backgrounds, motions)
+        (self.size, self.frames, self.seed, self.every) = (size, frames, seed, every)
+    }
+
+    /// Videos written so far.
+    var written: Int { lock.withLock { _written } }
+    /// Rounds finished so far.
+    var rounds: Int { lock.withLock { _rounds } }
+    /// Why the feeder stopped early, if it did.
+    var error: Error? { lock.withLock { _error } }
+
+    func start() throws {
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        let thread = Thread { [self] in
+            defer { done.signal() }
+            let bs = SyntheticBackground.allCases.prefix(backgrounds), ms = SyntheticMotion.allCases.prefix(motions)
+            var round = 0
+            while !lock.withLock({ stopping }) {
+                var rng = Media.SeededGenerator(seed: seed &+ UInt64(round))
+                do {
+                    for b in bs {
+                        for m in ms {
+                            let clip = try SyntheticClip(background: b, motion: m, width: size.width, height: size.height,
+                                                         frames: frames, seed: rng.next())
+                            let name = String(format: "fresh-r%06d-%@-%@.mp4", round, b.name, m.name)
+                            try clip.write(to: staging + "/" + name, fps: 16)
+                            try FileManager.default.moveItem(atPath: staging + "/" + name, toPath: directory + "/" + name)
+                            lock.withLock { _written += 1 }
+                        }
+                    }
+                } catch {
+                    lock.withLock { _error = error }
+                    return
+                }
+                round += 1
+                lock.withLock { _rounds = round }
+                let until = Date().addingTimeInterval(every)
+                while Date() < until, !lock.withLock({ stopping }) { Thread.sleep(forTimeInterval: 0.1) }
+            }
+        }
+        thread.name = "bench-stream"
+        thread.start()
+    }
+
+    func stop() {
+        lock.withLock { stopping = true }
+        done.wait()
+    }
 }
 
 /// Moves clips from the media queue into the replay buffer on its own thread (what the daemon's ingest service does).

@@ -8,13 +8,16 @@ import Testing
 /// → replay buffer → `Trainer`, as the daemon does) and probes the motion label of a disjoint generated set against
 /// the random-initialised encoder of the same seed.
 ///
-/// Opt-in (`CONCEPT_LEARNING_PROBE=1`): with the method's defaults at this scale the dynamic branch `q_d` separates
-/// still from moving clips (already at random init), but `q_v^d` did not pick motion up within minutes: measured
-/// with this setup (2 backgrounds x 2 motions, 96 test clips, batch 16, lr 0.02) the motion probe on `q_v^d` stayed
-/// at 43-60 % through 1500 steps against 57 % at random init (400 steps, about 2 minutes: 42 % against 57 %,
-/// the margin for 96 test clips is 21.7 points). The test states the property the paper's Table 3
-/// implies, with a margin chance cannot meet, for when the learner (or a longer budget) gets there.
-@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["CONCEPT_LEARNING_PROBE"] != nil))
+/// The configuration is the spec's option `nce = 1` (the InfoNCE term between `v` and `d` of the authors' code) with
+/// no feature queue (`queue_length = 0`). With the paper's defaults the swapped prediction has nothing to start
+/// from at this scale: `v` and `d` features of a clip are unrelated at init, both code vectors flatten (their spread
+/// over concepts falls to ~0.01 against Sinkhorn's `eps = 0.05`), the targets go uniform and `q_v^d` stays at chance
+/// through 1500 steps. InfoNCE ties each clip's `v` to its own `d` first, and then the Sinkhorn targets become
+/// motion-pure and `q_v^d` predicts them. A queue of features from the fast-moving encoder (there is no momentum
+/// encoder) makes InfoNCE collapse instead: its loss rises to exactly `log(N + queue)`. Measured in #7's notes.
+///
+/// `CONCEPT_LEARNING_STEPS` overrides the step count (default 250, about 40 s).
+@Suite(.serialized)
 struct LearningProbeTests {
     /// The smallest improvement over random init that noise cannot explain: with `classes` balanced classes and `n`
     /// test clips, an accuracy near chance `p = 1/classes` has standard deviation `σ = √(p(1−p)/n)`; the difference of
@@ -34,10 +37,11 @@ struct LearningProbeTests {
         MediaLibrary.routeLibavLogs(to: nil, level: .quiet)
         let root = try temporaryDirectory("learning-probe")
         defer { try? FileManager.default.removeItem(at: root) }
-        let steps = ProcessInfo.processInfo.environment["CONCEPT_LEARNING_STEPS"].flatMap(Int.init) ?? 400
+        let steps = ProcessInfo.processInfo.environment["CONCEPT_LEARNING_STEPS"].flatMap(Int.init) ?? 250
         var config = try reducedTinyConfig(frames: 4, side: 32, concepts: 8)
         config.learningRate = 0.02
-        config.queueLength = 64
+        config.nce = 1
+        config.queueLength = 0
         // Motions `still` and `translate-right`; 6-frame videos, so a 5-frame clip moves by about 1.7 pixels a frame.
         let size = SyntheticDataset.Size(width: 32, height: 32)
         let probe = try SyntheticDataset.generate(directory: root.path + "/probe", backgrounds: 2, motions: 2, clipsPerPair: 48,
