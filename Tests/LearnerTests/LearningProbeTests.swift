@@ -14,9 +14,10 @@ import Testing
 /// over concepts falls to ~0.01 against Sinkhorn's `eps = 0.05`), the targets go uniform and `q_v^d` stays at chance
 /// through 1500 steps. InfoNCE ties each clip's `v` to its own `d` first, and then the Sinkhorn targets become
 /// motion-pure and `q_v^d` predicts them. A queue of features from the fast-moving encoder (there is no momentum
-/// encoder) makes InfoNCE collapse instead: its loss rises to exactly `log(N + queue)`. Measured in #7's notes.
+/// encoder) makes InfoNCE collapse instead: each term rises to exactly `log(N + queue)`, chance. Measured in
+/// `bench/RESULTS-learn.md` ("Why").
 ///
-/// `CONCEPT_LEARNING_STEPS` overrides the step count (default 250, about 40 s).
+/// `CONCEPT_LEARNING_STEPS` overrides the step count (default 250, about 50 s).
 @Suite(.serialized)
 struct LearningProbeTests {
     /// The smallest improvement over random init that noise cannot explain: with `classes` balanced classes and `n`
