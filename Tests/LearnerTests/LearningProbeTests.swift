@@ -17,7 +17,8 @@ import Testing
 /// encoder) makes InfoNCE collapse instead: each term rises to exactly `log(N + queue)`, chance. Measured in
 /// `bench/RESULTS-learn.md` ("Why").
 ///
-/// `CONCEPT_LEARNING_STEPS` overrides the step count (default 250, about 50 s).
+/// `CONCEPT_LEARNING_STEPS` overrides the step count (default 250, about 50 s). `make test` runs this suite on its own
+/// after the others: a minute of both cores beside the timing-sensitive media suites made them miss their deadlines.
 @Suite(.serialized)
 struct LearningProbeTests {
     /// The smallest improvement over random init that noise cannot explain: with `classes` balanced classes and `n`
