@@ -312,8 +312,7 @@ final class StreamFeeder: @unchecked Sendable {
                             let clip = try SyntheticClip(background: b, motion: m, width: size.width, height: size.height,
                                                          frames: frames, seed: rng.next())
                             let name = String(format: "fresh-r%06d-%@-%@.mp4", round, b.name, m.name)
-                            try clip.write(to: staging + "/" + name, fps: 16)
-                            try FileManager.default.moveItem(atPath: staging + "/" + name, toPath: directory + "/" + name)
+                            try clip.deliver(named: name, to: directory, via: staging, fps: 16)
                             lock.withLock { _written += 1 }
                         }
                     }

@@ -78,8 +78,7 @@ struct Feed: ParsableCommand {
                 let b = bs.randomElement(using: &rng)!, m = ms.randomElement(using: &rng)!
                 let clip = try SyntheticClip(background: b, motion: m, width: s.width, height: s.height, frames: frames, seed: rng.next())
                 let name = String(format: "feed-r%06d-%02d-%@-%@.mp4", round, i, b.name, m.name)
-                try clip.write(to: staging + "/" + name, fps: fps)
-                try fm.moveItem(atPath: staging + "/" + name, toPath: directory + "/" + name)
+                try clip.deliver(named: name, to: directory, via: staging, fps: fps)
                 print("\(directory)/\(name)")
             }
             fflush(nil)

@@ -95,6 +95,13 @@ public struct SyntheticClip: Sendable, Hashable, Codable {
         try writer.finish()
         return writer.codecName
     }
+
+    /// Encodes the clip as `staging/name`, then renames it to `directory/name`, so a folder watcher never sees a
+    /// half-written file (both folders must be on one file system, where a rename is atomic).
+    public func deliver(named name: String, to directory: String, via staging: String, fps: Double) throws {
+        try write(to: staging + "/" + name, fps: fps)
+        try FileManager.default.moveItem(atPath: staging + "/" + name, toPath: directory + "/" + name)
+    }
 }
 
 /// A clip's background: the texture field coloured by a two-colour palette drawn per clip, in [0, 1] RGB.
