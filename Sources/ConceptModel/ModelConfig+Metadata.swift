@@ -5,7 +5,7 @@ extension ModelConfig {
     /// Reads a configuration from the string metadata of a parity case or snapshot (`widths`, `stem`, `blocks`, `ks`,
     /// `kd`, `frames`, `height`, `width`, `queue_length`, `fid_hidden`, `attn_dim`, `sigma`, `nce`, `nce_tau`, `tau`,
     /// `eps`, `sinkhorn_iters`, `topk`, `margin`, `aln_weight`, `alpha`, `beta`, `gamma`, `lr`, `momentum`, `weight_decay`,
-    /// `bn_momentum`, `bn_eps`). Missing keys keep the defaults; malformed values are errors naming the key.
+    /// `bn_momentum`, `bn_eps`, `nce_static`, `nce_queue`, `difference`). Missing keys keep the defaults; malformed values are errors naming the key.
     public init(metadata m: [String: String]) throws {
         self.init()
         func int(_ k: String) throws -> Int? {
@@ -42,6 +42,18 @@ extension ModelConfig {
         }
         if let v = try float("nce") { nce = v }
         if let v = try float("nce_tau") { nceTau = v }
+        if let v = try float("nce_static") { nceStatic = v }
+        if let s = m["nce_queue"] {
+            switch s.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "true", "1": nceQueue = true
+            case "false", "0": nceQueue = false
+            default: throw ModelError.invalidConfig("nce_queue = '\(s)' (true or false)")
+            }
+        }
+        if let s = m["difference"] {
+            guard let v = Difference(rawValue: s) else { throw ModelError.invalidConfig("difference = '\(s)' (raw or normalized)") }
+            difference = v
+        }
         if let v = try float("tau") { tau = v }
         if let v = try float("eps") { eps = v }
         if let v = try int("sinkhorn_iters") { sinkhornIterations = v }
@@ -72,8 +84,11 @@ extension ModelConfig {
         ]
         if let fidHidden { m["fid_hidden"] = "\(fidHidden)" }
         if let attnDim { m["attn_dim"] = "\(attnDim)" }
-        // Only when switched away from the paper's 1, so configuration hashes of existing snapshots do not change.
+        // The options beyond the paper only when switched on, so configuration hashes of existing snapshots do not change.
         if alnWeight != 1 { m["aln_weight"] = "\(alnWeight)" }
+        if nceStatic != 0 { m["nce_static"] = "\(nceStatic)" }
+        if !nceQueue { m["nce_queue"] = "false" }
+        if difference != .raw { m["difference"] = difference.rawValue }
         return m
     }
 }

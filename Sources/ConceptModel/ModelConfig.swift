@@ -4,7 +4,15 @@ import Tensor
 /// Defaults are the spec's (`../shared/spec/method.md`); presets set the backbone and clip size.
 public struct ModelConfig: Sendable, Equatable, Codable {
     /// The transform before the cosine classifier.
-    public enum Sigma: String, Sendable, Codable { case identity, mlp }
+    public enum Sigma: String, Sendable, Codable, CaseIterable { case identity, mlp }
+    /// How the frame-difference view is computed.
+    public enum Difference: String, Sendable, Codable, CaseIterable {
+        /// `d = x[t+1] − x[t]` of the normalised frames (the paper).
+        case raw
+        /// Every (clip, channel, frame) plane standardised over its pixels before differencing, so a change of gain
+        /// or offset between two frames (flicker, auto exposure) gives `d = 0`.
+        case normalized
+    }
 
     /// Stage widths of layer1...layer4.
     public var widths: [Int] = [64, 128, 256, 512]
@@ -34,6 +42,12 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var nce: Scalar = 0
     /// Temperature of InfoNCE.
     public var nceTau: Scalar = 0.07
+    /// Weight of the optional InfoNCE term between v and s (0: off).
+    public var nceStatic: Scalar = 0
+    /// Whether the InfoNCE terms take the queue rows as negatives besides the batch.
+    public var nceQueue: Bool = true
+    /// How the frame-difference view is computed.
+    public var difference: Difference = .raw
     /// Temperature of the swapped prediction.
     public var tau: Scalar = 0.1
     /// Sinkhorn entropy ε.
@@ -98,7 +112,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         if (fidHidden ?? 1) < 1 || (attnDim ?? 1) < 1 { problems.append("fidHidden and attnDim must be positive") }
         if !(tau > 0) || !(eps > 0) || !(nceTau > 0) { problems.append("tau, eps and nceTau must be > 0") }
         if sinkhornIterations < 1 { problems.append("sinkhornIterations must be >= 1") }
-        if nce < 0 || alnWeight < 0 || alpha < 0 || beta < 0 || gamma < 0 { problems.append("loss weights must be >= 0") }
+        if nce < 0 || nceStatic < 0 || alnWeight < 0 || alpha < 0 || beta < 0 || gamma < 0 { problems.append("loss weights must be >= 0") }
         if !(learningRate > 0) || momentum < 0 || weightDecay < 0 { problems.append("lr must be > 0, momentum and weightDecay >= 0") }
         if !problems.isEmpty { throw ModelError.invalidConfig(problems.joined(separator: "; ")) }
     }

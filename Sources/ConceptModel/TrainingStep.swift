@@ -3,13 +3,35 @@ import Tensor
 
 /// Loss values of one step.
 public struct Losses: Sendable, Equatable, Codable {
-    public var aln: Scalar = 0, div: Scalar = 0, fid: Scalar = 0, loc: Scalar = 0, nce: Scalar = 0, total: Scalar = 0
+    public var aln: Scalar = 0, div: Scalar = 0, fid: Scalar = 0, loc: Scalar = 0, nce: Scalar = 0, nceStatic: Scalar = 0
+    public var total: Scalar = 0
     /// Loss values (all zero by default).
-    public init(aln: Scalar = 0, div: Scalar = 0, fid: Scalar = 0, loc: Scalar = 0, nce: Scalar = 0, total: Scalar = 0) {
-        self.aln = aln; self.div = div; self.fid = fid; self.loc = loc; self.nce = nce; self.total = total
+    public init(aln: Scalar = 0, div: Scalar = 0, fid: Scalar = 0, loc: Scalar = 0, nce: Scalar = 0, nceStatic: Scalar = 0,
+                total: Scalar = 0) {
+        self.aln = aln; self.div = div; self.fid = fid; self.loc = loc; self.nce = nce; self.nceStatic = nceStatic
+        self.total = total
     }
     /// Whether every term is finite.
-    public var isFinite: Bool { [aln, div, fid, loc, nce, total].allSatisfy(\.isFinite) }
+    public var isFinite: Bool { [aln, div, fid, loc, nce, nceStatic, total].allSatisfy(\.isFinite) }
+
+    /// Every term moved towards `new` by `rate` (one step of an exponential moving average).
+    public func moved(toward new: Losses, rate: Scalar) -> Losses {
+        func ema(_ old: Scalar, _ value: Scalar) -> Scalar { old + rate * (value - old) }
+        return Losses(aln: ema(aln, new.aln), div: ema(div, new.div), fid: ema(fid, new.fid), loc: ema(loc, new.loc),
+                      nce: ema(nce, new.nce), nceStatic: ema(nceStatic, new.nceStatic), total: ema(total, new.total))
+    }
+
+    private enum CodingKeys: String, CodingKey { case aln, div, fid, loc, nce, nceStatic, total }
+
+    /// Decodes loss values; those written before `nceStatic` existed have it zero.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(aln: c.decode(Scalar.self, forKey: .aln), div: c.decode(Scalar.self, forKey: .div),
+                      fid: c.decode(Scalar.self, forKey: .fid), loc: c.decode(Scalar.self, forKey: .loc),
+                      nce: c.decodeIfPresent(Scalar.self, forKey: .nce) ?? 0,
+                      nceStatic: c.decodeIfPresent(Scalar.self, forKey: .nceStatic) ?? 0,
+                      total: c.decode(Scalar.self, forKey: .total))
+    }
 }
 
 /// Everything one forward pass computes, kept as tensors so a caller can read any of it without another pass.
@@ -65,8 +87,10 @@ public final class ConceptLearner {
     }
 
     /// The backbone input `[v; s; d]` (`3N x 3 x T x H x W`) from `N x 3 x (T+1) x H x W` frames:
-    /// `v` = frames `0..<T`, `s` = frame `staticIndex[i]` repeated, `d` = `frames[1...T] − frames[0..<T]`.
-    public static func views(frames: Tensor, staticIndex: [Int]) throws -> Tensor {
+    /// `v` = frames `0..<T`, `s` = frame `staticIndex[i]` repeated, `d` = `frames[1...T] − frames[0..<T]`; with
+    /// `difference = .normalized` each (clip, channel, frame) plane is first standardised over its pixels,
+    /// `(x − mean) / √(var + 1e-5)` (biased variance).
+    public static func views(frames: Tensor, staticIndex: [Int], difference: ModelConfig.Difference = .raw) throws -> Tensor {
         guard frames.rank == 5, frames.shape[1] == 3, frames.shape[2] >= 2 else {
             throw ModelError.invalidInput("frames must be N x 3 x (T+1) x H x W with T >= 1, got \(frames.shape)")
         }
@@ -85,10 +109,31 @@ public final class ConceptLearner {
                 let d = dst + (2 * n + i) * clipOut + c * t * hw
                 v.update(from: f, count: t * hw)
                 for k in 0..<t { (s + k * hw).update(from: f + staticIndex[i] * hw, count: hw) }
-                for j in 0..<(t * hw) { d[j] = f[j + hw] - f[j] }
+                switch difference {
+                case .raw:
+                    for j in 0..<(t * hw) { d[j] = f[j + hw] - f[j] }
+                case .normalized:
+                    // Plane k standardised: y_k = (x_k − m_k) · r_k, so d_k = x_{k+1} r_{k+1} − x_k r_k − (m_{k+1} r_{k+1} − m_k r_k).
+                    let stats = (0...t).map { standardisation(f + $0 * hw, count: hw) }
+                    for k in 0..<t {
+                        let (m0, r0) = stats[k], (m1, r1) = stats[k + 1]
+                        let a = f + k * hw, b = a + hw, o = d + k * hw
+                        for j in 0..<hw { o[j] = (b[j] - m1) * r1 - (a[j] - m0) * r0 }
+                    }
+                }
             }
         }
         return out
+    }
+
+    /// Mean and `1 / √(var + 1e-5)` (biased variance) of `count` values, accumulated in Double.
+    static func standardisation(_ x: UnsafeMutablePointer<Scalar>, count: Int) -> (mean: Scalar, inverseStd: Scalar) {
+        var sum = 0.0
+        for j in 0..<count { sum += Double(x[j]) }
+        let mean = sum / Double(count)
+        var squares = 0.0
+        for j in 0..<count { let e = Double(x[j]) - mean; squares += e * e }
+        return (Scalar(mean), Scalar(1 / (squares / Double(count) + 1e-5).squareRoot()))
     }
 
     /// Sinkhorn targets for `codes` (`N x K`, batch rows) with the queue's rows re-scored against `prototypes`
@@ -117,7 +162,7 @@ public final class ConceptLearner {
         guard frames.rank == 5, frames.shape[1] == 3 else { throw ModelError.invalidInput("frames must be N x 3 x (T+1) x H x W, got \(frames.shape)") }
         if training && n < 2 { throw ModelError.invalidInput("a training batch needs at least 2 clips, got \(n)") }
         var o = ForwardOutputs()
-        let x = try Self.views(frames: frames, staticIndex: staticIndex)
+        let x = try Self.views(frames: frames, staticIndex: staticIndex, difference: c.difference)
         let fmap = try model.encoder(x, training: training)                 // 3N x C x T' x H' x W'
         o.tokenGrid = (fmap.shape[2], fmap.shape[3], fmap.shape[4])
         let feat = try fmap.globalAveragePool()                             // 3N x C
@@ -165,15 +210,26 @@ public final class ConceptLearner {
         } else {
             o.lossTensors["loc"] = try GradMode.withNoGrad { try local() }
         }
+        // InfoNCE terms: their negatives are the batch, plus the queue rows unless `nceQueue` is off.
+        func negatives(_ b: Branch) -> Tensor {
+            c.nceQueue ? queues[b]!.rows : Tensor(zeros: [0, c.featureWidth])
+        }
         if c.nce > 0 {
-            let nce = try infoNCELoss(o.z[.v]!, o.z[.d]!, queue: queues[.d]!.rows, tau: c.nceTau)
-                .add(infoNCELoss(o.z[.d]!, o.z[.v]!, queue: queues[.v]!.rows, tau: c.nceTau))
+            let nce = try infoNCELoss(o.z[.v]!, o.z[.d]!, queue: negatives(.d), tau: c.nceTau)
+                .add(infoNCELoss(o.z[.d]!, o.z[.v]!, queue: negatives(.v), tau: c.nceTau))
             total = try total.add(nce.scaled(by: c.nce))
             o.lossTensors["nce"] = nce
         }
+        if c.nceStatic > 0 {
+            let nce = try infoNCELoss(o.z[.v]!, o.z[.s]!, queue: negatives(.s), tau: c.nceTau)
+                .add(infoNCELoss(o.z[.s]!, o.z[.v]!, queue: negatives(.v), tau: c.nceTau))
+            total = try total.add(nce.scaled(by: c.nceStatic))
+            o.lossTensors["nceStatic"] = nce
+        }
         o.lossTensors["total"] = total
         o.losses = Losses(aln: aln.item, div: div.item, fid: fid.item, loc: o.lossTensors["loc"]?.item ?? 0,
-                          nce: o.lossTensors["nce"]?.item ?? 0, total: total.item)
+                          nce: o.lossTensors["nce"]?.item ?? 0, nceStatic: o.lossTensors["nceStatic"]?.item ?? 0,
+                          total: total.item)
         return o
     }
 

@@ -97,11 +97,8 @@ public final class Trainer {
         switch guardState.record(finite: report.applied) {
         case .proceed:
             state.step += 1
-            let l = report.outputs.losses, a = Scalar(0.05)
-            func ema(_ old: Scalar, _ new: Scalar) -> Scalar { state.step == 1 ? new : old + a * (new - old) }
-            state.lossAverage = Losses(aln: ema(state.lossAverage.aln, l.aln), div: ema(state.lossAverage.div, l.div),
-                                       fid: ema(state.lossAverage.fid, l.fid), loc: ema(state.lossAverage.loc, l.loc),
-                                       nce: ema(state.lossAverage.nce, l.nce), total: ema(state.lossAverage.total, l.total))
+            let l = report.outputs.losses
+            state.lossAverage = state.step == 1 ? l : state.lossAverage.moved(toward: l, rate: 0.05)
             return .stepped(report)
         case .skip:
             state.skippedSteps += 1

@@ -93,6 +93,7 @@ import Tensor
             case "loss_fid": try compare(key, [o.losses.fid])
             case "loss_loc": try compare(key, [o.losses.loc])
             case "loss_nce": try compare(key, [o.losses.nce])
+            case "loss_nce_static": try compare(key, [o.losses.nceStatic])
             case "loss_total": try compare(key, [o.losses.total])
             default: rows.append(Row(name: key + " (unknown to the test)", error: .infinity, ok: false))
             }

@@ -9,7 +9,7 @@ struct TrainingHistory: Sendable {
     /// Running sums of one point.
     struct Bucket: Sendable {
         var firstStep: Int, step: Int, samples = 0, time = 0.0
-        var aln = 0.0, div = 0.0, fid = 0.0, loc = 0.0, nce = 0.0, total = 0.0
+        var aln = 0.0, div = 0.0, fid = 0.0, loc = 0.0, nce = 0.0, nceStatic = 0.0, total = 0.0
         var gradientNorm = 0.0, clipsPerSecond = 0.0
         var skippedSteps = 0, rollbacks = 0
 
@@ -17,7 +17,8 @@ struct TrainingHistory: Sendable {
             firstStep = p.firstStep; step = p.step; samples = p.samples; time = p.time
             let n = Double(p.samples), l = p.losses
             aln = Double(l.aln) * n; div = Double(l.div) * n; fid = Double(l.fid) * n
-            loc = Double(l.loc) * n; nce = Double(l.nce) * n; total = Double(l.total) * n
+            loc = Double(l.loc) * n; nce = Double(l.nce) * n; nceStatic = Double(l.nceStatic) * n
+            total = Double(l.total) * n
             gradientNorm = p.gradientNorm * n; clipsPerSecond = p.clipsPerSecond * n
             skippedSteps = p.skippedSteps; rollbacks = p.rollbacks
         }
@@ -25,7 +26,7 @@ struct TrainingHistory: Sendable {
         /// Adds the (later) bucket `b`.
         mutating func absorb(_ b: Bucket) {
             step = b.step; time = b.time; samples += b.samples
-            aln += b.aln; div += b.div; fid += b.fid; loc += b.loc; nce += b.nce; total += b.total
+            aln += b.aln; div += b.div; fid += b.fid; loc += b.loc; nce += b.nce; nceStatic += b.nceStatic; total += b.total
             gradientNorm += b.gradientNorm; clipsPerSecond += b.clipsPerSecond
             skippedSteps = b.skippedSteps; rollbacks = b.rollbacks
         }
@@ -34,7 +35,8 @@ struct TrainingHistory: Sendable {
             let n = Double(Swift.max(samples, 1))
             func f(_ x: Double) -> Scalar { Scalar(x / n) }
             return TrainingPoint(firstStep: firstStep, step: step, samples: samples, time: time,
-                                 losses: Losses(aln: f(aln), div: f(div), fid: f(fid), loc: f(loc), nce: f(nce), total: f(total)),
+                                 losses: Losses(aln: f(aln), div: f(div), fid: f(fid), loc: f(loc), nce: f(nce),
+                                               nceStatic: f(nceStatic), total: f(total)),
                                  gradientNorm: gradientNorm / n, clipsPerSecond: clipsPerSecond / n,
                                  skippedSteps: skippedSteps, rollbacks: rollbacks)
         }
@@ -71,10 +73,7 @@ struct TrainingHistory: Sendable {
         recorded += 1
         if first == nil { first = p }
         latest = p
-        let a = Scalar(rate)
-        func ema(_ old: Scalar, _ new: Scalar) -> Scalar { recorded == 1 ? new : old + a * (new - old) }
-        average = Losses(aln: ema(average.aln, losses.aln), div: ema(average.div, losses.div), fid: ema(average.fid, losses.fid),
-                         loc: ema(average.loc, losses.loc), nce: ema(average.nce, losses.nce), total: ema(average.total, losses.total))
+        average = recorded == 1 ? losses : average.moved(toward: losses, rate: Scalar(rate))
         if pending == nil { pending = Bucket(p) } else { pending!.absorb(Bucket(p)) }
         guard pending!.samples >= stepsPerPoint else { return }
         complete.append(pending!)
