@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CFFmpeg", "CSystemd"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], resources: [.copy("fixtures")]),
         .testTarget(name: "ConceptModelTests", dependencies: ["ConceptModel", "Tensor"],
-                    resources: [.copy("reference"), .copy("fixtures")]),
+                    resources: [.copy("reference"), .copy("options"), .copy("fixtures")]),
         .testTarget(name: "LearnerTests", dependencies: ["Learner", "ConceptModel", "Tensor", "Media"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service"]),

@@ -46,6 +46,12 @@ class Config:
     sigma: str = "identity"  # or "mlp"
     nce: float = 0.0
     nce_tau: float = 0.07
+    nce_static: float = 0.0  # weight of InfoNCE between v and s (0: off)
+    nce_queue: bool = True  # InfoNCE negatives include the queue rows (False: the batch alone)
+    difference: str = "raw"  # or "normalized": per (clip, channel, frame) plane standardised before differencing
+    v_heads: str = "shared"  # or "split": q_v^s and q_v^d from two projections of f_v (docs/method-options.md)
+    nce_reverse: bool = False  # InfoNCE v -> d also contrasts the clip's time-reversed difference view
+    static_view: str = "frame"  # or "gray": the static view is the frame's luminance in all three channels
     tau: float = 0.1
     eps: float = 0.05
     sinkhorn_iters: int = 3
@@ -186,28 +192,48 @@ class ConceptModel(nn.Module):
         d = cfg.attn_dim or c
         self.encoder = Encoder(cfg)
         sizes = {"s": cfg.ks, "d": cfg.kd, "v": cfg.ks + cfg.kd}
+        if cfg.sigma not in ("identity", "mlp"):
+            raise ValueError(f"unknown sigma {cfg.sigma!r}")
+        if cfg.v_heads not in ("shared", "split"):
+            raise ValueError(f"unknown v_heads {cfg.v_heads!r}")
+
+        def mlp() -> nn.Sequential:
+            return nn.Sequential(nn.Linear(c, c), nn.BatchNorm1d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum),
+                                 nn.ReLU(inplace=True), nn.Linear(c, c))
+
         for b, k in sizes.items():
             self.register_parameter(f"proto_{b}", nn.Parameter(torch.randn(k, c)))
             setattr(self, f"recon_{b}", nn.Sequential(nn.Linear(k, h), nn.ReLU(inplace=True), nn.Linear(h, c)))
             setattr(self, f"attn_{b}", Attention(c, d))
-            if cfg.sigma == "mlp":
-                setattr(self, f"sigma_{b}", nn.Sequential(
-                    nn.Linear(c, c), nn.BatchNorm1d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum),
-                    nn.ReLU(inplace=True), nn.Linear(c, c)))
-            elif cfg.sigma != "identity":
-                raise ValueError(f"unknown sigma {cfg.sigma!r}")
+        for b in self.heads:
+            if cfg.sigma == "mlp" or b in ("vs", "vd"):
+                setattr(self, f"sigma_{b}", mlp())
+        for b, width in (("s", c), ("d", c), ("v", self.queue_width)):
             # FIFO of unit-length features (not part of the state dict, like the reference cases' `queue.*`).
-            self.register_buffer(f"queue_{b}", torch.zeros(0, c), persistent=False)
+            self.register_buffer(f"queue_{b}", torch.zeros(0, width), persistent=False)
+
+    @property
+    def heads(self) -> tuple[str, ...]:
+        """The projected features: `s`, `d` and `v`, or `s`, `d`, `vs`, `vd` with split v heads."""
+        return ("s", "d", "vs", "vd") if self.cfg.v_heads == "split" else ("s", "d", "v")
+
+    @property
+    def queue_width(self) -> int:
+        """Width of the v queue: C, or 2C with split heads (normalize(z_vs) then normalize(z_vd))."""
+        return self.cfg.channels * (2 if self.cfg.v_heads == "split" else 1)
 
     def sigma(self, b: str, f: torch.Tensor) -> torch.Tensor:
-        return f if self.cfg.sigma == "identity" else getattr(self, f"sigma_{b}")(f)
+        return getattr(self, f"sigma_{b}")(f) if hasattr(self, f"sigma_{b}") else f
 
     @torch.no_grad()
     def fill_queues_random(self, length: int) -> None:
         """Fills every queue with `length` random unit rows (benchmarks)."""
         for b in "sdv":
             ref = getattr(self, f"proto_{b}")
-            setattr(self, f"queue_{b}", F.normalize(torch.randn(length, ref.shape[1], dtype=ref.dtype), dim=1))
+            rows = torch.randn(length, ref.shape[1], dtype=ref.dtype)
+            if b == "v" and self.cfg.v_heads == "split":
+                rows = torch.cat([F.normalize(rows, dim=1), F.normalize(torch.randn_like(rows), dim=1)], dim=1)
+            setattr(self, f"queue_{b}", F.normalize(rows, dim=1) if rows.shape[1] == ref.shape[1] else rows)
 
     @torch.no_grad()
     def push_queues(self, z: dict[str, torch.Tensor]) -> None:
@@ -216,7 +242,7 @@ class ConceptModel(nn.Module):
         if length <= 0:
             return
         for b in "sdv":
-            q = torch.cat([F.normalize(z[b].detach(), dim=1), getattr(self, f"queue_{b}")], dim=0)
+            q = torch.cat([queue_rows(z, b).detach(), getattr(self, f"queue_{b}")], dim=0)
             setattr(self, f"queue_{b}", q[:length].contiguous())
 
 
@@ -224,13 +250,44 @@ class ConceptModel(nn.Module):
 # The method.
 
 
-def make_views(frames: torch.Tensor, static_index: torch.Tensor) -> torch.Tensor:
-    """frames N x 3 x (T+1) x H x W (normalised) -> [v; s; d] as 3N x 3 x T x H x W."""
+def queue_rows(z: dict, b: str) -> torch.Tensor:
+    """What branch `b` pushes into its queue: normalize(z_b), or for v with split heads
+    [normalize(z_vs), normalize(z_vd)]."""
+    if b == "v" and "vs" in z:
+        return torch.cat([F.normalize(z["vs"], dim=1), F.normalize(z["vd"], dim=1)], dim=1)
+    return F.normalize(z[b], dim=1)
+
+
+LUMA = (0.299, 0.587, 0.114)
+
+
+def make_views(frames: torch.Tensor, static_index: torch.Tensor, difference: str = "raw", reverse: bool = False,
+               static_view: str = "frame") -> torch.Tensor:
+    """frames N x 3 x (T+1) x H x W (normalised) -> [v; s; d] as 3N x 3 x T x H x W. `difference = normalized`
+    standardises every (clip, channel, frame) plane over H x W (biased variance, eps 1e-5) before differencing.
+    `reverse` appends the time-reversed clip's difference view `-d[:, :, ::-1]` ([v; s; d; d_rev], 4N clips);
+    `static_view = gray` makes s the luminance 0.299 R + 0.587 G + 0.114 B of the frame in every channel."""
     t = frames.shape[2] - 1
     v = frames[:, :, :t]
     idx = static_index.to(torch.long).view(-1, 1, 1, 1, 1).expand(-1, 3, 1, *frames.shape[3:])
-    s = torch.gather(v, 2, idx).expand(-1, -1, t, -1, -1)
-    d = frames[:, :, 1:] - frames[:, :, :t]
+    s = torch.gather(v, 2, idx)
+    if static_view == "gray":
+        w = torch.tensor(LUMA, dtype=s.dtype, device=s.device).view(1, 3, 1, 1, 1)
+        s = (s * w).sum(1, keepdim=True).expand(-1, 3, -1, -1, -1)
+    elif static_view != "frame":
+        raise ValueError(f"unknown static_view {static_view!r}")
+    s = s.expand(-1, -1, t, -1, -1)
+    if difference == "normalized":
+        mean = frames.mean(dim=(3, 4), keepdim=True)
+        var = frames.var(dim=(3, 4), unbiased=False, keepdim=True)
+        y = (frames - mean) / torch.sqrt(var + 1e-5)
+        d = y[:, :, 1:] - y[:, :, :t]
+    elif difference == "raw":
+        d = frames[:, :, 1:] - frames[:, :, :t]
+    else:
+        raise ValueError(f"unknown difference {difference!r}")
+    if reverse:
+        return torch.cat([v, s, d, -d.flip(2)], dim=0)
     return torch.cat([v, s, d], dim=0)
 
 
@@ -273,10 +330,17 @@ def local_contrast(a_raw: torch.Tensor, b_raw: torch.Tensor, valid: torch.Tensor
     return ((pos + neg) * v).sum() / max(1.0, float(v.sum()))
 
 
-def info_nce(a, b, queue, tau):
+def info_nce(a, b, queue, tau, extra=None):
+    """mean_i CE([a_i . b_j for j in batch] ++ [a_i . Q_m for m in queue] ++ [a_i . e_i] / tau, i) on unit rows;
+    `queue` may be None or empty (batch negatives only); `extra` (N x C) adds one negative per row."""
     a = F.normalize(a, dim=1)
     b = F.normalize(b, dim=1)
-    logits = torch.cat([a @ b.t(), a @ queue.t()], dim=1) / tau
+    logits = a @ b.t()
+    if queue is not None and queue.shape[0] > 0:
+        logits = torch.cat([logits, a @ queue.t()], dim=1)
+    if extra is not None:
+        logits = torch.cat([logits, (a * F.normalize(extra, dim=1)).sum(1, keepdim=True)], dim=1)
+    logits = logits / tau
     return F.cross_entropy(logits, torch.arange(a.shape[0], device=a.device))
 
 
@@ -284,18 +348,33 @@ def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torc
     """One forward pass with every loss; returns a dict of named tensors (`loss_total` carries the graph)."""
     cfg = model.cfg
     n = frames.shape[0]
-    views = make_views(frames, static_index)
-    fmap = model.encoder(views)  # 3N x C x T' x H' x W'
+    reverse = cfg.nce_reverse and cfg.nce > 0
+    views = make_views(frames, static_index, cfg.difference, reverse, cfg.static_view)
+    fmap = model.encoder(views)  # 3N (4N with nce_reverse) x C x T' x H' x W'
     feat = fmap.mean(dim=(2, 3, 4))
-    f = {"v": feat[:n], "s": feat[n:2 * n], "d": feat[2 * n:]}
+    z_rev = model.sigma("d", feat[3 * n:]) if reverse else None
+    fmap = fmap[:3 * n]
+    f = {"v": feat[:n], "s": feat[n:2 * n], "d": feat[2 * n:3 * n]}
     out = {"feat_v": f["v"], "feat_s": f["s"], "feat_d": f["d"], "fmap": fmap}
-    z = {b: model.sigma(b, f[b]) for b in "sdv"}
-    if cfg.sigma != "identity":
-        out.update({f"z_{b}": z[b] for b in "sdv"})
+    z = {b: model.sigma(b, f[b[0]]) for b in model.heads}
+    if cfg.sigma != "identity" or cfg.v_heads == "split":
+        out.update({f"z_{b}": z[b] for b in model.heads})
     protos = {b: F.normalize(getattr(model, f"proto_{b}"), dim=1) for b in "sdv"}
-    q = {b: F.normalize(z[b], dim=1) @ protos[b].t() for b in "sdv"}
-    out.update({f"q_{b}": q[b] for b in "sdv"})
     ks = cfg.ks
+    q = {b: F.normalize(z[b], dim=1) @ protos[b].t() for b in "sd"}
+    if cfg.v_heads == "split":
+        q["v"] = torch.cat([F.normalize(z["vs"], dim=1) @ protos["v"][:ks].t(),
+                            F.normalize(z["vd"], dim=1) @ protos["v"][ks:].t()], dim=1)
+        zvs, zvd = z["vs"], z["vd"]
+    else:
+        q["v"] = F.normalize(z["v"], dim=1) @ protos["v"].t()
+        zvs = zvd = z["v"]
+    out.update({f"q_{b}": q[b] for b in "sdv"})
+    c = cfg.channels
+    split = cfg.v_heads == "split"
+    # The v queue's rows for the static and the dynamic half (the same rows unless the heads are split).
+    queue_vs = model.queue_v[:, :c] if split else model.queue_v
+    queue_vd = model.queue_v[:, c:] if split else model.queue_v
 
     # Sinkhorn targets with the queues re-scored by the current prototypes.
     with torch.no_grad():
@@ -306,8 +385,8 @@ def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torc
 
         t_s = target(q["s"].detach(), model.queue_s, protos["s"].detach())
         t_d = target(q["d"].detach(), model.queue_d, protos["d"].detach())
-        t_vs = target(q["v"][:, :ks].detach(), model.queue_v, protos["v"][:ks].detach())
-        t_vd = target(q["v"][:, ks:].detach(), model.queue_v, protos["v"][ks:].detach())
+        t_vs = target(q["v"][:, :ks].detach(), queue_vs, protos["v"][:ks].detach())
+        t_vd = target(q["v"][:, ks:].detach(), queue_vd, protos["v"][ks:].detach())
     out.update(target_s=t_s, target_d=t_d, target_vs=t_vs, target_vd=t_vd)
 
     qvs, qvd = q["v"][:, :ks], q["v"][:, ks:]
@@ -331,11 +410,19 @@ def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torc
     total = cfg.aln_weight * loss_aln + cfg.beta * loss_fid + cfg.gamma * loss_div
     if cfg.use_local:
         total = total + cfg.alpha * loss_loc
+    def nce_queue(rows):
+        return rows if cfg.nce_queue else None
+
     if cfg.nce > 0:
-        loss_nce = (info_nce(z["v"], z["d"], model.queue_d, cfg.nce_tau)
-                    + info_nce(z["d"], z["v"], model.queue_v, cfg.nce_tau))
+        loss_nce = (info_nce(zvd, z["d"], nce_queue(model.queue_d), cfg.nce_tau, z_rev)
+                    + info_nce(z["d"], zvd, nce_queue(queue_vd), cfg.nce_tau))
         total = total + cfg.nce * loss_nce
         out["loss_nce"] = loss_nce
+    if cfg.nce_static > 0:
+        loss_nce_static = (info_nce(zvs, z["s"], nce_queue(model.queue_s), cfg.nce_tau)
+                           + info_nce(z["s"], zvs, nce_queue(queue_vs), cfg.nce_tau))
+        total = total + cfg.nce_static * loss_nce_static
+        out["loss_nce_static"] = loss_nce_static
     out.update(loss_aln=loss_aln, loss_div=loss_div, loss_fid=loss_fid, loss_loc=loss_loc, loss_total=total,
                z=z)
     return out

@@ -54,12 +54,18 @@ public func localContrastLoss(_ A: Tensor, _ B: Tensor, valid: [UInt8], margin: 
 }
 
 /// InfoNCE between `a` and `b` (`N x C`) with a queue of unit rows as extra negatives: logits of row i are
-/// `[â_i·b̂_j]_j ++ [â_i·Q_m]_m`, divided by `tau`; the loss is the mean cross-entropy with target i.
-public func infoNCELoss(_ a: Tensor, _ b: Tensor, queue: Tensor, tau: Scalar) throws -> Tensor {
+/// `[â_i·b̂_j]_j ++ [â_i·Q_m]_m`, divided by `tau`; the loss is the mean cross-entropy with target i. `extra`
+/// (`N x C`) adds one negative per row, `â_i·ê_i` (the time-reversed difference view for `nce_reverse`).
+public func infoNCELoss(_ a: Tensor, _ b: Tensor, queue: Tensor, tau: Scalar, extra: Tensor? = nil) throws -> Tensor {
     let n = a.shape[0]
     let keys = queue.shape[0] > 0 ? try concat([b.normalized(axis: 1), queue], axis: 0) : try b.normalized(axis: 1)
-    let m = keys.shape[0]
-    let logits = try matmul(a.normalized(axis: 1), keys, transposeB: true).scaled(by: 1 / tau)
+    let an = try a.normalized(axis: 1)
+    var logits = try matmul(an, keys, transposeB: true)
+    if let extra {
+        logits = try concat([logits, an.mul(extra.normalized(axis: 1)).sum(axis: 1).reshaped([n, 1])], axis: 1)
+    }
+    logits = logits.scaled(by: 1 / tau)
+    let m = logits.shape[1]
     var eye = [Scalar](repeating: 0, count: n * m)
     for i in 0..<n { eye[i * m + i] = 1 }
     return try logits.logSoftmax(axis: 1).mul(Tensor(eye, shape: [n, m])).sum().scaled(by: -1 / Scalar(n))

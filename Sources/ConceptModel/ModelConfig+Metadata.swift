@@ -5,9 +5,30 @@ extension ModelConfig {
     /// Reads a configuration from the string metadata of a parity case or snapshot (`widths`, `stem`, `blocks`, `ks`,
     /// `kd`, `frames`, `height`, `width`, `queue_length`, `fid_hidden`, `attn_dim`, `sigma`, `nce`, `nce_tau`, `tau`,
     /// `eps`, `sinkhorn_iters`, `topk`, `margin`, `aln_weight`, `alpha`, `beta`, `gamma`, `lr`, `momentum`, `weight_decay`,
-    /// `bn_momentum`, `bn_eps`, `nce_static`, `nce_queue`, `difference`). Missing keys keep the defaults; malformed values are errors naming the key.
+    /// `bn_momentum`, `bn_eps`, `nce_static`, `nce_queue`, `difference`, `static_view`, `nce_reverse`). Missing keys keep the defaults; malformed values are errors naming the key.
     public init(metadata m: [String: String]) throws {
         self.init()
+        try apply(metadata: m)
+    }
+
+    /// Sets every key of `m` (the keys of `init(metadata:)`) on this configuration and validates the result; keys
+    /// it does not know are errors naming them.
+    public mutating func apply(overrides m: [String: String]) throws {
+        let unknown = Set(m.keys).subtracting(Self.metadataKeys)
+        guard unknown.isEmpty else {
+            throw ModelError.invalidConfig("unknown key(s) \(unknown.sorted().joined(separator: ", ")) (known: \(Self.metadataKeys.sorted().joined(separator: ", ")))")
+        }
+        try apply(metadata: m)
+    }
+
+    /// Every key `init(metadata:)` reads.
+    public static let metadataKeys: Set<String> = [
+        "widths", "stem", "blocks", "ks", "kd", "frames", "height", "width", "queue_length", "fid_hidden", "attn_dim", "sigma",
+        "nce", "nce_tau", "nce_static", "nce_queue", "difference", "static_view", "nce_reverse", "tau", "eps", "sinkhorn_iters", "topk", "margin",
+        "aln_weight", "alpha", "beta", "gamma", "lr", "momentum", "weight_decay", "bn_momentum", "bn_eps",
+    ]
+
+    private mutating func apply(metadata m: [String: String]) throws {
         func int(_ k: String) throws -> Int? {
             guard let s = m[k] else { return nil }
             guard let v = Int(s.trimmingCharacters(in: .whitespaces)) else { throw ModelError.invalidConfig("\(k) = '\(s)' is not an integer") }
@@ -25,6 +46,21 @@ extension ModelConfig {
             guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { throw ModelError.invalidConfig("\(k) = '\(s)' is not a list of integers") }
             return parts.map { $0! }
         }
+        func bool(_ k: String) throws -> Bool? {
+            guard let s = m[k] else { return nil }
+            switch s.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "true", "1": return true
+            case "false", "0": return false
+            default: throw ModelError.invalidConfig("\(k) = '\(s)' (true or false)")
+            }
+        }
+        func choice<E: RawRepresentable & CaseIterable>(_ k: String, _: E.Type) throws -> E? where E.RawValue == String {
+            guard let s = m[k] else { return nil }
+            guard let v = E(rawValue: s.trimmingCharacters(in: .whitespaces)) else {
+                throw ModelError.invalidConfig("\(k) = '\(s)' (\(E.allCases.map(\.rawValue).joined(separator: " or ")))")
+            }
+            return v
+        }
         if let v = try ints("widths") { widths = v }
         if let v = try int("stem") { stem = v }
         if let v = try ints("blocks") { blocks = v }
@@ -36,24 +72,14 @@ extension ModelConfig {
         if let v = try int("queue_length") { queueLength = v }
         if let v = try int("fid_hidden") { fidHidden = v }
         if let v = try int("attn_dim") { attnDim = v }
-        if let s = m["sigma"] {
-            guard let v = Sigma(rawValue: s) else { throw ModelError.invalidConfig("sigma = '\(s)' (identity or mlp)") }
-            sigma = v
-        }
+        if let v = try choice("sigma", Sigma.self) { sigma = v }
         if let v = try float("nce") { nce = v }
         if let v = try float("nce_tau") { nceTau = v }
         if let v = try float("nce_static") { nceStatic = v }
-        if let s = m["nce_queue"] {
-            switch s.trimmingCharacters(in: .whitespaces).lowercased() {
-            case "true", "1": nceQueue = true
-            case "false", "0": nceQueue = false
-            default: throw ModelError.invalidConfig("nce_queue = '\(s)' (true or false)")
-            }
-        }
-        if let s = m["difference"] {
-            guard let v = Difference(rawValue: s) else { throw ModelError.invalidConfig("difference = '\(s)' (raw or normalized)") }
-            difference = v
-        }
+        if let v = try bool("nce_queue") { nceQueue = v }
+        if let v = try bool("nce_reverse") { nceReverse = v }
+        if let v = try choice("difference", Difference.self) { difference = v }
+        if let v = try choice("static_view", StaticView.self) { staticView = v }
         if let v = try float("tau") { tau = v }
         if let v = try float("eps") { eps = v }
         if let v = try int("sinkhorn_iters") { sinkhornIterations = v }
@@ -89,6 +115,8 @@ extension ModelConfig {
         if nceStatic != 0 { m["nce_static"] = "\(nceStatic)" }
         if !nceQueue { m["nce_queue"] = "false" }
         if difference != .raw { m["difference"] = difference.rawValue }
+        if staticView != .frame { m["static_view"] = staticView.rawValue }
+        if nceReverse { m["nce_reverse"] = "true" }
         return m
     }
 }

@@ -5,6 +5,13 @@ import Tensor
 public struct ModelConfig: Sendable, Equatable, Codable {
     /// The transform before the cosine classifier.
     public enum Sigma: String, Sendable, Codable, CaseIterable { case identity, mlp }
+    /// What the static view shows.
+    public enum StaticView: String, Sendable, Codable, CaseIterable {
+        /// The frame `static_index` of the clip (the paper).
+        case frame
+        /// Its luminance `0.299 R + 0.587 G + 0.114 B` (of the normalised channels) in all three channels.
+        case gray
+    }
     /// How the frame-difference view is computed.
     public enum Difference: String, Sendable, Codable, CaseIterable {
         /// `d = x[t+1] − x[t]` of the normalised frames (the paper).
@@ -48,6 +55,10 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var nceQueue: Bool = true
     /// How the frame-difference view is computed.
     public var difference: Difference = .raw
+    /// What the static view shows.
+    public var staticView: StaticView = .frame
+    /// Whether InfoNCE from v to d also contrasts each clip with its own time-reversed difference view.
+    public var nceReverse: Bool = false
     /// Temperature of the swapped prediction.
     public var tau: Scalar = 0.1
     /// Sinkhorn entropy ε.

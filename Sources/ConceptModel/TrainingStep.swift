@@ -87,10 +87,13 @@ public final class ConceptLearner {
     }
 
     /// The backbone input `[v; s; d]` (`3N x 3 x T x H x W`) from `N x 3 x (T+1) x H x W` frames:
-    /// `v` = frames `0..<T`, `s` = frame `staticIndex[i]` repeated, `d` = `frames[1...T] − frames[0..<T]`; with
-    /// `difference = .normalized` each (clip, channel, frame) plane is first standardised over its pixels,
-    /// `(x − mean) / √(var + 1e-5)` (biased variance).
-    public static func views(frames: Tensor, staticIndex: [Int], difference: ModelConfig.Difference = .raw) throws -> Tensor {
+    /// `v` = frames `0..<T`, `s` = frame `staticIndex[i]` repeated, `d` = `frames[1...T] − frames[0..<T]`.
+    /// - `difference = .normalized`: each (clip, channel, frame) plane is first standardised over its pixels,
+    ///   `(x − mean) / √(var + 1e-5)` (biased variance);
+    /// - `staticView = .gray`: `s` is the frame's luminance `0.299 R + 0.587 G + 0.114 B` in every channel;
+    /// - `reversed`: a fourth block `d_rev[k] = −d[T−1−k]`, the difference view of the time-reversed clip (`4N`).
+    public static func views(frames: Tensor, staticIndex: [Int], difference: ModelConfig.Difference = .raw,
+                             staticView: ModelConfig.StaticView = .frame, reversed: Bool = false) throws -> Tensor {
         guard frames.rank == 5, frames.shape[1] == 3, frames.shape[2] >= 2 else {
             throw ModelError.invalidInput("frames must be N x 3 x (T+1) x H x W with T >= 1, got \(frames.shape)")
         }
@@ -98,17 +101,27 @@ public final class ConceptLearner {
         guard staticIndex.count == n, staticIndex.allSatisfy({ (0..<t).contains($0) }) else {
             throw ModelError.invalidInput("need \(n) static indices in 0..<\(t), got \(staticIndex)")
         }
-        let out = Tensor(zeros: [3 * n, 3, t, frames.shape[3], frames.shape[4]])
+        let blocks = reversed ? 4 : 3
+        let out = Tensor(zeros: [blocks * n, 3, t, frames.shape[3], frames.shape[4]])
         let src = frames.storage.pointer, dst = out.storage.pointer
         let clipIn = 3 * (t + 1) * hw, clipOut = 3 * t * hw
+        let luma: [Scalar] = [0.299, 0.587, 0.114]
         for i in 0..<n {
+            let frame = src + i * clipIn + staticIndex[i] * hw
             for c in 0..<3 {
                 let f = src + i * clipIn + c * (t + 1) * hw
                 let v = dst + i * clipOut + c * t * hw
                 let s = dst + (n + i) * clipOut + c * t * hw
                 let d = dst + (2 * n + i) * clipOut + c * t * hw
                 v.update(from: f, count: t * hw)
-                for k in 0..<t { (s + k * hw).update(from: f + staticIndex[i] * hw, count: hw) }
+                switch staticView {
+                case .frame:
+                    for k in 0..<t { (s + k * hw).update(from: f + staticIndex[i] * hw, count: hw) }
+                case .gray:
+                    let plane = (t + 1) * hw
+                    for j in 0..<hw { s[j] = luma[0] * frame[j] + luma[1] * frame[plane + j] + luma[2] * frame[2 * plane + j] }
+                    for k in 1..<t { (s + k * hw).update(from: s, count: hw) }
+                }
                 switch difference {
                 case .raw:
                     for j in 0..<(t * hw) { d[j] = f[j + hw] - f[j] }
@@ -119,6 +132,13 @@ public final class ConceptLearner {
                         let (m0, r0) = stats[k], (m1, r1) = stats[k + 1]
                         let a = f + k * hw, b = a + hw, o = d + k * hw
                         for j in 0..<hw { o[j] = (b[j] - m1) * r1 - (a[j] - m0) * r0 }
+                    }
+                }
+                if reversed {
+                    let r = dst + (3 * n + i) * clipOut + c * t * hw
+                    for k in 0..<t {
+                        let from = d + (t - 1 - k) * hw, to = r + k * hw
+                        for j in 0..<hw { to[j] = -from[j] }
                     }
                 }
             }
@@ -162,10 +182,14 @@ public final class ConceptLearner {
         guard frames.rank == 5, frames.shape[1] == 3 else { throw ModelError.invalidInput("frames must be N x 3 x (T+1) x H x W, got \(frames.shape)") }
         if training && n < 2 { throw ModelError.invalidInput("a training batch needs at least 2 clips, got \(n)") }
         var o = ForwardOutputs()
-        let x = try Self.views(frames: frames, staticIndex: staticIndex, difference: c.difference)
-        let fmap = try model.encoder(x, training: training)                 // 3N x C x T' x H' x W'
+        // The reversed difference view only serves InfoNCE's extra negative, so it is left out of evaluation passes.
+        let reversed = c.nceReverse && c.nce > 0 && training
+        let x = try Self.views(frames: frames, staticIndex: staticIndex, difference: c.difference, staticView: c.staticView,
+                               reversed: reversed)
+        let fmap = try model.encoder(x, training: training)                 // 3N (4N reversed) x C x T' x H' x W'
         o.tokenGrid = (fmap.shape[2], fmap.shape[3], fmap.shape[4])
-        let feat = try fmap.globalAveragePool()                             // 3N x C
+        let feat = try fmap.globalAveragePool()                             // 3N (4N) x C
+        let reversedZ = reversed ? try model.project(feat.slice(axis: 0, (3 * n)..<(4 * n)), .d, training: training) : nil
         for (i, b) in [Branch.v, .s, .d].enumerated() {
             o.feat[b] = try feat.slice(axis: 0, (i * n)..<((i + 1) * n))
             o.z[b] = try model.project(o.feat[b]!, b, training: training)
@@ -215,7 +239,7 @@ public final class ConceptLearner {
             c.nceQueue ? queues[b]!.rows : Tensor(zeros: [0, c.featureWidth])
         }
         if c.nce > 0 {
-            let nce = try infoNCELoss(o.z[.v]!, o.z[.d]!, queue: negatives(.d), tau: c.nceTau)
+            let nce = try infoNCELoss(o.z[.v]!, o.z[.d]!, queue: negatives(.d), tau: c.nceTau, extra: reversedZ)
                 .add(infoNCELoss(o.z[.d]!, o.z[.v]!, queue: negatives(.v), tau: c.nceTau))
             total = try total.add(nce.scaled(by: c.nce))
             o.lossTensors["nce"] = nce

@@ -26,6 +26,13 @@ struct LearnBench: ParsableCommand {
     @Option(help: "Rows of each Sinkhorn feature queue (the spec's `queue_length`, default 256; 0: no queue).")
     var queue: Int?
     @Option(help: "Transform before the cosine classifier: identity (the paper's default) or mlp.") var sigma: String?
+    @Option(name: .customLong("set"), help: "A model option as KEY=VALUE with the keys of the daemon's [model] table and the parity cases (nce_static=1, difference=normalized, nce_queue=false, ...); repeatable, applied last.")
+    var overrides: [String] = []
+    @Option(help: "Stop after this many training steps instead of after --minutes.") var steps: Int?
+    @Option(help: "Clip sampling rate in frames per second, for training and probe clips (the videos are 16 fps).")
+    var clipFps: Double = 16
+    @Option(help: "Camera nuisances of the generated videos: none or camera.") var nuisances = "camera"
+    @Option(help: "Share of the probe set's clips on its test side.") var probeTestFraction = 0.5
     @Option(help: "Clips per training step.") var batch = 8
     @Option(help: "Steps without L_loc at the start.") var warmup = 200
     @Option(help: "Seed of the model, the batches and the generated data.") var seed: UInt64 = 1
@@ -34,7 +41,7 @@ struct LearnBench: ParsableCommand {
     @Option(help: "Background classes of the generated data.") var backgrounds = 6
     @Option(help: "Motion classes of the generated data.") var motions = 6
     @Option(help: "Training videos per (background, motion) pair.") var clipsPerPair = 8
-    @Option(help: "Probe videos per (background, motion) pair (a quarter go to the test side).") var probeClipsPerPair = 8
+    @Option(help: "Probe videos per (background, motion) pair (--probe-test-fraction go to the test side).") var probeClipsPerPair = 44
     @Option(help: "Frames per generated video (16 fps).") var videoFrames = 32
     @Option(help: "Replay buffer capacity in clips.") var replay = 1024
     @Option(help: "Seconds between rounds of new stream videos (one per background/motion pair, new seeds) renamed into the watch folder while training; the replay buffer then keeps the newest clips (FIFO). 0: only the initial videos, kept by reservoir sampling.")
@@ -49,11 +56,30 @@ struct LearnBench: ParsableCommand {
 
     func validate() throws {
         guard minutes > 0 else { throw ValidationError("--minutes must be positive") }
+        guard (steps ?? 1) >= 1 else { throw ValidationError("--steps must be positive") }
+        guard clipFps.isFinite, clipFps > 0 else { throw ValidationError("--clip-fps must be positive") }
+        _ = try nuisance()
+        _ = try Self.parseOverrides(overrides)
         guard batch >= 2 else { throw ValidationError("--batch must be at least 2") }
         guard clipsPerVideo >= 2 else { throw ValidationError("--clips-per-video must be at least 2 (retrieval needs a sibling clip)") }
         guard probeEvery >= 0 else { throw ValidationError("--probe-every must be >= 0") }
         guard freshEvery >= 0, freshEvery.isFinite else { throw ValidationError("--fresh-every must be a non-negative number of seconds") }
         _ = try Self.lossWeights(losses)
+    }
+
+    /// `KEY=VALUE` pairs.
+    static func parseOverrides(_ items: [String]) throws -> [String: String] {
+        var m: [String: String] = [:]
+        for item in items {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--set takes KEY=VALUE, got '\(item)'") }
+            m[String(parts[0]).trimmingCharacters(in: .whitespaces)] = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        }
+        return m
+    }
+
+    func nuisance() throws -> SyntheticNuisance {
+        do { return try SyntheticNuisance(named: nuisances) } catch let e as MediaError { throw ValidationError(e.message) }
     }
 
     /// Which of aln, fid, div, loc are on.
@@ -80,8 +106,10 @@ struct LearnBench: ParsableCommand {
             guard let s = ModelConfig.Sigma(rawValue: sigma) else { throw ValidationError("--sigma takes identity or mlp; got '\(sigma)'") }
             config.sigma = s
         }
+        do { try config.apply(overrides: try Self.parseOverrides(overrides)) } catch let e as ModelError { throw ValidationError(e.description) }
         try config.validate()
         let on = try Self.lossWeights(losses)
+        let nuisance = try nuisance()
         if !on.contains("aln") { config.alnWeight = 0 }
         if !on.contains("fid") { config.beta = 0 }
         if !on.contains("div") { config.gamma = 0 }
@@ -92,16 +120,17 @@ struct LearnBench: ParsableCommand {
         defer { if work == nil { try? fm.removeItem(atPath: root) } }
         let side = Swift.max(config.height, config.width)
         let size = SyntheticDataset.Size(width: side + side % 2, height: side + side % 2)
-        print("concept-bench learn: preset \(preset) (\(config.frames + 1)x\(config.height)x\(config.width) clips, \(config.ks)+\(config.kd) concepts), batch \(batch), warm-up \(warmup) steps, losses \(["aln", "fid", "div", "loc"].filter(on.contains).joined(separator: "+")) (w_aln \(config.alnWeight), α \(config.alpha), β \(config.beta), γ \(config.gamma), nce \(config.nce)), sigma \(config.sigma), queue \(config.queueLength), lr \(config.learningRate), \(fmt(minutes, 1)) min, seed \(seed)")
+        print("concept-bench learn: preset \(preset) (\(config.frames + 1)x\(config.height)x\(config.width) clips at \(fmt(clipFps, 1)) fps, \(config.ks)+\(config.kd) concepts), batch \(batch), warm-up \(warmup) steps, losses \(["aln", "fid", "div", "loc"].filter(on.contains).joined(separator: "+")) (w_aln \(config.alnWeight), α \(config.alpha), β \(config.beta), γ \(config.gamma), nce \(config.nce), nce_static \(config.nceStatic), nce_queue \(config.nceQueue)), difference \(config.difference), sigma \(config.sigma), queue \(config.queueLength), lr \(config.learningRate), \(steps.map { "\($0) steps" } ?? fmt(minutes, 1) + " min"), seed \(seed), nuisances \(nuisance)")
 
         // Generated data: a training stream and a disjoint probe set (other seeds, so no clip is shared).
         var t = Date()
         let stream = try SyntheticDataset.generate(directory: root + "/stream", backgrounds: backgrounds, motions: motions,
                                                    clipsPerPair: clipsPerPair, size: size, frames: videoFrames,
-                                                   seed: seed &* 1000 &+ 1, testFraction: 0, overwrite: true)
+                                                   seed: seed &* 1000 &+ 1, testFraction: 0, overwrite: true, nuisance: nuisance)
         let probeData = try SyntheticDataset.generate(directory: root + "/probe", backgrounds: backgrounds, motions: motions,
                                                       clipsPerPair: probeClipsPerPair, size: size, frames: videoFrames,
-                                                      seed: seed &* 1000 &+ 2, overwrite: true)
+                                                      seed: seed &* 1000 &+ 2, testFraction: probeTestFraction, overwrite: true,
+                                                      nuisance: nuisance)
         print("generated \(stream.items.count) stream videos and \(probeData.items.count) probe videos (\(probeData.trainCount) train, \(probeData.testCount) test) of \(size) x \(videoFrames) frames in \(fmt(Date().timeIntervalSince(t), 1)) s")
 
         // Probe set, evaluator and the random-init baseline.
@@ -109,7 +138,7 @@ struct LearnBench: ParsableCommand {
         let set = try ProbeSet.load(from: URL(fileURLWithPath: probeData.manifestPath))
         let history = try ProbeHistory(directory: URL(fileURLWithPath: root + "/probe-state"))
         let evaluator = try ProbeEvaluator(set: set, config: config, seed: seed,
-                                           options: ProbeEvaluator.Options(batchSize: 16), history: history)
+                                           options: ProbeEvaluator.Options(fps: clipFps, batchSize: 16), history: history)
         try evaluator.prepare()
         let decoded = Date().timeIntervalSince(t)
         t = Date()
@@ -143,7 +172,7 @@ struct LearnBench: ParsableCommand {
         let buffer = ReplayBuffer(capacity: replay, policy: freshEvery > 0 ? .fifo : .reservoir, seed: seed)
         let ingest = MediaIngest(queueCapacity: Swift.max(8, batch * 2))
         var sourceOptions = SourceOptions(
-            clip: ClipOptions(frames: config.frames + 1, height: config.height, width: config.width, fps: 16,
+            clip: ClipOptions(frames: config.frames + 1, height: config.height, width: config.width, fps: clipFps,
                               crop: .random, randomFlip: false, seed: seed),
             watch: WatchFolderOptions(settleSeconds: 0, after: freshEvery > 0 ? .delete : .keep, stateDirectory: root + "/ingest"))
         sourceOptions.logger.logLevel = .error
@@ -152,7 +181,8 @@ struct LearnBench: ParsableCommand {
         feeder.start()
         let fresh = freshEvery > 0
             ? StreamFeeder(directory: root + "/stream/train", staging: root + "/stream/staging", backgrounds: backgrounds,
-                           motions: motions, size: size, frames: videoFrames, seed: seed &* 1000 &+ 3, every: freshEvery)
+                           motions: motions, size: size, frames: videoFrames, nuisance: nuisance, seed: seed &* 1000 &+ 3,
+                           every: freshEvery)
             : nil
         try fresh?.start()
         defer {
@@ -170,7 +200,7 @@ struct LearnBench: ParsableCommand {
         var skipped = 0
         let runStart = Date()
         print("training…")
-        while trained < budget {
+        while steps.map({ trainer.state.step < $0 }) ?? (trained < budget) {
             let t0 = Date()
             guard buffer.wait(forAtLeast: batch, timeout: 1) else { trained += Date().timeIntervalSince(t0); continue }
             switch try trainer.step(from: buffer) {
@@ -182,12 +212,13 @@ struct LearnBench: ParsableCommand {
             case .waitingForData: break
             }
             trained += Date().timeIntervalSince(t0)
-            if trained - lastReport >= 30 || trained >= budget {
+            let finished = steps.map { trainer.state.step >= $0 } ?? (trained >= budget)
+            if trained - lastReport >= 30 || finished {
                 lastReport = trained
                 let s = trainer.state
                 print("  \(fmt(trained / 60, 1)) min: step \(s.step), \(fmt(Double(s.step * batch) / trained, 1)) clips/s, loss avg \(lossText(s.lossAverage)), replay \(buffer.count)/\(buffer.totalSeen) seen, skipped \(skipped)")
             }
-            if probeEvery > 0, trained - lastProbe >= probeEvery * 60, trained < budget {
+            if probeEvery > 0, trained - lastProbe >= probeEvery * 60, !finished {
                 lastProbe = trained
                 let p0 = Date()
                 let r = try evaluator.evaluate(stateDict: trainer.learner.model.stateDict(), step: trainer.state.step)
@@ -235,7 +266,8 @@ struct LearnBench: ParsableCommand {
         }
         print("")
         print("RESULT learn preset=\(preset) losses=\(["aln", "fid", "div", "loc"].filter(on.contains).joined(separator: "+")) nce=\(config.nce) queue=\(config.queueLength) sigma=\(config.sigma) steps=\(s.step) minutes=\(fmt(trained / 60, 2)) " +
-              ProbeRepresentation.allCases.map { r in "motion_\(r.rawValue)=\(fmt(100 * (result.row("motion", r)?.accuracy ?? .nan), 1))" }.joined(separator: " "))
+              ["motion", "background"].flatMap { l in ProbeRepresentation.allCases.map { r in "\(l)_\(r.rawValue)=\(fmt(100 * (result.row(l, r)?.accuracy ?? .nan), 1))" } }.joined(separator: " ")
+            + (trainedRetrieval.map { " real_R@1_v=\(fmt(100 * $0[.v]![0], 1))" } ?? "") + (randomRetrieval.map { " real_R@1_v_init=\(fmt(100 * $0[.v]![0], 1))" } ?? ""))
     }
 
     /// R@1 and R@5 per representation, leave one out, hit = same label.
@@ -260,7 +292,8 @@ struct LearnBench: ParsableCommand {
     }
 
     func probeLine(_ r: ProbeResult) -> String {
-        let cells: [(String, ProbeRepresentation)] = [("background", .v), ("background", .qVs), ("motion", .v), ("motion", .qVd), ("motion", .fVd)]
+        let cells: [(String, ProbeRepresentation)] = [("background", .v), ("background", .qVs), ("background", .fVs), ("motion", .v),
+                                                      ("motion", .qVs), ("motion", .qVd), ("motion", .fVd)]
         return cells.compactMap { l, rep in
             r.row(l, rep).map { "\(l) \(rep) \(fmt(100 * $0.accuracy, 1)) (\($0.gain.map { ($0.accuracy >= 0 ? "+" : "") + fmt(100 * $0.accuracy, 1) } ?? "?"))" }
         }.joined(separator: ", ") + " [\(fmt(r.duration, 1)) s]"
@@ -278,7 +311,8 @@ struct LearnBench: ParsableCommand {
 /// bringing unseen clips instead of cycling through a fixed set.
 final class StreamFeeder: @unchecked Sendable {
     let directory: String, staging: String
-    let backgrounds: Int, motions: Int, size: SyntheticDataset.Size, frames: Int, seed: UInt64, every: Double
+    let backgrounds: Int, motions: Int, size: SyntheticDataset.Size, frames: Int, nuisance: SyntheticNuisance, seed: UInt64
+    let every: Double
     private let lock = NSLock()
     private var stopping = false
     private var _written = 0, _rounds = 0
@@ -286,9 +320,9 @@ final class StreamFeeder: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     init(directory: String, staging: String, backgrounds: Int, motions: Int, size: SyntheticDataset.Size, frames: Int,
-         seed: UInt64, every: Double) {
+         nuisance: SyntheticNuisance, seed: UInt64, every: Double) {
         (self.directory, self.staging, self.backgrounds, self.motions) = (directory, staging, backgrounds, motions)
-        (self.size, self.frames, self.seed, self.every) = (size, frames, seed, every)
+        (self.size, self.frames, self.nuisance, self.seed, self.every) = (size, frames, nuisance, seed, every)
     }
 
     /// Videos written so far.
@@ -310,7 +344,7 @@ final class StreamFeeder: @unchecked Sendable {
                     for b in bs {
                         for m in ms {
                             let clip = try SyntheticClip(background: b, motion: m, width: size.width, height: size.height,
-                                                         frames: frames, seed: rng.next())
+                                                         frames: frames, seed: rng.next(), nuisance: nuisance)
                             let name = String(format: "fresh-r%06d-%@-%@.mp4", round, b.name, m.name)
                             try clip.deliver(named: name, to: directory, via: staging, fps: 16)
                             lock.withLock { _written += 1 }

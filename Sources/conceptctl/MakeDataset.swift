@@ -52,6 +52,9 @@ struct MakeDataset: AsyncParsableCommand {
     @Flag(help: "Replace a dataset already in DIR (its manifest and train/test videos).")
     var overwrite = false
 
+    @OptionGroup(title: "Camera nuisances")
+    var nuisances: NuisanceOptions
+
     func validate() throws {
         guard VideoWriter.Codec(rawValue: codec) != nil else {
             throw ValidationError("--codec must be one of \(VideoWriter.Codec.allCases.map(\.rawValue).joined(separator: ", ")), got '\(codec)'")
@@ -60,6 +63,7 @@ struct MakeDataset: AsyncParsableCommand {
             throw ValidationError("--fps must be in \(SyntheticDataset.fpsRange.lowerBound) ... \(SyntheticDataset.fpsRange.upperBound), got \(fps)")
         }
         guard threads >= 0 else { throw ValidationError("--threads must be at least 0, got \(threads)") }
+        _ = try nuisances.resolved()
         // The library's own checks (counts, size, frames, split), reported with this command's usage.
         do {
             _ = try SyntheticDataset.plan(
@@ -76,12 +80,12 @@ struct MakeDataset: AsyncParsableCommand {
             directory: directory, backgrounds: backgrounds, motions: motions, clipsPerPair: clipsPerPair,
             size: try SyntheticDataset.Size(parsing: size), frames: frames, fps: fps, seed: seed,
             testFraction: testFraction, codec: VideoWriter.Codec(rawValue: codec)!, overwrite: overwrite,
-            threads: threads)
+            threads: threads, nuisance: try nuisances.resolved())
         let megabytes = Double(summary.bytes) / 1_000_000
         print("""
             wrote \(summary.items.count) clips (\(summary.trainCount) train, \(summary.testCount) test): \
             \(backgrounds) backgrounds x \(motions) motions x \(clipsPerPair), \(size) x \(frames) frames at \
-            \(fps) fps, \(summary.codec), \(String(format: "%.2f", megabytes)) MB in \
+            \(fps) fps, nuisances \(try nuisances.resolved()), \(summary.codec), \(String(format: "%.2f", megabytes)) MB in \
             \(String(format: "%.2f", summary.seconds)) s
             manifest: \(summary.manifestPath)
             """)

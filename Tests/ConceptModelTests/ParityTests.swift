@@ -27,6 +27,16 @@ import Tensor
         } else {
             return []
         }
+        return cases(in: dir)
+    }
+
+    /// The cases of the options beyond the spec (`docs/method-options.md`), written by `bench/make_case.py`
+    /// (always run, also when `CONCEPT_REFERENCE_DIR` names another folder).
+    static var optionCaseFiles: [URL] {
+        Bundle.module.url(forResource: "options", withExtension: nil).map(cases(in:)) ?? []
+    }
+
+    static func cases(in dir: URL) -> [URL] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
         return names.filter { $0.hasPrefix("case_") && $0.hasSuffix(".safetensors") }.sorted().map { dir.appendingPathComponent($0) }
     }
@@ -51,6 +61,7 @@ import Tensor
 
     @Test func referenceCasesArePresent() {
         #expect(Self.caseFiles.count >= 1, "no parity cases found (bundled reference/ or CONCEPT_REFERENCE_DIR)")
+        #expect(Self.optionCaseFiles.count >= 1, "no option cases found (bundled options/)")
     }
 
     /// Runs one step of `ref` with `flips` applied; returns the comparison rows and the ReLU ties seen.
@@ -130,7 +141,7 @@ import Tensor
             .joined(separator: "\n")
     }
 
-    @Test(arguments: ParityTests.caseFiles)
+    @Test(arguments: ParityTests.caseFiles + ParityTests.optionCaseFiles)
     func oneTrainingStepMatchesTheReference(file: URL) throws {
         let ref = try SafeTensorsFile(contentsOf: file)
         let (rows, ties) = try Self.run(ref, flips: [])

@@ -16,6 +16,8 @@ public struct SyntheticClip: Sendable, Hashable, Codable {
     public let frames: Int
     /// What everything else is drawn from.
     public let seed: UInt64
+    /// Camera nuisances over the rendered scene (none by default).
+    public let nuisance: SyntheticNuisance
 
     /// Sizes this generator accepts per side (even, for yuv420p).
     public static let sideRange = 16...2048
@@ -23,17 +25,31 @@ public struct SyntheticClip: Sendable, Hashable, Codable {
     public static let frameRange = 2...10_000
 
     /// A clip of `frames` frames of `width x height`. Throws `.invalidOptions` for an odd or out-of-range
-    /// size or frame count.
+    /// size or frame count, or a nuisance out of its range.
     public init(background: SyntheticBackground, motion: SyntheticMotion, width: Int, height: Int, frames: Int,
-                seed: UInt64) throws
+                seed: UInt64, nuisance: SyntheticNuisance = .none) throws
     {
         try Self.validate(width: width, height: height, frames: frames)
+        try nuisance.validate()
         self.background = background
         self.motion = motion
         self.width = width
         self.height = height
         self.frames = frames
         self.seed = seed
+        self.nuisance = nuisance
+    }
+
+    private enum CodingKeys: String, CodingKey { case background, motion, width, height, frames, seed, nuisance }
+
+    /// Decodes a clip; one written before nuisances existed has none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(background: c.decode(SyntheticBackground.self, forKey: .background),
+                      motion: c.decode(SyntheticMotion.self, forKey: .motion), width: c.decode(Int.self, forKey: .width),
+                      height: c.decode(Int.self, forKey: .height), frames: c.decode(Int.self, forKey: .frames),
+                      seed: c.decode(UInt64.self, forKey: .seed),
+                      nuisance: c.decodeIfPresent(SyntheticNuisance.self, forKey: .nuisance) ?? .none)
     }
 
     /// Throws `.invalidOptions` unless the size is even and in `sideRange` and `frames` is in `frameRange`.
@@ -62,6 +78,9 @@ public struct SyntheticClip: Sendable, Hashable, Codable {
                                  rng: &rng)
         var video = RGBVideo(width: width, height: height, frameCount: frames)
         let frameBytes = video.frameBytes
+        // The nuisances draw from a stream of their own, so the scene is the same with and without them.
+        var nuisanceRNG = SeededGenerator.derived(seed, 0x6e75_6973)
+        let sway = SyntheticNuisance.Sway(shake: nuisance.shake, rng: &nuisanceRNG)
         video.pixels.withUnsafeMutableBufferPointer { out in
             for f in 0..<frames {
                 let frame = UnsafeMutableBufferPointer(rebasing: out[(f * frameBytes)..<((f + 1) * frameBytes)])
@@ -69,7 +88,11 @@ public struct SyntheticClip: Sendable, Hashable, Codable {
                 for (object, pose) in zip(objects, poses[f]) {
                     object.draw(at: pose, into: &canvas, width: width, height: height)
                 }
-                for i in 0..<frameBytes { frame[i] = UInt8((canvas[i] * 255).rounded()) }
+                if nuisance.isNone {
+                    for i in 0..<frameBytes { frame[i] = UInt8((canvas[i] * 255).rounded()) }
+                } else {
+                    nuisance.apply(canvas, frame: f, sway: sway, width: width, height: height, rng: &nuisanceRNG, into: frame)
+                }
             }
         }
         return video

@@ -20,17 +20,18 @@ extension SyntheticDataset {
     ///   - overwrite: replace a dataset already in `directory` (its manifest and the videos in its `train/`
     ///     and `test/` folders; nothing else is touched). Without it such a folder is an error.
     ///   - threads: clips encoded in parallel (0: one per core).
+    ///   - nuisance: camera nuisances over every clip (none by default).
     /// - Throws: `.invalidOptions` for bad arguments (before anything is written), `.fileSystem` for an
     ///   existing dataset or an unwritable folder, `.encoderUnavailable` for a missing codec. Videos of a
     ///   failed run are removed.
     public static func generate(
         directory: String, backgrounds: Int, motions: Int, clipsPerPair: Int, size: Size, frames: Int,
         fps: Double = 16, seed: UInt64, testFraction: Double = 0.25, codec: VideoWriter.Codec = .automatic,
-        overwrite: Bool = false, threads: Int = 0
+        overwrite: Bool = false, threads: Int = 0, nuisance: SyntheticNuisance = .none
     ) throws -> Summary {
         let start = Date()
         let items = try plan(backgrounds: backgrounds, motions: motions, clipsPerPair: clipsPerPair, size: size,
-                             frames: frames, seed: seed, testFraction: testFraction)
+                             frames: frames, seed: seed, testFraction: testFraction, nuisance: nuisance)
         guard fpsRange.contains(fps) else {
             throw MediaError(.invalidOptions, "fps must be in \(fpsRange.lowerBound) ... \(fpsRange.upperBound), got \(fps)")
         }

@@ -88,7 +88,7 @@ public enum SyntheticDataset {
     /// seed contains the smaller one's clips. In each pair, `round(clipsPerPair * testFraction)` clips,
     /// chosen at random, go to the test split. Throws `.invalidOptions` for out-of-range arguments.
     public static func plan(backgrounds: Int, motions: Int, clipsPerPair: Int, size: Size, frames: Int, seed: UInt64,
-                            testFraction: Double = 0.25) throws -> [Item]
+                            testFraction: Double = 0.25, nuisance: SyntheticNuisance = .none) throws -> [Item]
     {
         func check(_ ok: Bool, _ message: String) throws {
             if !ok { throw MediaError(.invalidOptions, message) }
@@ -121,7 +121,7 @@ public enum SyntheticDataset {
                     var seedRNG = SeededGenerator.derived(seed, 1, UInt64(b.rawValue), UInt64(m.rawValue), UInt64(i))
                     let clipSeed = seedRNG.next()
                     let clip = try SyntheticClip(background: b, motion: m, width: size.width, height: size.height,
-                                                 frames: frames, seed: clipSeed)
+                                                 frames: frames, seed: clipSeed, nuisance: nuisance)
                     let split: SyntheticManifest.Split = test.contains(i) ? .test : .train
                     let number = String(i)
                     let padded = String(repeating: "0", count: max(0, digits - number.count)) + number
