@@ -51,6 +51,7 @@ class Config:
     difference: str = "raw"  # or "normalized": per (clip, channel, frame) plane standardised before differencing
     v_heads: str = "shared"  # or "split": q_v^s and q_v^d from two projections of f_v (docs/method-options.md)
     nce_reverse: bool = False  # InfoNCE v -> d also contrasts the clip's time-reversed difference view
+    nce_static_negative: bool = False  # InfoNCE d -> v also contrasts the clip's own static view
     static_view: str = "frame"  # or "gray": the static view is the frame's luminance in all three channels
     tau: float = 0.1
     eps: float = 0.05
@@ -415,7 +416,8 @@ def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torc
 
     if cfg.nce > 0:
         loss_nce = (info_nce(zvd, z["d"], nce_queue(model.queue_d), cfg.nce_tau, z_rev)
-                    + info_nce(z["d"], zvd, nce_queue(queue_vd), cfg.nce_tau))
+                    + info_nce(z["d"], zvd, nce_queue(queue_vd), cfg.nce_tau,
+                               z["s"] if cfg.nce_static_negative else None))
         total = total + cfg.nce * loss_nce
         out["loss_nce"] = loss_nce
     if cfg.nce_static > 0:

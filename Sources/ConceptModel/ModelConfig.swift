@@ -59,6 +59,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var staticView: StaticView = .frame
     /// Whether InfoNCE from v to d also contrasts each clip with its own time-reversed difference view.
     public var nceReverse: Bool = false
+    /// Whether InfoNCE from d to v also contrasts each clip's difference view with its own static view.
+    public var nceStaticNegative: Bool = false
     /// Temperature of the swapped prediction.
     public var tau: Scalar = 0.1
     /// Sinkhorn entropy ε.

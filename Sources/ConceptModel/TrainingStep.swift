@@ -240,7 +240,8 @@ public final class ConceptLearner {
         }
         if c.nce > 0 {
             let nce = try infoNCELoss(o.z[.v]!, o.z[.d]!, queue: negatives(.d), tau: c.nceTau, extra: reversedZ)
-                .add(infoNCELoss(o.z[.d]!, o.z[.v]!, queue: negatives(.v), tau: c.nceTau))
+                .add(infoNCELoss(o.z[.d]!, o.z[.v]!, queue: negatives(.v), tau: c.nceTau,
+                                 extra: c.nceStaticNegative ? o.z[.s]! : nil))
             total = try total.add(nce.scaled(by: c.nce))
             o.lossTensors["nce"] = nce
         }

@@ -42,6 +42,8 @@ public final class Trainer {
     public let batchSize: Int
     /// Steps without `L_loc`.
     public let warmupSteps: Int
+    /// How the learning rate changes with the step.
+    public let schedule: LearningRateSchedule
     /// Where snapshots go (nil: none).
     public let store: SnapshotStore?
     /// Non-finite handling.
@@ -53,8 +55,11 @@ public final class Trainer {
     private var rng: SeededGenerator
 
     /// A fresh trainer (seeded model initialisation and batch drawing).
-    public init(config: ModelConfig, batchSize: Int, warmupSteps: Int, seed: UInt64, store: SnapshotStore?, nonFiniteLimit: Int = 5) throws {
+    public init(config: ModelConfig, batchSize: Int, warmupSteps: Int, seed: UInt64, store: SnapshotStore?, nonFiniteLimit: Int = 5,
+                schedule: LearningRateSchedule = .constant) throws {
         guard batchSize >= 2 else { throw TrainerError.invalidData("batch size must be at least 2, got \(batchSize)") }
+        try schedule.validate()
+        self.schedule = schedule
         learner = try ConceptLearner(config: config, seed: seed)
         rng = SeededGenerator(seed: seed &+ 1)
         state = TrainerState(rng: rng.state)
@@ -92,6 +97,7 @@ public final class Trainer {
     }
 
     private func step(frames: Tensor, staticIndex: [Int]) throws -> TrainerEvent {
+        learner.optimizer.learningRate = schedule.rate(base: learner.config.learningRate, step: state.step + 1)
         let report = try learner.step(frames: frames, staticIndex: staticIndex, useLocal: useLocal)
         defer { state.rng = rng.state }
         switch guardState.record(finite: report.applied) {

@@ -197,7 +197,7 @@ struct ConfigProblemTests {
             "1: logging: expected a table, got a string \"info\"",
             "2: source: expected an array of tables: write [[source]] (two brackets) for each entry",
             "7: model.top_k: must be at most min(ks, kd) = 4, got 5",
-            "8: training.nested: unknown key 'nested' (known keys: lr, momentum, weight_decay, batch_size, warmup_steps, replay_size, replay_policy, threads, seed, max_steps)",
+            "8: training.nested: unknown key 'nested' (known keys: lr, momentum, weight_decay, batch_size, warmup_steps, replay_size, replay_policy, threads, seed, max_steps, clip_fps, lr_hold_steps, lr_schedule)",
         ])
     }
 
@@ -247,11 +247,38 @@ struct ConfigProblemTests {
             """, env: testEnvironment(dir.path))
         #expect(p == [
             "3: model.alpha: must be a finite number, got nan",
-            "4: model.gamma: must be >= 0.0, got -0.1",
+            "4: model.gamma: must be >= 0.0 and <= 1000.0, got -0.1",
             "6: training.seed: must be at least 0, got -1",
             "10: source[0].fps: must be > 0.0 and <= 1000.0, got 0.0",
             "11: source[0].short_side: must be in 64...16384, got 32 (the model's clips are 64x64)",
         ])
+    }
+
+    @Test("the method keys: an unknown method, option values out of their sets and ranges")
+    func methodValues() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let (_, p) = try problems("""
+            [model]
+            method = "papers"
+            difference = "sobel"
+            static_view = 3
+            nce_static = -1
+            nce_queue = "yes"
+            [training]
+            lr_schedule = "cosine"
+            lr_hold_steps = 0
+            clip_fps = 0
+            """, env: testEnvironment(dir.path))
+        #expect(p.count == 8, "\(p)")
+        #expect(p[0].hasPrefix("2: model.method: must be one of conceptd, paper"))
+        #expect(p[1].hasPrefix("3: model.difference: must be one of raw, normalized"))
+        #expect(p[2].hasPrefix("4: model.static_view:"))
+        #expect(p[3].hasPrefix("5: model.nce_static: must be"))
+        #expect(p[4].hasPrefix("6: model.nce_queue:"))
+        #expect(p.contains { $0.hasPrefix("8: training.lr_schedule: must be one of constant, rsqrt") })
+        #expect(p.contains { $0.hasPrefix("9: training.lr_hold_steps: must be") })
+        #expect(p.contains { $0.hasPrefix("10: training.clip_fps: must be") })
     }
 
     @Test("an unknown preset is one problem: clip-size checks that depend on it are skipped")

@@ -12,8 +12,9 @@ struct ConfigTests {
         let c = try DaemonConfig.parse("", environment: testEnvironment(dir.path))
         #expect(c.stateDirectory == "/var/lib/conceptd")
         #expect(c.preset == "small")
-        #expect(c.model == (try ModelConfig.preset("small")))
-        #expect(c.training == TrainingSettings())
+        #expect(c.method == .conceptd && c.pinnedKeys.isEmpty)
+        #expect(c.model == (try ModelConfig.preset("small", method: .conceptd)))
+        #expect(c.training == TrainingSettings(method: .conceptd))
         #expect(c.sources.isEmpty)
         #expect(c.snapshots.directory == "/var/lib/conceptd/snapshots")
         #expect(c.snapshots.everySeconds == 600 && c.snapshots.everySteps == nil && c.snapshots.keep == 3)
@@ -53,7 +54,7 @@ struct ConfigTests {
             seed = 7
             max_steps = 500
             """, environment: testEnvironment(dir.path))
-        var expected = try ModelConfig.preset("tiny")
+        var expected = try ModelConfig.preset("tiny", method: .conceptd)
         expected.ks = 30; expected.kd = 12; expected.topK = 7
         expected.alpha = 0.5; expected.beta = 2; expected.gamma = 0.02
         expected.sigma = .mlp; expected.nce = 0.25; expected.queueLength = 64
@@ -66,6 +67,61 @@ struct ConfigTests {
         #expect(c.training.replayPolicy == .reservoir && c.training.threads == 2)
         #expect(c.training.seed == 7 && c.training.maxSteps == 500)
         try c.model.validate()
+    }
+
+    @Test("the options beyond the paper reach the model; lr_schedule and clip_fps reach the training settings")
+    func methodOptions() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let c = try DaemonConfig.parse("""
+            [model]
+            preset = "tiny"
+            method = "conceptd"
+            difference = "raw"
+            static_view = "gray"
+            nce = 0.5
+            nce_static = 0.25
+            nce_queue = true
+            nce_reverse = false
+            nce_static_negative = true
+            nce_tau = 0.2
+            [training]
+            lr_schedule = "rsqrt"
+            lr_hold_steps = 300
+            clip_fps = 8
+            """, environment: testEnvironment(dir.path))
+        #expect(c.model.difference == .raw && c.model.staticView == .gray && c.model.nce == 0.5 && c.model.nceStatic == 0.25)
+        #expect(c.model.nceQueue && !c.model.nceReverse && c.model.nceStaticNegative && c.model.nceTau == 0.2)
+        #expect(c.training.schedule == .inverseSquareRoot(hold: 300) && c.training.clipFps == 8)
+        #expect(c.pinnedKeys.isEmpty)
+    }
+
+    @Test("method = paper pins the spec's configuration whatever else the file says, and names what it ignored")
+    func paperPins() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let c = try DaemonConfig.parse("""
+            [model]
+            preset = "tiny"
+            method = "paper"
+            nce = 1
+            difference = "normalized"
+            queue_length = 0
+            [training]
+            lr = 0.5
+            lr_schedule = "rsqrt"
+            batch_size = 4
+            """, environment: testEnvironment(dir.path))
+        #expect(c.method == .paper)
+        #expect(c.model == (try ModelConfig.preset("tiny", method: .paper)))
+        #expect(c.model.method == .paper)
+        var spec = ModelConfig()
+        (spec.widths, spec.stem, spec.frames, spec.height, spec.width) = (c.model.widths, c.model.stem, c.model.frames, c.model.height, c.model.width)
+        #expect(c.model == spec, "exactly the spec's defaults on the tiny backbone")
+        #expect(c.training.schedule == .constant)
+        #expect(c.training.batchSize == 4, "the batch size is not part of the method")
+        #expect(c.pinnedKeys == ["model.nce", "model.difference", "model.queue_length", "training.lr", "training.lr_schedule"])
+        #expect(c.description.contains("method = paper ignores model.nce, model.difference"))
     }
 
     @Test("a large batch without replay_size gets a buffer that can hold a batch")

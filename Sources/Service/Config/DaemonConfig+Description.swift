@@ -6,11 +6,12 @@ extension DaemonConfig: CustomStringConvertible {
         var out: [String] = []
         if let file { out.append("config \(file)") }
         out.append("state_directory \(stateDirectory)")
-        out.append("model preset \(preset): ks \(model.ks), kd \(model.kd), top_k \(model.topK), sigma \(model.sigma.rawValue), "
-            + "alpha \(model.alpha), beta \(model.beta), gamma \(model.gamma), nce \(model.nce), queue \(model.queueLength), "
-            + "clips \(clipFrames)x\(model.height)x\(model.width)")
+        out.append("model preset \(preset), method \(method): ks \(model.ks), kd \(model.kd), top_k \(model.topK), "
+            + "\(model.optionSummary), clips \(clipFrames)x\(model.height)x\(model.width)")
+        if !pinnedKeys.isEmpty { out.append("method = paper ignores \(pinnedKeys.joined(separator: ", "))") }
         var t = "training batch \(training.batchSize), lr \(model.learningRate), momentum \(model.momentum), "
-            + "weight_decay \(model.weightDecay), warmup \(training.warmupSteps) steps, replay \(training.replaySize) "
+            + "weight_decay \(model.weightDecay), lr schedule \(training.schedule), clips at \(training.clipFps) fps, "
+            + "warmup \(training.warmupSteps) steps, replay \(training.replaySize) "
             + "\(training.replayPolicy.rawValue), threads \(training.threads == 0 ? "all cores" : String(training.threads)), "
             + "seed \(training.seed.map(String.init) ?? "random")"
         if let m = training.maxSteps { t += ", max \(m) steps" }
@@ -27,7 +28,7 @@ extension DaemonConfig: CustomStringConvertible {
     /// One line for `check-config` and the start-up log.
     public var summary: String {
         let live = enabledSources.count
-        return "preset \(preset) (\(model.ks)+\(model.kd) concepts, \(clipFrames)x\(model.height)x\(model.width) clips), "
+        return "preset \(preset), method \(method) (\(model.ks)+\(model.kd) concepts, \(clipFrames)x\(model.height)x\(model.width) clips), "
             + "batch \(training.batchSize), \(live) source\(live == 1 ? "" : "s")"
             + (sources.count > live ? " (+\(sources.count - live) disabled)" : "")
             + ", snapshots \(snapshots.summary), api \(api.listen)"

@@ -93,8 +93,8 @@ struct ConfigBuilder {
 
         let modelTable = root.table("model") ?? .empty(path: "model", log: log)
         let trainingTable = root.table("training") ?? .empty(path: "training", log: log)
-        let (preset, model, presetKnown) = readModel(modelTable, trainingTable)
-        let training = readTraining(trainingTable)
+        let (preset, model, presetKnown, method, pinned) = readModel(modelTable, trainingTable)
+        let training = readTraining(trainingTable, method: method, pinned: pinned)
         trainingTable.rejectUnknownKeys()
 
         var sources: [SourceConfig] = []
@@ -108,9 +108,9 @@ struct ConfigBuilder {
         let logging = readLogging(root.table("logging") ?? .empty(path: "logging", log: log))
         root.rejectUnknownKeys()
 
-        return DaemonConfig(file: nil, stateDirectory: stateDirectory, preset: preset, model: model,
-                            training: training, sources: sources, snapshots: snapshots, probe: probe, api: api,
-                            logging: logging)
+        return DaemonConfig(file: nil, stateDirectory: stateDirectory, preset: preset, method: method,
+                            pinnedKeys: pinned.keys + training.pinned, model: model, training: training.settings,
+                            sources: sources, snapshots: snapshots, probe: probe, api: api, logging: logging)
     }
 
     // MARK: paths
@@ -130,9 +130,20 @@ struct ConfigBuilder {
 
     // MARK: [model]
 
-    /// The model from its preset and overrides; the flag says whether the preset was valid (if not, the
-    /// defaults stand in so that the rest can still be checked, but size-dependent checks are skipped).
-    func readModel(_ t: TableReader, _ training: TableReader) -> (String, ModelConfig, Bool) {
+    /// What `method = "paper"` overrides of the file: the keys it ignored.
+    struct Pinned { var keys: [String] = [] }
+
+    /// The model keys of `[model]` that set a method option (the ones `method = "paper"` pins).
+    static let modelMethodKeys = ["ks", "kd", "top_k", "alpha", "beta", "gamma", "nce", "nce_tau", "nce_static", "nce_queue",
+                                  "nce_reverse", "nce_static_negative", "difference", "static_view", "tau", "eps", "margin", "sinkhorn_iterations",
+                                  "queue_length", "sigma"]
+    /// The `[training]` keys that belong to the method (pinned by `method = "paper"` too).
+    static let trainingMethodKeys = ["lr", "momentum", "weight_decay", "lr_schedule", "lr_hold_steps"]
+
+    /// The model from its preset, method and overrides; the flag says whether the preset was valid (if not, the
+    /// defaults stand in so that the rest can still be checked, but size-dependent checks are skipped). With
+    /// `method = "paper"` the method keys are still checked, then ignored: the spec's configuration is pinned.
+    func readModel(_ t: TableReader, _ training: TableReader) -> (String, ModelConfig, Bool, ModelConfig.Method, Pinned) {
         let presets = ["tiny", "small", "paper"]
         var preset = "small"
         var known = true
@@ -143,33 +154,42 @@ struct ConfigBuilder {
                     + TableReader.suggestion(for: p, among: presets))
             }
         }
-        var c = (try? ModelConfig.preset(preset)) ?? ModelConfig()
+        let method = t.choice("method", ModelConfig.Method.self) ?? .conceptd
+        var c = (try? ModelConfig.preset(preset, method: method)) ?? ModelConfig()
         if let v = t.int("ks", min: 1, max: 4096) { c.ks = v }
         if let v = t.int("kd", min: 1, max: 4096) { c.kd = v }
         if let v = t.int("top_k", min: 1) {
             if v > min(c.ks, c.kd) { t.problem("top_k", "must be at most min(ks, kd) = \(min(c.ks, c.kd)), got \(v)") } else { c.topK = v }
         }
-        if let v = t.double("alpha", min: 0) { c.alpha = .init(v) }
-        if let v = t.double("beta", min: 0) { c.beta = .init(v) }
-        if let v = t.double("gamma", min: 0) { c.gamma = .init(v) }
-        if let v = t.double("nce", min: 0) { c.nce = .init(v) }
-        if let v = t.double("nce_tau", above: 0) { c.nceTau = .init(v) }
-        if let v = t.double("tau", above: 0) { c.tau = .init(v) }
-        if let v = t.double("eps", above: 0) { c.eps = .init(v) }
-        if let v = t.double("margin", min: 0) { c.margin = .init(v) }
+        if let v = t.double("alpha", min: 0, max: 1000) { c.alpha = .init(v) }
+        if let v = t.double("beta", min: 0, max: 1000) { c.beta = .init(v) }
+        if let v = t.double("gamma", min: 0, max: 1000) { c.gamma = .init(v) }
+        if let v = t.double("nce", min: 0, max: 1000) { c.nce = .init(v) }
+        if let v = t.double("nce_static", min: 0, max: 1000) { c.nceStatic = .init(v) }
+        if let v = t.bool("nce_queue") { c.nceQueue = v }
+        if let v = t.bool("nce_reverse") { c.nceReverse = v }
+        if let v = t.bool("nce_static_negative") { c.nceStaticNegative = v }
+        if let v = t.double("nce_tau", above: 0, max: 100) { c.nceTau = .init(v) }
+        if let v = t.choice("difference", ModelConfig.Difference.self) { c.difference = v }
+        if let v = t.choice("static_view", ModelConfig.StaticView.self) { c.staticView = v }
+        if let v = t.double("tau", above: 0, max: 100) { c.tau = .init(v) }
+        if let v = t.double("eps", above: 0, max: 100) { c.eps = .init(v) }
+        if let v = t.double("margin", min: 0, max: 100) { c.margin = .init(v) }
         if let v = t.int("sinkhorn_iterations", min: 1, max: 1000) { c.sinkhornIterations = v }
         if let v = t.int("queue_length", min: 0, max: 1 << 20) { c.queueLength = v }
-        if let s = t.string("sigma") {
-            if let v = ModelConfig.Sigma(rawValue: s) { c.sigma = v } else {
-                t.problem("sigma", "must be one of identity, mlp, got \"\(s)\"")
-            }
-        }
+        if let v = t.choice("sigma", ModelConfig.Sigma.self) { c.sigma = v }
         t.rejectUnknownKeys()
 
         // The optimiser lives in ModelConfig; its keys are in [training].
         if let v = training.double("lr", above: 0, max: 10) { c.learningRate = .init(v) }
         if let v = training.double("momentum", min: 0, below: 1) { c.momentum = .init(v) }
         if let v = training.double("weight_decay", min: 0, below: 1) { c.weightDecay = .init(v) }
+
+        var pinned = Pinned()
+        if method == .paper {
+            pinned.keys = Self.modelMethodKeys.filter(t.has).map { "model.\($0)" }
+            c.apply(method: .paper)
+        }
 
         // The model's own check; only reached for combinations the keys above do not catch.
         do { try c.validate() } catch {
@@ -178,13 +198,13 @@ struct ConfigBuilder {
             }
             if !reported { log.add("model", "\(error)") }
         }
-        return (preset, c, known)
+        return (preset, c, known, method, pinned)
     }
 
     // MARK: [training]
 
-    func readTraining(_ t: TableReader) -> TrainingSettings {
-        var s = TrainingSettings()
+    func readTraining(_ t: TableReader, method: ModelConfig.Method, pinned: Pinned) -> (settings: TrainingSettings, pinned: [String]) {
+        var s = TrainingSettings(method: method)
         if let v = t.int("batch_size", min: 2, max: 4096, hint: " (batch norm and Sinkhorn need at least 2 clips)") { s.batchSize = v }
         if let v = t.int("warmup_steps", min: 0) { s.warmupSteps = v }
         if let v = t.int("replay_size", min: 1, max: 1 << 20) {
@@ -198,7 +218,22 @@ struct ConfigBuilder {
         if let v = t.int("threads", min: 0, max: 1024, hint: " (0: one per core)") { s.threads = v }
         if let v = t.int("seed", min: 0) { s.seed = UInt64(v) }
         if let v = t.int("max_steps", min: 1) { s.maxSteps = v }
-        return s
+        if let v = t.double("clip_fps", above: 0, max: 1000) { s.clipFps = v }
+        let hold = t.int("lr_hold_steps", min: 1, max: 1 << 40)
+        switch t.string("lr_schedule") {
+        case nil:
+            if let hold, case .inverseSquareRoot = s.schedule { s.schedule = .inverseSquareRoot(hold: hold) }
+        case "constant": s.schedule = .constant
+        case "rsqrt": s.schedule = .inverseSquareRoot(hold: hold ?? 1000)
+        case let other?: t.problem("lr_schedule", "must be one of constant, rsqrt, got \"\(other)\""
+                                    + TableReader.suggestion(for: other, among: ["constant", "rsqrt"]))
+        }
+        var ignored: [String] = []
+        if method == .paper {
+            ignored = Self.trainingMethodKeys.filter(t.has).map { "training.\($0)" }
+            s.schedule = ModelConfig.Method.paper.training.schedule
+        }
+        return (s, ignored)
     }
 
     // MARK: [[source]]

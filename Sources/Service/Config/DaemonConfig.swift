@@ -13,6 +13,10 @@ public struct DaemonConfig: Sendable, Equatable {
     public var stateDirectory: String
     /// The model preset the `[model]` section started from (`tiny`, `small`, `paper`).
     public var preset: String
+    /// The learning method `[model] method` chose (`conceptd` unless the file says otherwise).
+    public var method: ModelConfig.Method = .conceptd
+    /// Keys of the file that `method = "paper"` overrode (it pins the spec's configuration), in file order.
+    public var pinnedKeys: [String] = []
     /// The model: the preset with `[model]`'s overrides and `[training]`'s optimiser settings applied.
     public var model: ModelConfig
     /// The online training loop.
@@ -53,9 +57,22 @@ public struct TrainingSettings: Sendable, Equatable {
     public var seed: UInt64? = nil
     /// Stop (with a final snapshot) after this many steps; nil: run until stopped.
     public var maxSteps: Int? = nil
+    /// How the learning rate changes with the step.
+    public var schedule: LearningRateSchedule = .constant
+    /// Frames per second a source samples when its `fps` is not set.
+    public var clipFps: Double = 16
 
     /// The defaults.
     public init() {}
+
+    /// The defaults of `method`.
+    public init(method: ModelConfig.Method) {
+        let m = method.training
+        batchSize = m.batchSize
+        warmupSteps = m.warmupSteps
+        schedule = m.schedule
+        clipFps = m.clipFps
+    }
 }
 
 /// How frames are cropped to the model's size after the short-side resize.

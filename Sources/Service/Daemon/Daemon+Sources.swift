@@ -6,15 +6,22 @@ extension SourceConfig {
     /// The media layer's options for this source, with clips of the model's size.
     func mediaOptions(config: DaemonConfig, ledger: IngestLedger?, logger: Logger) -> SourceOptions {
         let clip = ClipOptions(frames: config.clipFrames, height: config.model.height, width: config.model.width,
-                               shortSide: shortSide, fps: fps ?? 16, stride: stride,
+                               shortSide: shortSide, fps: fps ?? config.training.clipFps, stride: stride,
                                crop: crop == .center ? .center : .random, randomFlip: flip,
-                               seed: UInt64(truncatingIfNeeded: name.hashValue & 0x7fff_ffff) ^ (config.training.seed ?? 0))
+                               seed: Self.stableHash(name) ^ (config.training.seed ?? 0))
         let watch = WatchFolderOptions(settleSeconds: settleSeconds ?? 2, after: after ?? .keep,
                                        stateDirectory: (config.stateDirectory as NSString).appendingPathComponent("ingest"),
                                        ledger: ledger)
         var log = logger
         log[metadataKey: "source"] = "\(name)"
         return SourceOptions(clip: clip, libavOptions: options, stallSeconds: stallSeconds ?? 10, watch: watch, logger: log)
+    }
+}
+
+extension SourceConfig {
+    /// FNV-1a of the name: the same in every process (unlike `hashValue`), so a restarted daemon crops alike.
+    static func stableHash(_ name: String) -> UInt64 {
+        name.utf8.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
     }
 }
 

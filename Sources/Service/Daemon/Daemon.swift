@@ -46,8 +46,15 @@ public final class Daemon: Sendable {
         if let pause = environment["CONCEPTD_TEST_SNAPSHOT_PAUSE_SECONDS"].flatMap(Double.init) {
             store.afterEachFile = { _ in Thread.sleep(forTimeInterval: pause) }   // test hook: widen the write window
         }
+        if config.method == .paper {
+            let ignoring = config.pinnedKeys.isEmpty ? "" : "; ignoring \(config.pinnedKeys.joined(separator: ", ")) from the file"
+            logger.notice("method = paper: the spec's configuration is pinned\(ignoring)")
+        }
+        logger.info("method \(config.method)", metadata: ["options": "\(config.model.optionSummary)",
+                                                         "lr_schedule": "\(config.training.schedule)"])
         let trainer = try Trainer(config: config.model, batchSize: config.training.batchSize,
-                                  warmupSteps: config.training.warmupSteps, seed: seed, store: store)
+                                  warmupSteps: config.training.warmupSteps, seed: seed, store: store,
+                                  schedule: config.training.schedule)
         let (loaded, skipped) = try trainer.resume()
         for reason in skipped { logger.warning("skipped a damaged snapshot: \(reason)") }
         if let loaded {

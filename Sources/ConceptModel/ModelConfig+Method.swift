@@ -1,0 +1,69 @@
+import Tensor
+
+extension ModelConfig {
+    /// A whole learning method: which of the options beyond the backbone are on. The backbone, clip size and number of
+    /// concepts come from the preset; the method sets everything else.
+    public enum Method: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+        /// The configuration measured to learn static and dynamic concepts at conceptd's scale (README, "What it
+        /// learns"): gain/offset-invariant frame differences, InfoNCE from the clip to its own frame differences (with
+        /// the time-reversed differences as an extra negative) and to its static frame, batch negatives only.
+        case conceptd
+        /// The spec's configuration exactly (`../shared/spec/method.md` without its options), whatever else is set.
+        case paper
+
+        public var description: String { rawValue }
+    }
+
+    /// The option keys a method sets (the `init(metadata:)` names); `method = paper` pins every one of them.
+    public static let methodKeys: Set<String> = [
+        "sigma", "nce", "nce_tau", "nce_static", "nce_queue", "nce_reverse", "nce_static_negative", "difference", "static_view", "tau", "eps",
+        "sinkhorn_iters", "queue_length", "topk", "margin", "aln_weight", "alpha", "beta", "gamma", "lr", "momentum",
+        "weight_decay", "fid_hidden", "attn_dim", "ks", "kd",
+    ]
+
+    /// The preset's backbone and clip size with `method`'s options.
+    public static func preset(_ name: String, method: Method) throws -> ModelConfig {
+        var c = try preset(name)
+        c.apply(method: method)
+        return c
+    }
+
+    /// Sets every option of `method` (every key in `methodKeys`), leaving backbone and clip size alone.
+    public mutating func apply(method: Method) {
+        let spec = ModelConfig()
+        sigma = spec.sigma; nceTau = spec.nceTau; tau = spec.tau; eps = spec.eps
+        sinkhornIterations = spec.sinkhornIterations; queueLength = spec.queueLength; topK = spec.topK; margin = spec.margin
+        alnWeight = spec.alnWeight; alpha = spec.alpha; beta = spec.beta; gamma = spec.gamma
+        learningRate = spec.learningRate; momentum = spec.momentum; weightDecay = spec.weightDecay
+        fidHidden = spec.fidHidden; attnDim = spec.attnDim; ks = spec.ks; kd = spec.kd
+        nce = spec.nce; nceStatic = spec.nceStatic; nceQueue = spec.nceQueue; nceReverse = spec.nceReverse
+        nceStaticNegative = spec.nceStaticNegative
+        difference = spec.difference; staticView = spec.staticView
+        switch method {
+        case .paper:
+            break
+        case .conceptd:
+            difference = .normalized
+            nce = 1
+            nceStatic = 1
+            nceQueue = false
+            nceReverse = true
+        }
+    }
+
+    /// Which method this configuration's options are, if exactly one.
+    public var method: Method? {
+        Method.allCases.first { m in
+            var c = self
+            c.apply(method: m)
+            return c == self
+        }
+    }
+
+    /// The options beyond the backbone in one line (logs, benchmark headers).
+    public var optionSummary: String {
+        "difference \(difference), static_view \(staticView), nce \(nce), nce_static \(nceStatic), nce_queue \(nceQueue), "
+            + "nce_reverse \(nceReverse), nce_static_negative \(nceStaticNegative), nce_tau \(nceTau), sigma \(sigma), queue \(queueLength), eps \(eps), tau \(tau), "
+            + "alpha \(alpha), beta \(beta), gamma \(gamma), lr \(learningRate)"
+    }
+}
