@@ -193,7 +193,7 @@ class ConceptModel(nn.Module):
         d = cfg.attn_dim or c
         self.encoder = Encoder(cfg)
         sizes = {"s": cfg.ks, "d": cfg.kd, "v": cfg.ks + cfg.kd}
-        if cfg.sigma not in ("identity", "mlp"):
+        if cfg.sigma not in ("identity", "mlp", "bn"):
             raise ValueError(f"unknown sigma {cfg.sigma!r}")
         if cfg.v_heads not in ("shared", "split"):
             raise ValueError(f"unknown v_heads {cfg.v_heads!r}")
@@ -207,7 +207,11 @@ class ConceptModel(nn.Module):
             setattr(self, f"recon_{b}", nn.Sequential(nn.Linear(k, h), nn.ReLU(inplace=True), nn.Linear(h, c)))
             setattr(self, f"attn_{b}", Attention(c, d))
         for b in self.heads:
-            if cfg.sigma == "mlp" or b in ("vs", "vd"):
+            if cfg.sigma == "bn" and b not in ("vs", "vd"):
+                # Batch norm over the branch's N clips: centres and scales every channel, so the pooled post-ReLU
+                # features (all positive, nearly parallel) spread over the prototypes.
+                setattr(self, f"sigma_{b}", nn.BatchNorm1d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum))
+            elif cfg.sigma == "mlp" or b in ("vs", "vd"):
                 setattr(self, f"sigma_{b}", mlp())
         for b, width in (("s", c), ("d", c), ("v", self.queue_width)):
             # FIFO of unit-length features (not part of the state dict, like the reference cases' `queue.*`).

@@ -204,6 +204,9 @@ PLANS = {
         ("b32-supervised", NORM2, {**B32, "supervised": True}),
         ("b32-reverse-gray-stride2", {**NORM2, "nce_reverse": True, "static_view": "gray"}, {**B32, "stride": 2}),
     ],
+    "cpu-bn": [
+        ("bn-paper-s2", dict(sigma="bn", difference="normalized"), dict(stride=2, steps=300, probe_at=[0, 300])),
+    ],
     "smoke": [("smoke", {**NORM2, "nce_reverse": True, "static_view": "gray"}, dict(steps=20, probe_at=[20])),
               ("smoke2", NORM2, dict(steps=20, probe_at=[20], supervised=True))],
 }

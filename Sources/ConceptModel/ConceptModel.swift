@@ -22,6 +22,8 @@ public final class ConceptModel: NamedState {
     let attention: [Branch: (q: LinearLayer, k: LinearLayer, v: LinearLayer)]
     /// `σ_x = [Linear(C, C), BatchNorm1d(C), ReLU, Linear(C, C)]` when `sigma = mlp`.
     let sigma: [Branch: (LinearLayer, BatchNormLayer, LinearLayer)]
+    /// `σ_x = BatchNorm1d(C)` when `sigma = bn`.
+    let sigmaNorm: [Branch: BatchNormLayer]
     /// Every trainable parameter in one flat buffer.
     public private(set) var parameters: ParameterSet!
 
@@ -36,6 +38,7 @@ public final class ConceptModel: NamedState {
         var protos: [Branch: Tensor] = [:], recon: [Branch: (LinearLayer, LinearLayer)] = [:]
         var attn: [Branch: (q: LinearLayer, k: LinearLayer, v: LinearLayer)] = [:]
         var sigma: [Branch: (LinearLayer, BatchNormLayer, LinearLayer)] = [:]
+        var sigmaNorm: [Branch: BatchNormLayer] = [:]
         for b in Branch.allCases {
             protos[b] = Tensor.normal([counts[b]!, c], using: &rng)
         }
@@ -54,10 +57,14 @@ public final class ConceptModel: NamedState {
                             LinearLayer(inFeatures: c, outFeatures: c, rng: &rng))
             }
         }
+        if config.sigma == .bn {
+            for b in Branch.allCases { sigmaNorm[b] = BatchNormLayer(channels: c, momentum: config.bnMomentum, eps: config.bnEps) }
+        }
         prototypes = protos
         self.recon = recon
         attention = attn
         self.sigma = sigma
+        self.sigmaNorm = sigmaNorm
         parameters = ParameterSet(namedParameters())
     }
 
@@ -78,12 +85,17 @@ public final class ConceptModel: NamedState {
             p += [("sigma_\(b).1.weight", bn.weight), ("sigma_\(b).1.bias", bn.bias)]
             p += prefixed("sigma_\(b).3", l3.namedParameters())
         }
+        for b in Branch.allCases {
+            guard let bn = sigmaNorm[b] else { continue }
+            p += [("sigma_\(b).weight", bn.weight), ("sigma_\(b).bias", bn.bias)]
+        }
         return p
     }
 
     public func namedBatchNorms() -> [(String, BatchNormLayer)] {
         var r = prefixed("encoder", encoder.namedBatchNorms())
         for b in Branch.allCases { if let s = sigma[b] { r.append(("sigma_\(b).1", s.1)) } }
+        for b in Branch.allCases { if let bn = sigmaNorm[b] { r.append(("sigma_\(b)", bn)) } }
         return r
     }
 
@@ -96,6 +108,7 @@ public final class ConceptModel: NamedState {
 
     /// `z_x = σ_x(f_x)` (identity unless `sigma = mlp`).
     func project(_ f: Tensor, _ b: Branch, training: Bool) throws -> Tensor {
+        if let bn = sigmaNorm[b] { return try bn(f, training: training) }
         guard let (l0, bn, l3) = sigma[b] else { return f }
         return try l3(bn.relu(l0(f), training: training))
     }

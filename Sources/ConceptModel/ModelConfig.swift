@@ -4,7 +4,15 @@ import Tensor
 /// Defaults are the spec's (`../shared/spec/method.md`); presets set the backbone and clip size.
 public struct ModelConfig: Sendable, Equatable, Codable {
     /// The transform before the cosine classifier.
-    public enum Sigma: String, Sendable, Codable, CaseIterable { case identity, mlp }
+    public enum Sigma: String, Sendable, Codable, CaseIterable {
+        /// `z = f` (the paper's default).
+        case identity
+        /// `[Linear(C, C), BatchNorm1d(C), ReLU, Linear(C, C)]` (the spec's option).
+        case mlp
+        /// `BatchNorm1d(C)` over the branch's clips: every channel centred and scaled, so the pooled post-ReLU features
+        /// (all positive and nearly parallel) spread over the prototypes (docs/method-options.md).
+        case bn
+    }
     /// What the static view shows.
     public enum StaticView: String, Sendable, Codable, CaseIterable {
         /// The frame `static_index` of the clip (the paper).
