@@ -4,7 +4,8 @@ import Synchronization
 
 /// One running input: a file, a watch folder, a network stream or a device, read on its own thread
 /// (decoding is blocking C work, so it stays off the Swift cooperative pool) and cut into clips that go
-/// into a shared `ClipQueue`. Live sources reconnect with capped exponential backoff; every blocking
+/// into a shared `ClipQueue`. Live sources reconnect with capped exponential backoff over failed attempts (a
+/// session that delivered frames is followed by the initial delay); every blocking
 /// libav call runs under a deadline; a stopped source interrupts whatever call is in progress.
 public final class MediaSource: @unchecked Sendable {
     /// The source's name (clips carry it).
@@ -256,13 +257,14 @@ public final class MediaSource: @unchecked Sendable {
                     actions += lifecycle.openFailed("\(error)", at: monotonicSeconds())
                 }
             case .emit:
+                let before = stats.snapshot.framesDecoded
                 do {
-                    let before = stats.snapshot.framesDecoded
                     try emitClips(from: input!, assembler: assembler, realtime: realtime,
                                   badPacketsBefore: pendingBadPackets)
                     if stats.snapshot.framesDecoded == before {
                         actions += lifecycle.endedEmpty("no video frame could be decoded", at: monotonicSeconds())
                     } else {
+                        lifecycle.delivered()
                         actions += lifecycle.ended(at: monotonicSeconds())
                     }
                 } catch let error as MediaError where error.code == .cancelled {
@@ -272,6 +274,7 @@ public final class MediaSource: @unchecked Sendable {
                         stats.update { $0.stalls += 1 }
                     }
                     logger.warning("stream interrupted: \(error)")
+                    if stats.snapshot.framesDecoded > before { lifecycle.delivered() }
                     actions += lifecycle.failed("\(error)", at: monotonicSeconds())
                 }
                 pendingBadPackets += input?.badPackets ?? 0
