@@ -305,12 +305,14 @@ public final class MediaSource: @unchecked Sendable {
         let frame = try Frame()
         var pacing: (wall: Double, stream: Double)? = nil
         var lastPublish = 0.0
+        var lastSize: (width: Int, height: Int)? = nil
         let publish = { [self] in
             stats.update {
                 $0.framesSampled = assembler.framesSampled
                 $0.clipsMade = assembler.clipsMade
                 $0.timestampJumps = assembler.timestampJumps
                 $0.badPackets = badPacketsBefore + input.badPackets
+                if let size = lastSize { $0.frameSize = "\(size.width)x\(size.height)" }
             }
         }
         defer { publish() }
@@ -321,6 +323,11 @@ public final class MediaSource: @unchecked Sendable {
                 tolerateReadErrors: !spec.isLive)
             else { break }
             stats.framesDecoded(1, decodeSeconds: input.takeDecodeSeconds())
+            if let size = lastSize, size != (frame.width, frame.height) {
+                stats.update { $0.sizeChanges += 1 }
+                logger.notice("frame size changed from \(size.width)x\(size.height) to \(frame.width)x\(frame.height)")
+            }
+            lastSize = (frame.width, frame.height)
             if realtime {
                 let now = monotonicSeconds()
                 if let p = pacing {
