@@ -27,6 +27,8 @@ public final class MediaSource: @unchecked Sendable {
     private let lifecycleState = Mutex<(started: Bool, finished: Bool)>((false, false))
     private let finishWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
     let ledgerBox = Mutex<IngestLedger?>(nil)
+    /// The source's id for libav's log lines (see `LibavLogContext`).
+    private let logID: Int
 
     /// A source for `uri` (see `SourceSpec`) that will put clips into `queue`; `name` defaults to the URI.
     /// Throws `.invalidSource` / `.invalidOptions` for what can be checked before starting.
@@ -39,6 +41,7 @@ public final class MediaSource: @unchecked Sendable {
         self.queue = queue
         overflow = options.overflow ?? (spec.isLive && !spec.isFolder ? .dropOldest : .wait)
         stats = StatisticsBox(name: self.name, uri: uri)
+        logID = LibavLogContext.register(self.name)
         var logger = options.logger
         logger[metadataKey: "source"] = "\(self.name)"
         self.logger = logger
@@ -46,6 +49,8 @@ public final class MediaSource: @unchecked Sendable {
             ledgerBox.withLock { $0 = options.watch.ledger ?? IngestLedger() }
         }
     }
+
+    deinit { LibavLogContext.unregister(logID) }
 
     /// Starts the source's thread (once).
     public func start() {
@@ -56,6 +61,7 @@ public final class MediaSource: @unchecked Sendable {
         }
         guard first else { return }
         let thread = Thread { [self] in
+            LibavLogContext.enter(logID)
             run()
             lifecycleState.withLock { $0.finished = true }
             let waiters = finishWaiters.withLock { w -> [CheckedContinuation<Void, Never>] in
