@@ -320,7 +320,7 @@ final class ChaosRun {
         kill(p.processIdentifier, SIGKILL)
         _ = waitExit(p, timeout: 30)
         let expected = newestSnapshotStep()
-        if start() { checkResumed(expected: expected, stepBefore: before) ; summary.survived += 1 }
+        if start() { checkResumed(expected: expected, stepBefore: before) }
     }
 
     func term() {
@@ -342,33 +342,29 @@ final class ChaosRun {
             return
         }
         let log = logText
-        var ok = true
         switch p.terminationStatus {
         case 0:
             let stopped = log.range(of: "stopped step=").map { Int(log[$0.upperBound...].prefix { $0.isNumber }) ?? -1 }
             if let stopped, let stoppingStep, stopped > stoppingStep + 1 {
-                violation("SIGTERM: STOPPING at step \(stoppingStep), but trained on to step \(stopped)"); ok = false
+                violation("SIGTERM: STOPPING at step \(stoppingStep), but trained on to step \(stopped)")
             }
             if let stopped, newestSnapshotStep() != stopped {
-                violation("SIGTERM: stopped at step \(stopped) but the newest snapshot is \(newestSnapshotStep().map(String.init) ?? "none")"); ok = false
+                violation("SIGTERM: stopped at step \(stopped) but the newest snapshot is \(newestSnapshotStep().map(String.init) ?? "none")")
             }
         case 75:
             if let line = log.split(separator: "\n").first(where: { $0.contains("the final snapshot at step") }),
                let r = line.range(of: "failed: "), let lost = Int(line[r.upperBound...].prefix { $0.isNumber }) {
                 summary.stepsLost += lost
-                if !diskFull { violation("exit 75 although the disk was not full: \(line)"); ok = false }
+                if !diskFull { violation("exit 75 although the disk was not full: \(line)") }
             } else {
-                violation("exit 75 without saying how many steps were lost"); ok = false
+                violation("exit 75 without saying how many steps were lost")
             }
         default:
             summary.crashes += 1
-            violation("SIGTERM: exit status \(p.terminationStatus): \(lastLines(5))"); ok = false
+            violation("SIGTERM: exit status \(p.terminationStatus): \(lastLines(5))")
         }
         let expected = newestSnapshotStep()
-        if start() {
-            checkResumed(expected: expected, stepBefore: nil)
-            if ok { summary.survived += 1 }
-        }
+        if start() { checkResumed(expected: expected, stepBefore: nil) }
     }
 
     func flap() {
@@ -377,7 +373,6 @@ final class ChaosRun {
             server.goAway()
             usleep(UInt32.random(in: 100_000...700_000, using: &rng))
             try? server.comeBack()
-            summary.survived += 1
             return
         }
         server.goAway()
@@ -399,8 +394,6 @@ final class ChaosRun {
         if !p.isRunning { return }  // the crash check reports it
         if !reconnected || wait > 3 {
             violation(String(format: "the camera reconnected %.1f s after it came back (bound: 1 s initial delay + 2 s)", wait))
-        } else {
-            summary.survived += 1
         }
     }
 
@@ -423,7 +416,6 @@ final class ChaosRun {
         let deadline = Date(timeIntervalSinceNow: 90)
         while Date() < deadline && p.isRunning {
             if let s: API.Status = try? api.get("/v1/status"), let step = s.snapshot.step, step > start, s.snapshot.error == nil {
-                summary.survived += 1
                 return
             }
             usleep(500_000)
@@ -453,9 +445,7 @@ final class ChaosRun {
             FileManager.default.createFile(atPath: temp, contents: Data(bytes))
             rename(temp, inbox + "/" + name)
         }
-        // Survived if the daemon is still there once the folder has taken the files.
-        usleep(3_000_000)
-        if process?.isRunning == true { summary.survived += 1 }
+        usleep(3_000_000)  // the folder takes the files; the survival check follows
     }
 
     func dropGood() {
@@ -486,7 +476,6 @@ final class ChaosRun {
             let after = ((try? api.get("/v1/sources") as [API.Source]) ?? []).map(\.name).sorted()
             if after != sourcesBefore { violation("a refused reload changed the sources: \(sourcesBefore) → \(after)"); return }
         }
-        summary.survived += 1
     }
 
     // MARK: the run
@@ -527,6 +516,7 @@ final class ChaosRun {
             let fault = faults.first { f in pick -= f.1; return pick < 0 }!.0
             summary.injected[fault, default: 0] += 1
             say("chaos: \(String(format: "%6.0f", Date().timeIntervalSince(began))) s  \(fault)  (step \(currentStep().map(String.init) ?? "-"))")
+            let violationsBefore = summary.violations.count
             switch fault {
             case "kill": kill9()
             case "term": term()
@@ -536,16 +526,16 @@ final class ChaosRun {
             case "hup-good": reload(good: true)
             default: reload(good: false)
             }
+            // Survived: the daemon runs (restarted where the fault was a stop) and no check failed.
+            if process?.isRunning == true && summary.violations.count == violationsBefore { summary.survived += 1 }
             next = Date(timeIntervalSinceNow: Double.random(in: 0.3...1.7, using: &rng) * meanInterval)
         }
         // The end: a clean stop on a disk with room (which also settles a disk fault still open).
-        let diskOpen = diskFullUntil != nil
         freeDisk()
         if let p = process, p.isRunning {
             kill(p.processIdentifier, SIGTERM)
             if !waitExit(p, timeout: 150) { violation("the final SIGTERM did not stop it within 150 s"); kill(p.processIdentifier, SIGKILL) }
             else if p.terminationStatus != 0 { violation("the final SIGTERM: exit status \(p.terminationStatus): \(lastLines(5))") }
-            else if diskOpen { summary.survived += 1 }
         }
         summary.finalStep = newestSnapshotStep() ?? 0
         checkLogs()
