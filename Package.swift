@@ -80,7 +80,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "concept-bench", dependencies: [
-            "Tensor", "ConceptModel", "Media", "Learner",
+            "Tensor", "ConceptModel", "Media", "Learner", "Service",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -9,7 +9,7 @@ public struct TrainerError: Error, CustomStringConvertible {
     private init(_ code: Code, _ message: String, cause: (any Error)? = nil) { self.code = code; self.message = message; self.cause = cause }
     /// Clips that do not fit the model.
     public static func invalidData(_ m: String) -> TrainerError { .init(.invalidData, m) }
-    /// A snapshot could not be written (the previous one is intact).
+    /// A snapshot could not be written (earlier generations, if any, are untouched).
     public static func snapshotWrite(_ m: String, cause: (any Error)? = nil) -> TrainerError { .init(.snapshotWrite, m, cause: cause) }
     /// A snapshot is damaged or does not fit.
     public static func snapshotRead(_ m: String, cause: (any Error)? = nil) -> TrainerError { .init(.snapshotRead, m, cause: cause) }

@@ -52,6 +52,9 @@ extension MediaSource {
                     pruneLedger()
                     scan(&context)
                     actions += lifecycle.opened(at: monotonicSeconds())
+                    // A folder that is being watched is a working connection: if it vanishes later, the first
+                    // retry waits only the initial delay.
+                    lifecycle.delivered()
                     stats.update { $0.reconnects = lifecycle.reconnects }
                     logger.info("watching \(directory)")
                 } catch {

@@ -4,7 +4,8 @@ import Synchronization
 
 /// One running input: a file, a watch folder, a network stream or a device, read on its own thread
 /// (decoding is blocking C work, so it stays off the Swift cooperative pool) and cut into clips that go
-/// into a shared `ClipQueue`. Live sources reconnect with capped exponential backoff; every blocking
+/// into a shared `ClipQueue`. Live sources reconnect with capped exponential backoff over failed attempts (a
+/// session that delivered frames is followed by the initial delay); every blocking
 /// libav call runs under a deadline; a stopped source interrupts whatever call is in progress.
 public final class MediaSource: @unchecked Sendable {
     /// The source's name (clips carry it).
@@ -26,6 +27,8 @@ public final class MediaSource: @unchecked Sendable {
     private let lifecycleState = Mutex<(started: Bool, finished: Bool)>((false, false))
     private let finishWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
     let ledgerBox = Mutex<IngestLedger?>(nil)
+    /// The source's id for libav's log lines (see `LibavLogContext`).
+    private let logID: Int
 
     /// A source for `uri` (see `SourceSpec`) that will put clips into `queue`; `name` defaults to the URI.
     /// Throws `.invalidSource` / `.invalidOptions` for what can be checked before starting.
@@ -38,6 +41,7 @@ public final class MediaSource: @unchecked Sendable {
         self.queue = queue
         overflow = options.overflow ?? (spec.isLive && !spec.isFolder ? .dropOldest : .wait)
         stats = StatisticsBox(name: self.name, uri: uri)
+        logID = LibavLogContext.register(self.name)
         var logger = options.logger
         logger[metadataKey: "source"] = "\(self.name)"
         self.logger = logger
@@ -45,6 +49,8 @@ public final class MediaSource: @unchecked Sendable {
             ledgerBox.withLock { $0 = options.watch.ledger ?? IngestLedger() }
         }
     }
+
+    deinit { LibavLogContext.unregister(logID) }
 
     /// Starts the source's thread (once).
     public func start() {
@@ -55,6 +61,7 @@ public final class MediaSource: @unchecked Sendable {
         }
         guard first else { return }
         let thread = Thread { [self] in
+            LibavLogContext.enter(logID)
             run()
             lifecycleState.withLock { $0.finished = true }
             let waiters = finishWaiters.withLock { w -> [CheckedContinuation<Void, Never>] in
@@ -256,13 +263,14 @@ public final class MediaSource: @unchecked Sendable {
                     actions += lifecycle.openFailed("\(error)", at: monotonicSeconds())
                 }
             case .emit:
+                let before = stats.snapshot.framesDecoded
                 do {
-                    let before = stats.snapshot.framesDecoded
                     try emitClips(from: input!, assembler: assembler, realtime: realtime,
                                   badPacketsBefore: pendingBadPackets)
                     if stats.snapshot.framesDecoded == before {
                         actions += lifecycle.endedEmpty("no video frame could be decoded", at: monotonicSeconds())
                     } else {
+                        lifecycle.delivered()
                         actions += lifecycle.ended(at: monotonicSeconds())
                     }
                 } catch let error as MediaError where error.code == .cancelled {
@@ -272,6 +280,7 @@ public final class MediaSource: @unchecked Sendable {
                         stats.update { $0.stalls += 1 }
                     }
                     logger.warning("stream interrupted: \(error)")
+                    if stats.snapshot.framesDecoded > before { lifecycle.delivered() }
                     actions += lifecycle.failed("\(error)", at: monotonicSeconds())
                 }
                 pendingBadPackets += input?.badPackets ?? 0
@@ -302,12 +311,14 @@ public final class MediaSource: @unchecked Sendable {
         let frame = try Frame()
         var pacing: (wall: Double, stream: Double)? = nil
         var lastPublish = 0.0
+        var lastSize: (width: Int, height: Int)? = nil
         let publish = { [self] in
             stats.update {
                 $0.framesSampled = assembler.framesSampled
                 $0.clipsMade = assembler.clipsMade
                 $0.timestampJumps = assembler.timestampJumps
                 $0.badPackets = badPacketsBefore + input.badPackets
+                if let size = lastSize { $0.frameSize = "\(size.width)x\(size.height)" }
             }
         }
         defer { publish() }
@@ -318,6 +329,11 @@ public final class MediaSource: @unchecked Sendable {
                 tolerateReadErrors: !spec.isLive)
             else { break }
             stats.framesDecoded(1, decodeSeconds: input.takeDecodeSeconds())
+            if let size = lastSize, size != (frame.width, frame.height) {
+                stats.update { $0.sizeChanges += 1 }
+                logger.notice("frame size changed from \(size.width)x\(size.height) to \(frame.width)x\(frame.height)")
+            }
+            lastSize = (frame.width, frame.height)
             if realtime {
                 let now = monotonicSeconds()
                 if let p = pacing {

@@ -62,7 +62,8 @@ struct SourceLifecycle: Sendable {
     let live: Bool
     private var backoff: Backoff
     private var generator: SeededGenerator
-    private var liveSince: Double?
+    /// Whether the current session delivered a frame (then the next attempt starts at the initial delay).
+    private var sessionDelivered = false
     /// Successful reopenings after the first open.
     private(set) var reconnects = 0
     private var openedOnce = false
@@ -88,7 +89,7 @@ struct SourceLifecycle: Sendable {
     mutating func opened(at now: Double) -> [Action] {
         guard !stopped else { return [.close, .finish] }
         state = .live
-        liveSince = now
+        sessionDelivered = false
         if openedOnce { reconnects += 1 }
         openedOnce = true
         return [.emit]
@@ -105,6 +106,12 @@ struct SourceLifecycle: Sendable {
         return enterBackoff(closing: false)
     }
 
+    /// The open session decoded frames: it counts as a successful connection, so whatever ends it, the next
+    /// attempt waits only the initial delay.
+    mutating func delivered() {
+        sessionDelivered = true
+    }
+
     /// The stream reached its end. A file is finished; a live source reconnects after a backoff.
     mutating func ended(at now: Double) -> [Action] {
         guard !stopped else { return [.close, .finish] }
@@ -113,7 +120,7 @@ struct SourceLifecycle: Sendable {
             return [.close, .finish]
         }
         lastError = "stream ended"
-        resetBackoffIfHealthy(now)
+        resetBackoffIfDelivered()
         return enterBackoff(closing: true)
     }
 
@@ -138,7 +145,7 @@ struct SourceLifecycle: Sendable {
             state = .finished
             return [.close, .finish]
         }
-        resetBackoffIfHealthy(now)
+        resetBackoffIfDelivered()
         return enterBackoff(closing: true)
     }
 
@@ -157,9 +164,11 @@ struct SourceLifecycle: Sendable {
         return wasOpen ? [.close, .finish] : [.finish]
     }
 
-    private mutating func resetBackoffIfHealthy(_ now: Double) {
-        if let since = liveSince, now - since >= backoff.policy.healthyAfter { backoff.reset() }
-        liveSince = nil
+    /// A session that delivered frames was a successful connection: the failed-attempt count starts over. A
+    /// session that opened but ended before its first frame counts as one more failed attempt.
+    private mutating func resetBackoffIfDelivered() {
+        if sessionDelivered { backoff.reset() }
+        sessionDelivered = false
     }
 
     private mutating func enterBackoff(closing: Bool) -> [Action] {

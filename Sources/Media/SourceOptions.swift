@@ -42,28 +42,26 @@ public enum AfterIngest: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Capped exponential backoff with jitter for reconnects.
+/// Capped exponential backoff with jitter for reconnects. The delay grows only over failed connection attempts
+/// (an open that fails, or a session that ends before its first frame); a session that delivered frames starts the
+/// next attempt at `initial` again, however short it was, so a flapping camera is back within about `initial`
+/// seconds of every return.
 public struct BackoffPolicy: Sendable, Hashable, Codable {
     /// First delay in seconds.
     public var initial: Double
-    /// Largest delay in seconds.
+    /// Largest delay in seconds (the cap).
     public var maximum: Double
     /// Growth per failed attempt.
     public var multiplier: Double
     /// Relative jitter: each delay is scaled by a uniform factor in `1 - jitter ... 1 + jitter`.
     public var jitter: Double
-    /// A source that stayed live this long starts again from `initial` after it drops.
-    public var healthyAfter: Double
 
-    /// 1 s, 2 s, 4 s ... 60 s with ±20 % jitter, reset after 30 s live.
-    public init(initial: Double = 1, maximum: Double = 60, multiplier: Double = 2, jitter: Double = 0.2,
-                healthyAfter: Double = 30)
-    {
+    /// 1 s, 2 s, 4 s ... 60 s with ±20 % jitter.
+    public init(initial: Double = 1, maximum: Double = 60, multiplier: Double = 2, jitter: Double = 0.2) {
         self.initial = initial
         self.maximum = maximum
         self.multiplier = multiplier
         self.jitter = jitter
-        self.healthyAfter = healthyAfter
     }
 }
 

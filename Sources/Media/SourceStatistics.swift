@@ -25,6 +25,11 @@ public struct SourceStatistics: Sendable, Codable, Hashable {
     public var reconnects: Int = 0
     /// Times a live source was reopened because no frame came for the stall time.
     public var stalls: Int = 0
+    /// The size of the latest decoded frame, `WIDTHxHEIGHT` (nil before the first frame).
+    public var frameSize: String?
+    /// Times the decoded frame size changed within a session (a camera switching resolution); clips in progress
+    /// restart when the aspect changes.
+    public var sizeChanges: Int = 0
     /// Wall-clock time of the last decoded frame.
     public var lastFrameTime: Date?
     /// Decoded frames per second over the last measuring window (about a second).

@@ -42,7 +42,8 @@ struct IngestBench: ParsableCommand {
     }
 
     func run() throws {
-        MediaLibrary.routeLibavLogs(to: nil, level: .error)
+        // libav's own lines would repeat what the error says (its av_strerror text is in it).
+        MediaLibrary.routeLibavLogs(to: nil, level: .quiet)
         let clip = ClipOptions(frames: frames, height: size, width: size, shortSide: size, fps: fps)
         try clip.validate()
         // The CLI's fixed cost (process start, library loading), measured the same way, best of three.
@@ -51,7 +52,10 @@ struct IngestBench: ParsableCommand {
         let startup = try (0..<3).map { _ in try timeProcess(ffmpeg, startupArgs) }.min()!
         var rows: [Row] = []
         for file in files {
-            let probe = try VideoProbe.probe(file)
+            let probe: VideoProbe
+            do { probe = try VideoProbe.probe(file) } catch {
+                throw BenchError(.ingestFailed, "\(file): cannot be read: \(error)", cause: error)
+            }
             let (w, h) = clip.resizedSize(width: probe.width, height: probe.height, orientation: probe.orientation)
             // Same work: every decoded frame scaled (bilinear) to the media layer's resize, in decoded
             // orientation, as RGB24; no autorotation, no frame-rate conversion, no audio.
@@ -112,7 +116,7 @@ struct IngestBench: ParsableCommand {
         let seconds = Date().timeIntervalSince(start)
         let stats = source.statistics
         guard stats.state == .finished else {
-            throw ValidationError("\(file): \(stats.state) \(stats.lastError ?? "")")
+            throw BenchError(.ingestFailed, "\(file): \(stats.state): \(stats.lastError ?? "no error recorded")")
         }
         return (seconds, stats.framesDecoded, clips)
     }
@@ -129,10 +133,28 @@ struct IngestBench: ParsableCommand {
         p.waitUntilExit()
         let seconds = Date().timeIntervalSince(start)
         guard p.terminationStatus == 0 else {
-            throw ValidationError("ffmpeg \(arguments.joined(separator: " ")) exited with \(p.terminationStatus)")
+            throw BenchError(.toolFailed, "\(path) \(arguments.joined(separator: " ")) exited with \(p.terminationStatus)")
         }
         return seconds
     }
 
     func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+}
+
+/// A benchmark that could not run: a file that cannot be ingested, a tool that failed. Printed as `Error: ...`
+/// without the usage text (which is for mistakes on the command line, `ValidationError`).
+struct BenchError: Error, CustomStringConvertible {
+    /// What failed.
+    enum Code { case ingestFailed, toolFailed, violation }
+    let code: Code
+    let message: String
+    let cause: (any Error)?
+
+    init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    var description: String { message }
 }

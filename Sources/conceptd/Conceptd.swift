@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Media
 import Service
 import Tensor
 
@@ -36,16 +37,23 @@ struct Run: AsyncParsableCommand {
         let cfg = try loadConfigOrExit(config, printingTo: .standardError)
         LogDestination.bootstrap(cfg.logging, environment: ProcessInfo.processInfo.environment)
         let logger = Logger(label: "conceptd")
+        // libav's own lines (decode errors, RTSP replies) as records with the source's name, rate-limited.
+        MediaLibrary.routeLibavLogs(to: Logger(label: "conceptd.libav"), level: cfg.logging.level.libavLevel)
         logger.info("configuration loaded: \(cfg.summary)", metadata: ["config": "\(config)"])
         configureComputeThreads(cfg.training.threads)
         let daemon: Daemon
         do {
             daemon = try Daemon(config: cfg, configPath: config, logger: logger, environment: ProcessInfo.processInfo.environment)
+        } catch let error as DaemonError {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(error.exitStatus)
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode(1)
         }
-        try await daemon.run()
+        do { try await daemon.run() } catch let error as DaemonError {
+            throw ExitCode(error.exitStatus)
+        }
     }
 }
 
@@ -57,7 +65,8 @@ struct CheckConfig: AsyncParsableCommand {
         discussion: """
             Prints each problem as FILE:LINE: KEY.PATH: MESSAGE and exits with status 78 (EX_CONFIG) if there is \
             any; prints a summary and exits 0 when the file is valid. Credentials (password_credential, \
-            token_credential) are read from $CREDENTIALS_DIRECTORY as the daemon would.
+            token_credential) are read from $CREDENTIALS_DIRECTORY as the daemon would, and the state, snapshot and \
+            watch-folder directories are checked for the user running the check (run it as the service's user).
             """)
 
     @Argument(help: "The configuration file.")
@@ -68,6 +77,12 @@ struct CheckConfig: AsyncParsableCommand {
 
     func run() async throws {
         let cfg = try loadConfigOrExit(file, printingTo: .standardOutput)
+        let text = (try? String(contentsOfFile: file, encoding: .utf8))
+        let problems = cfg.directoryProblems(text: text)
+        if !problems.isEmpty {
+            for p in problems { print(p.formatted(file: file)) }
+            throw ExitCode(ConfigError.exitStatus)
+        }
         print("\(file): ok: \(cfg.summary)")
         if show { print(cfg.description) }
     }

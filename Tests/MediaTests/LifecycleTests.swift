@@ -59,7 +59,7 @@ struct ConstantGenerator: RandomNumberGenerator {
 }
 
 @Suite struct SourceLifecycleTests {
-    let noJitter = BackoffPolicy(initial: 1, maximum: 8, multiplier: 2, jitter: 0, healthyAfter: 30)
+    let noJitter = BackoffPolicy(initial: 1, maximum: 8, multiplier: 2, jitter: 0)
 
     @Test func fileOpensEmitsAndFinishes() {
         var m = SourceLifecycle(live: false, policy: noJitter, seed: 0)
@@ -105,29 +105,78 @@ struct ConstantGenerator: RandomNumberGenerator {
         _ = m.backoffElapsed()
         #expect(m.opened(at: 23) == [.emit])
         #expect(m.reconnects == 0)  // the first successful open is not a reconnect
-        // Dropped after a short time: no reset, the delay keeps growing from where it was.
+        // Opened but dropped before a single frame: one more failed attempt, the delay stays at the cap.
         #expect(m.ended(at: 25) == [.close, .sleep(8)])
         _ = m.backoffElapsed()
         #expect(m.opened(at: 33) == [.emit])
         #expect(m.reconnects == 1)
     }
 
-    @Test func backoffResetsAfterAHealthyPeriod() {
+    @Test func aSessionThatDeliveredFramesRestartsAtTheInitialDelay() {
         var m = SourceLifecycle(live: true, policy: noJitter, seed: 0)
         _ = m.start()
-        _ = m.openFailed("x", at: 0)
-        _ = m.backoffElapsed()
-        _ = m.openFailed("x", at: 1)
-        _ = m.backoffElapsed()
-        _ = m.opened(at: 3)
-        #expect(m.backoffAttempt == 2)
-        // Live for 40 s >= healthyAfter: the next delay starts over at the initial one.
-        #expect(m.failed("stalled", at: 43) == [.close, .sleep(1)])
-        _ = m.backoffElapsed()
-        _ = m.opened(at: 44)
-        // Live for 2 s only: the delay grows.
-        #expect(m.failed("stalled", at: 46) == [.close, .sleep(2)])
+        for (t, delay) in [(0.0, 1.0), (1, 2), (3, 4)] {
+            #expect(m.openFailed("refused", at: t) == [.sleep(delay)])
+            _ = m.backoffElapsed()
+        }
+        _ = m.opened(at: 7)
+        #expect(m.backoffAttempt == 3)
+        m.delivered()
+        // Live for 2 s only, but it delivered frames: the next attempt waits the initial delay.
+        #expect(m.failed("stalled", at: 9) == [.close, .sleep(1)])
         #expect(m.lastError == "stalled")
+        _ = m.backoffElapsed()
+        // The camera is still rebooting: the delay grows again over the failed attempts.
+        #expect(m.openFailed("refused", at: 10) == [.sleep(2)])
+        _ = m.backoffElapsed()
+        _ = m.opened(at: 12)
+        m.delivered()
+        #expect(m.ended(at: 13) == [.close, .sleep(1)])
+    }
+
+    @Test func aSessionWithoutFramesIsAFailedAttempt() {
+        var m = SourceLifecycle(live: true, policy: noJitter, seed: 0)
+        _ = m.start()
+        var delays: [Double] = []
+        for i in 0..<5 {
+            _ = m.opened(at: Double(i * 10))
+            if case .sleep(let d)? = m.ended(at: Double(i * 10 + 1)).last { delays.append(d) }
+            _ = m.backoffElapsed()
+        }
+        #expect(delays == [1, 2, 4, 8, 8])
+    }
+
+    @Test func aFlappingStreamNeverWaitsLongerThanTheInitialDelay() {
+        // Up 6-15 s, then a drop, fifty times: before issue #14 the delay doubled on every drop shorter than 30 s.
+        var m = SourceLifecycle(live: true, policy: BackoffPolicy(initial: 1, maximum: 60, jitter: 0.2), seed: 3)
+        var g = SeededGenerator(seed: 9)
+        _ = m.start()
+        var now = 0.0
+        var delays: [Double] = []
+        for _ in 0..<50 {
+            _ = m.opened(at: now)
+            m.delivered()
+            now += Double.random(in: 6...15, using: &g)
+            let actions = m.failed("stream ended", at: now)
+            if case .sleep(let d)? = actions.last { delays.append(d); now += d }
+            _ = m.backoffElapsed()
+        }
+        #expect(delays.count == 50)
+        #expect(delays.allSatisfy { $0 >= 0.8 - 1e-9 && $0 <= 1.2 + 1e-9 }, "\(delays)")
+        #expect(m.reconnects == 49)
+    }
+
+    @Test func theCapBoundsEveryDelay() {
+        var m = SourceLifecycle(live: true, policy: BackoffPolicy(initial: 1, maximum: 5, jitter: 0.2), seed: 1)
+        _ = m.start()
+        for i in 0..<30 {
+            guard case .sleep(let d)? = m.openFailed("refused", at: Double(i)).last else {
+                Issue.record("no sleep")
+                return
+            }
+            #expect(d > 0 && d <= 5, "attempt \(i): \(d)")
+            _ = m.backoffElapsed()
+        }
     }
 
     @Test func stopFromEveryState() {

@@ -45,7 +45,7 @@ import Testing
         let options = SourceOptions(
             clip: Self.smallClip, libavOptions: ["analyzeduration": "500000", "probesize": "100000"],
             openTimeout: 3, stallSeconds: 3,
-            backoff: BackoffPolicy(initial: 0.2, maximum: 1, multiplier: 2, jitter: 0.1, healthyAfter: 60))
+            backoff: BackoffPolicy(initial: 0.2, maximum: 1, multiplier: 2, jitter: 0.1))
         let source = try MediaSource(uri: "tcp://127.0.0.1:\(port)", options: TestSupport.quiet(options), queue: queue)
         source.start()
         defer { source.stop() }

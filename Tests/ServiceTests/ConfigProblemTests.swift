@@ -5,6 +5,8 @@ import Testing
 
 /// Parses `text` expecting failure; returns the problems as `line: path: message` strings and the error.
 private func problems(_ text: String, env: ConfigEnvironment) throws -> (ConfigError, [String]) {
+    // A source where the file is about something else: a configuration without one is a problem of its own.
+    let text = text.contains("[source]") || text.contains("[[source]]") || text.contains("\nsource") ? text : text + "\n[[source]]\nname = \"t\"\nuri = \"lavfi:testsrc2\"\n"
     do {
         _ = try DaemonConfig.parse(text, file: "t.toml", environment: env)
     } catch {
@@ -101,7 +103,8 @@ struct ConfigProblemTests {
         let (_, q) = try problems("[api]\nlisten = \"example.com:80\"\n", env: testEnvironment(dir.path))
         #expect(q == ["2: api.listen: 'example.com' is not an IPv4 address, [IPv6] address or localhost"])
         // Loopback needs no token.
-        _ = try DaemonConfig.parse("[api]\nlisten = \"[::1]:1\"\n", environment: testEnvironment(dir.path))
+        _ = try DaemonConfig.parse("[api]\nlisten = \"[::1]:1\"\n[[source]]\nname = \"t\"\nuri = \"lavfi:testsrc2\"\n",
+                                   environment: testEnvironment(dir.path))
     }
 
     @Test("unreadable paths: token file, probe set and manifest, file sources")
@@ -134,7 +137,7 @@ struct ConfigProblemTests {
             "14: api.token_file: \(emptyToken) is empty",
         ])
         let (_, q) = try problems("[probe]\nmanifest = \"/nonexistent/list\"\nevery_minutes = 0\n", env: testEnvironment(dir.path))
-        #expect(q == ["2: probe.manifest: /nonexistent/list does not exist", "3: probe.every_minutes: must be > 0.0, got 0.0"])
+        #expect(q == ["2: probe.manifest: /nonexistent/list does not exist", "3: probe.every_minutes: must be > 0.0 and <= 10080.0, got 0.0"])
         let (_, r) = try problems("[probe]\nevery_steps = 5\n", env: testEnvironment(dir.path))
         #expect(r == ["1: probe: missing required key 'set' or 'manifest' (the probe's clips)"])
     }

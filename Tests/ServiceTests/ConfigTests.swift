@@ -3,19 +3,22 @@ import Testing
 
 @testable import Service
 
+/// A source for files that are about something else (a configuration without one is refused).
+private let oneSource = "\n[[source]]\nname = \"cam\"\nuri = \"lavfi:testsrc2\"\n"
+
 @Suite("Configuration: valid files")
 struct ConfigTests {
-    @Test("an empty file gives the documented defaults")
+    @Test("a file with only a source gives the documented defaults")
     func defaults() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let c = try DaemonConfig.parse("", environment: testEnvironment(dir.path))
+        let c = try DaemonConfig.parse("" + oneSource, environment: testEnvironment(dir.path))
         #expect(c.stateDirectory == "/var/lib/conceptd")
         #expect(c.preset == "small")
         #expect(c.method == .conceptd && c.pinnedKeys.isEmpty)
         #expect(c.model == (try ModelConfig.preset("small", method: .conceptd)))
         #expect(c.training == TrainingSettings(method: .conceptd))
-        #expect(c.sources.isEmpty)
+        #expect(c.sources.map(\.name) == ["cam"])
         #expect(c.snapshots.directory == "/var/lib/conceptd/snapshots")
         #expect(c.snapshots.everySeconds == 600 && c.snapshots.everySteps == nil && c.snapshots.keep == 3)
         #expect(c.probe == nil)
@@ -53,7 +56,7 @@ struct ConfigTests {
             threads = 2
             seed = 7
             max_steps = 500
-            """, environment: testEnvironment(dir.path))
+            """ + oneSource, environment: testEnvironment(dir.path))
         var expected = try ModelConfig.preset("tiny", method: .conceptd)
         expected.ks = 30; expected.kd = 12; expected.topK = 7
         expected.alpha = 0.5; expected.beta = 2; expected.gamma = 0.02
@@ -89,7 +92,7 @@ struct ConfigTests {
             lr_schedule = "rsqrt"
             lr_hold_steps = 300
             clip_fps = 8
-            """, environment: testEnvironment(dir.path))
+            """ + oneSource, environment: testEnvironment(dir.path))
         #expect(c.model.difference == .raw && c.model.staticView == .gray && c.model.nce == 0.5 && c.model.nceStatic == 0.25)
         #expect(c.model.nceQueue && !c.model.nceReverse && c.model.nceStaticNegative && c.model.nceTau == 0.2)
         #expect(c.training.schedule == .inverseSquareRoot(hold: 300) && c.training.clipFps == 8)
@@ -111,7 +114,7 @@ struct ConfigTests {
             lr = 0.5
             lr_schedule = "rsqrt"
             batch_size = 4
-            """, environment: testEnvironment(dir.path))
+            """ + oneSource, environment: testEnvironment(dir.path))
         #expect(c.method == .paper)
         #expect(c.model == (try ModelConfig.preset("tiny", method: .paper)))
         #expect(c.model.method == .paper)
@@ -128,7 +131,7 @@ struct ConfigTests {
     func replayFollowsBatch() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let c = try DaemonConfig.parse("[training]\nbatch_size = 300\n", environment: testEnvironment(dir.path))
+        let c = try DaemonConfig.parse("[training]\nbatch_size = 300\n" + oneSource, environment: testEnvironment(dir.path))
         #expect(c.training.replaySize == 300)
     }
 
@@ -178,7 +181,7 @@ struct ConfigTests {
     func stateDirectoryFromSystemd() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let c = try DaemonConfig.parse("", environment: testEnvironment(dir.path, ["STATE_DIRECTORY": "/var/lib/x:/var/lib/y"]))
+        let c = try DaemonConfig.parse("" + oneSource, environment: testEnvironment(dir.path, ["STATE_DIRECTORY": "/var/lib/x:/var/lib/y"]))
         #expect(c.stateDirectory == "/var/lib/x")
         #expect(c.snapshots.directory == "/var/lib/x/snapshots")
     }
@@ -275,7 +278,7 @@ struct ConfigTests {
             [api]
             listen = "0.0.0.0:9000"
             token_file = "\(token)"
-            """, environment: testEnvironment(dir.path))
+            """ + oneSource, environment: testEnvironment(dir.path))
         #expect(c.api.listen == ListenAddress(host: "0.0.0.0", port: 9000))
         #expect(c.api.token?.value == "s3cret-token")
         #expect(c.api.tokenSource == token)
@@ -283,7 +286,7 @@ struct ConfigTests {
 
         let creds = try dir.directory("creds")
         _ = try dir.file("creds/api", "t0k")
-        let d = try DaemonConfig.parse("[api]\nlisten = \"[::]:8787\"\ntoken_credential = \"api\"\n",
+        let d = try DaemonConfig.parse("[api]\nlisten = \"[::]:8787\"\ntoken_credential = \"api\"\n" + oneSource,
                                        environment: testEnvironment(dir.path, ["CREDENTIALS_DIRECTORY": creds]))
         #expect(d.api.token?.value == "t0k" && d.api.tokenSource == "credential:api")
         #expect(d.api.listen.isIPv6 && !d.api.listen.isLoopback)

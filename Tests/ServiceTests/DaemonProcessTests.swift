@@ -17,17 +17,22 @@ extension ProcessSuites {
         let notify: DatagramReceiver
         var messages: [String] = []
 
-        init(dir: TempDir, config: String, environment extra: [String: String] = [:], run: Int = 0) throws {
+        /// Starts conceptd on `config`; with `prefix` (e.g. `setpriv ...` or `unshare ... sh -c '...; exec "$@"'`) the
+        /// prefix runs and execs conceptd, so the process id is conceptd's either way.
+        init(dir: TempDir, config: String, environment extra: [String: String] = [:], run: Int = 0,
+             prefix: [String] = []) throws {
             self.dir = dir
             log = dir.path + "/log-\(run).txt"
             FileManager.default.createFile(atPath: log, contents: nil)
             notify = try DatagramReceiver(path: dir.path + "/notify-\(run).sock")
+            chmod(notify.address, 0o666)  // a daemon run as another user can notify too
             var env = ProcessInfo.processInfo.environment
             env["NOTIFY_SOCKET"] = notify.address
             env.removeValue(forKey: "WATCHDOG_USEC"); env.removeValue(forKey: "WATCHDOG_PID"); env.removeValue(forKey: "JOURNAL_STREAM")
             for (k, v) in extra { env[k] = v }
-            process.executableURL = URL(fileURLWithPath: try conceptdBinary())
-            process.arguments = ["--config", config]
+            let command = prefix + [try conceptdBinary(), "--config", config]
+            process.executableURL = URL(fileURLWithPath: command[0])
+            process.arguments = Array(command.dropFirst())
             process.environment = env
             process.standardInput = FileHandle.nullDevice
             process.standardOutput = FileHandle(forWritingAtPath: log)

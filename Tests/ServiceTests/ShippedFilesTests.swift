@@ -50,20 +50,23 @@ struct ShippedFilesTests {
         func value(_ k: String) -> String? { d.last { $0.0 == k }?.1 }
         let expected: [String: String] = [
             "Type": "notify", "ExecReload": "/bin/kill -HUP $MAINPID", "Restart": "on-failure",
-            "RestartPreventExitStatus": "78", "DynamicUser": "yes", "StateDirectory": "conceptd",
+            "RestartPreventExitStatus": "78 73", "DynamicUser": "yes", "StateDirectory": "conceptd",
             "ConfigurationDirectory": "conceptd", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
             "NoNewPrivileges": "yes", "DevicePolicy": "closed", "DeviceAllow": "char-video4linux rw",
             "SupplementaryGroups": "video", "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+            "MemoryDenyWriteExecute": "yes", "ProtectProc": "invisible", "ProcSubset": "pid", "CapabilityBoundingSet": "",
+            "SystemCallArchitectures": "native", "SystemCallErrorNumber": "EPERM",
             "ExecStart": "/usr/local/bin/conceptd --config /etc/conceptd/conceptd.toml",
         ]
         for (k, v) in expected.sorted(by: { $0.key < $1.key }) {
             #expect(value(k) == v, "\(k)")
         }
+        #expect(d.filter { $0.0 == "SystemCallFilter" }.map(\.1) == ["@system-service", "~@privileged @resources", "setpriority"])
         #expect(Int(value("WatchdogSec") ?? "") ?? 0 > 0)
         #expect(value("LoadCredential")?.isEmpty == false)
     }
 
-    @Test("systemd-analyze verify accepts the unit without a single warning")
+    @Test("systemd-analyze verify accepts the unit without a single warning; security rates its exposure at most 2.0")
     func verify() throws {
         guard let analyze = which("systemd-analyze") else {
             print("skipped: systemd-analyze is not installed")
@@ -101,6 +104,28 @@ struct ShippedFilesTests {
         let broken = try dir.file("broken/conceptd.service", patched.replacingOccurrences(of: "ProtectHome=yes", with: "ProtectHome=yess"))
         let b = try verify(broken)
         #expect((b.stdout + b.stderr).contains("ProtectHome") || (b.stdout + b.stderr).contains("protect home"))
+
+        // systemd-analyze security (offline, on the file): overall exposure at most 2.0 ("OK"); README reports it.
+        func exposure(_ file: String) throws -> (Double?, String) {
+            let r = try runProcess(isolate[0], Array(isolate.dropFirst()) + ["security", "--offline=true", "--no-pager", file],
+                                   environment: env)
+            let text = r.stdout + r.stderr
+            let marker = "Overall exposure level for conceptd.service:"
+            let line = text.split(separator: "\n").first { $0.contains(marker) }
+            let value = line.flatMap { $0.components(separatedBy: marker).last?.split(separator: " ").first }.flatMap { Double($0) }
+            return (value, text)
+        }
+        let (score, report) = try exposure(unit)
+        let value = try #require(score, "no exposure line:\n\(report)")
+        #expect(value <= 2.0, "exposure \(value):\n\(report)")
+        let readme = try String(contentsOfFile: repoRoot + "/README.md", encoding: .utf8)
+        #expect(readme.contains("`systemd-analyze security conceptd.service`: exposure \(String(format: "%.1f", value))"),
+                "the README must report the score \(value)")
+        // Teeth: without the system-call filter the same unit scores worse.
+        let unfiltered = try dir.file("unfiltered/conceptd.service", patched.split(separator: "\n")
+            .filter { !$0.hasPrefix("SystemCallFilter=") }.joined(separator: "\n"))
+        let (worse, _) = try exposure(unfiltered)
+        #expect((worse ?? 0) > value + 1, "\(worse ?? -1) vs \(value)")
     }
 }
 

@@ -23,6 +23,7 @@ final class FormatInput {
             throw MediaError(.libav, "avformat_alloc_context returned NULL")
         }
         allocated.pointee.interrupt_callback = deadline.interruptCallback
+        allocated.pointee.opaque = LibavLogContext.currentOpaque
         let dictionary = try OptionDictionary(options)
         var ctx: UnsafeMutablePointer<AVFormatContext>? = allocated
         deadline.arm(seconds: timeout)

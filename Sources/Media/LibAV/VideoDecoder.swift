@@ -23,6 +23,7 @@ final class VideoDecoder {
         var rc = avcodec_parameters_to_context(ctx, parameters)
         if rc < 0 { throw MediaError.libav("avcodec_parameters_to_context", rc) }
         ctx.pointee.pkt_timebase = stream.pointee.time_base
+        ctx.pointee.opaque = LibavLogContext.currentOpaque  // log lines of libav's decoder threads name the source
         ctx.pointee.thread_count = Int32(max(0, threads))
         ctx.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
         rc = avcodec_open2(ctx, codec, nil)

@@ -4,7 +4,7 @@ import Hummingbird
 /// An error the API answers with a JSON body (`{"error": {"status": ..., "message": ...}}`) and a 4xx/5xx status.
 public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Sendable {
     private enum Code: Sendable {
-        case badRequest, unauthorized, notFound, methodNotAllowed, unavailable, failed
+        case badRequest, unauthorized, notFound, methodNotAllowed, payloadTooLarge, unavailable, failed
     }
     private let code: Code
     /// What went wrong, for the client.
@@ -20,6 +20,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
     public static func notFound(_ m: String) -> APIError { .init(.notFound, m) }
     /// 405: the path exists, the method does not.
     public static func methodNotAllowed(_ m: String) -> APIError { .init(.methodNotAllowed, m) }
+    /// 413: a request body where none is taken, or one over the limit.
+    public static func payloadTooLarge(_ m: String) -> APIError { .init(.payloadTooLarge, m) }
     /// 503: not available yet (no data, no probe configured).
     public static func unavailable(_ m: String) -> APIError { .init(.unavailable, m) }
     /// 500: the daemon could not do what was asked (e.g. a snapshot write failed).
@@ -32,6 +34,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
         case .unauthorized: .unauthorized
         case .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
+        case .payloadTooLarge: .contentTooLarge
         case .unavailable: .serviceUnavailable
         case .failed: .internalServerError
         }
@@ -44,6 +47,18 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
         if code == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"conceptd\"" }
         let body = (try? API.encoder().encode(API.ErrorBody(status: status.code, message: message))) ?? Data()
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// Refuses requests without exactly one `Host` header (400), as HTTP/1.1 requires (RFC 9112, section 3.2).
+struct HostHeaderMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // The HTTP/1 codec moves the first Host header into the authority; a second one stays a header field.
+        guard let authority = request.head.authority, !authority.isEmpty else {
+            throw APIError.badRequest("the request has no Host header")
+        }
+        guard !request.headers.contains(where: { $0.name.canonicalName == "host" }) else { throw APIError.badRequest("the request has more than one Host header") }
+        return try await next(request, context)
     }
 }
 
@@ -61,6 +76,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case 401: .unauthorized(message)
             case 404: .notFound(message)
             case 405: .methodNotAllowed(message)
+            case 413: .payloadTooLarge(message)
             case 500...: .failed(message)
             default: .badRequest(message)
             }

@@ -37,6 +37,7 @@ public enum APIServer {
     public static func router(backend: some APIBackend, token: String?) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: HostHeaderMiddleware())
         if let token { router.add(middleware: BearerTokenMiddleware(token: token, openPaths: openPaths)) }
         router.add(middleware: MetricsMiddleware())
 
@@ -93,10 +94,11 @@ public enum APIServer {
             }
             return png(data)
         }
-        v1.post("snapshot") { _, _ in
+        v1.post("snapshot") { request, _ in
+            try await requireNoBody(request, "POST /v1/snapshot")
             switch await backend.apiSnapshot() {
             case .written(let step, let path): return try json(API.SnapshotWritten(step: step, path: path), status: .created)
-            case .failed(_, let reason): throw APIError.failed("snapshot failed (the previous one is intact): \(reason)")
+            case .failed(_, let reason): throw APIError.failed("snapshot failed: \(reason)")
             }
         }
         for path in ["status", "training", "probe", "sources", "concepts"] {
@@ -121,6 +123,29 @@ public enum APIServer {
     }
 
     // MARK: - helpers
+
+    /// Refuses a request that carries a body (413), announces one (`Content-Length` other than 0: 413; any
+    /// `Transfer-Encoding`: 400) or whose body cannot be read (a broken chunked encoding, a connection closed short of
+    /// its `Content-Length`: 400), before the handler does anything.
+    static func requireNoBody(_ request: Request, _ what: String) async throws {
+        if let encoding = request.headers[.transferEncoding] {
+            throw APIError.badRequest("\(what) takes no body (Transfer-Encoding: \(encoding.prefix(40)))")
+        }
+        if let length = request.headers[.contentLength], length != "0" {
+            throw APIError.payloadTooLarge("\(what) takes no body (Content-Length: \(length.prefix(40)))")
+        }
+        var request = request
+        do {
+            let body = try await request.collectBody(upTo: 0)
+            if body.readableBytes > 0 { throw APIError.payloadTooLarge("\(what) takes no body") }
+        } catch let error as APIError {
+            throw error
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError.payloadTooLarge("\(what) takes no body")
+        } catch {
+            throw APIError.badRequest("\(what): unreadable request body: \(error)")
+        }
+    }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         let data = try API.encoder().encode(value)

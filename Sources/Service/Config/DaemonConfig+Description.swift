@@ -47,6 +47,7 @@ extension SourceConfig: CustomStringConvertible {
         if flip { extras.append("flip") }
         if let after { extras.append("after \(after)") }
         if let stallSeconds { extras.append("stall \(stallSeconds)s") }
+        if let reconnectMaxSeconds { extras.append("reconnect cap \(reconnectMaxSeconds)s") }
         if let settleSeconds { extras.append("settle \(settleSeconds)s") }
         if let passwordCredential { extras.append("password from credential \(passwordCredential)") }
         if !options.isEmpty {

@@ -98,9 +98,14 @@ struct ConfigBuilder {
         trainingTable.rejectUnknownKeys()
 
         var sources: [SourceConfig] = []
-        if let list = root.arrayOfTables("source") {
+        let sourceTables = root.arrayOfTables("source")
+        if let list = sourceTables {
             sources = list.compactMap { readSource($0, model: presetKnown ? model : nil) }
             checkDuplicateNames(sources, list)
+        }
+        if !root.has("source") || sourceTables?.isEmpty == true {
+            // An empty (or truncated) file must not start, or reload into, a daemon without a single input.
+            log.add("source", "no [[source]] table: add at least one (name and uri) for the daemon to learn from")
         }
         let snapshots = readSnapshots(root.table("snapshots") ?? .empty(path: "snapshots", log: log))
         let probe = root.table("probe").flatMap { readProbe($0) }
@@ -203,10 +208,15 @@ struct ConfigBuilder {
 
     // MARK: [training]
 
+    /// The largest step count a key may name (`max_steps`, `warmup_steps`): a billion steps is decades of training.
+    static let maxStepCount = 1_000_000_000
+    /// The largest step interval (`every_steps` of snapshots and the probe).
+    static let maxStepInterval = 10_000_000
+
     func readTraining(_ t: TableReader, method: ModelConfig.Method, pinned: Pinned) -> (settings: TrainingSettings, pinned: [String]) {
         var s = TrainingSettings(method: method)
         if let v = t.int("batch_size", min: 2, max: 4096, hint: " (batch norm and Sinkhorn need at least 2 clips)") { s.batchSize = v }
-        if let v = t.int("warmup_steps", min: 0) { s.warmupSteps = v }
+        if let v = t.int("warmup_steps", min: 0, max: Self.maxStepCount) { s.warmupSteps = v }
         if let v = t.int("replay_size", min: 1, max: 1 << 20) {
             if v < s.batchSize {
                 t.problem("replay_size", "must be at least batch_size (\(s.batchSize)) to form a batch, got \(v)")
@@ -217,7 +227,7 @@ struct ConfigBuilder {
         if let v = t.choice("replay_policy", ReplayPolicy.self) { s.replayPolicy = v }
         if let v = t.int("threads", min: 0, max: 1024, hint: " (0: one per core)") { s.threads = v }
         if let v = t.int("seed", min: 0) { s.seed = UInt64(v) }
-        if let v = t.int("max_steps", min: 1) { s.maxSteps = v }
+        if let v = t.int("max_steps", min: 1, max: Self.maxStepCount) { s.maxSteps = v }
         if let v = t.double("clip_fps", above: 0, max: 1000) { s.clipFps = v }
         let hold = t.int("lr_hold_steps", min: 1, max: 1 << 40)
         switch t.string("lr_schedule") {
@@ -273,6 +283,7 @@ struct ConfigBuilder {
         if let v = t.choice("crop", CropMode.self) { s.crop = v }
         if let v = t.bool("flip") { s.flip = v }
         if let v = t.double("stall_seconds", above: 0, max: 86400) { s.stallSeconds = v }
+        if let v = t.double("reconnect_max_seconds", min: 1, max: 3600) { s.reconnectMaxSeconds = v }
 
         let isFolder = kind == .folder
         if let v = t.double("settle_seconds", min: 0, max: 86400) {
@@ -395,8 +406,8 @@ struct ConfigBuilder {
     func readSnapshots(_ t: TableReader) -> SnapshotSettings {
         var s = SnapshotSettings(directory: Paths.resolve("snapshots", against: stateDirectory))
         if let d = path(t, "directory") { s.directory = d }
-        let steps = t.int("every_steps", min: 1)
-        let seconds = t.double("every_seconds", min: 1)
+        let steps = t.int("every_steps", min: 1, max: Self.maxStepInterval)
+        let seconds = t.double("every_seconds", min: 1, max: 604_800)
         if t.has("every_steps") || t.has("every_seconds") {
             s.everySteps = steps
             s.everySeconds = seconds
@@ -435,8 +446,8 @@ struct ConfigBuilder {
                 }
             }
         }
-        let steps = t.int("every_steps", min: 1)
-        let minutes = t.double("every_minutes", above: 0)
+        let steps = t.int("every_steps", min: 1, max: Self.maxStepInterval)
+        let minutes = t.double("every_minutes", above: 0, max: 10_080)
         guard let input else { return nil }
         var p = ProbeSettings(input: input)
         p.everySteps = steps

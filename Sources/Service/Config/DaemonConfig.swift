@@ -109,6 +109,9 @@ public struct SourceConfig: Sendable, Equatable {
     public var flip: Bool = false
     /// Seconds without a frame after which a live source is reopened; nil: the media layer's default.
     public var stallSeconds: Double? = nil
+    /// The cap of the reconnect delay in seconds (1...3600); nil: the media layer's default (60). The delay
+    /// starts at 1 s and doubles over failed attempts only; a session that delivered frames starts again at 1 s.
+    public var reconnectMaxSeconds: Double? = nil
     /// Seconds a watch-folder file must stop growing before it is ingested; nil: the media layer's default.
     public var settleSeconds: Double? = nil
     /// What a watch folder does with ingested files; nil for other sources (and then `keep`).

@@ -14,7 +14,10 @@ extension SourceConfig {
                                        ledger: ledger)
         var log = logger
         log[metadataKey: "source"] = "\(name)"
-        return SourceOptions(clip: clip, libavOptions: options, stallSeconds: stallSeconds ?? 10, watch: watch, logger: log)
+        var backoff = BackoffPolicy()
+        if let cap = reconnectMaxSeconds { backoff.maximum = max(backoff.initial, cap) }
+        return SourceOptions(clip: clip, libavOptions: options, stallSeconds: stallSeconds ?? 10, backoff: backoff,
+                             watch: watch, logger: log)
     }
 }
 

@@ -9,7 +9,7 @@ import Synchronization
 /// conceptd's runtime: media ingest feeding a replay buffer, the training loop on its own thread, snapshots, and
 /// the systemd protocol (READY, STATUS, WATCHDOG only on progress, RELOADING on SIGHUP, STOPPING), as
 /// swift-service-lifecycle services in one group. SIGTERM/SIGINT stop it gracefully: the current step finishes, a
-/// final snapshot is written, and the process exits 0.
+/// final snapshot is written, and the process exits 0 (75 when that snapshot fails, see ``DaemonError``).
 public final class Daemon: Sendable {
     let configPath: String
     let current: Mutex<DaemonConfig>
@@ -31,9 +31,17 @@ public final class Daemon: Sendable {
     /// The API's bound URL once it listens (READY waits for it).
     let apiListening = OnceValue<String>()
 
-    /// Loads the newest good snapshot (or starts fresh) and prepares every part; nothing runs yet.
+    /// Loads the newest good snapshot (or starts fresh) and prepares every part; nothing runs yet. Throws
+    /// ``DaemonError`` (`.unusableDirectory`) when the state, snapshot or ingest-record directory cannot be created,
+    /// listed or written by this user: it never starts a fresh model it could not save.
     public init(config: DaemonConfig, configPath: String, logger: Logger, environment: [String: String],
                 metrics: DaemonMetrics = DaemonMetrics()) throws {
+        try DirectoryAccess.prepare(config.stateDirectory, role: "state directory")
+        try DirectoryAccess.prepare(config.snapshots.directory, role: "snapshot directory", generations: true)
+        if config.sources.contains(where: { $0.kind == .folder }) {
+            try DirectoryAccess.prepare((config.stateDirectory as NSString).appendingPathComponent("ingest"),
+                                        role: "ingest-record directory")
+        }
         self.configPath = configPath
         self.metrics = metrics
         current = Mutex(config)
@@ -97,7 +105,8 @@ public final class Daemon: Sendable {
                              note: t.waitingForData ? "waiting for clips" : nil)
     }
 
-    /// Runs until SIGTERM/SIGINT; returns after the final snapshot.
+    /// Runs until SIGTERM/SIGINT; returns after the final snapshot. Throws ``DaemonError`` (`.finalSnapshotFailed`)
+    /// when that snapshot could not be written, after logging how many steps are lost.
     public func run() async throws {
         signal(SIGHUP, SIG_IGN)
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
@@ -110,19 +119,28 @@ public final class Daemon: Sendable {
             logger.info("API listening", metadata: ["url": "\(url)", "dashboard": "\(url)/", "auth": "\(settings.token == nil ? "none (loopback)" : "bearer token from \(settings.tokenSource ?? "config")")"])
             apiListening.set(url)
         }
-        // Graceful shutdown runs in reverse order: STOPPING first, then the API, the trainer (final snapshot), ingest.
+        // Graceful shutdown runs in reverse order: the status service first (it stops the trainer after its current
+        // step and sends STOPPING), then the probe, the API, the trainer (final snapshot), ingest.
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: IngestService(daemon: self), successTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: TrainerService(loop: loop), successTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: APIService(app: api, listen: settings.listen),
                       successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: StatusService(daemon: self), successTerminationBehavior: .ignore),
-            ] + (probe.map { [.init(service: ProbeService(runner: $0, loop: loop, logger: logger), successTerminationBehavior: .ignore)] } ?? []),
+            ] + (probe.map { [.init(service: ProbeService(runner: $0, loop: loop, logger: logger), successTerminationBehavior: .ignore)] } ?? [])
+              + [.init(service: StatusService(daemon: self), successTerminationBehavior: .ignore)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
-        logger.info("stopped", metadata: ["step": "\(loop.status.step)"])
+        let step = loop.status.step
+        if let failure = loop.finalSnapshotFailure {
+            let since = failure.lastSnapshotStep.map { "the last snapshot (step \($0))" } ?? "the start (there is no snapshot)"
+            let message = "the final snapshot at step \(failure.step) failed: \(failure.stepsLost) steps since \(since) are lost: \(failure.reason)"
+            logger.critical("\(message)", metadata: ["step": "\(failure.step)", "stepsLost": "\(failure.stepsLost)"])
+            _ = try? notifier.send(.status("stopped: \(message)"))
+            throw DaemonError(.finalSnapshotFailed, message)
+        }
+        logger.info("stopped", metadata: ["step": "\(step)"])
     }
 
     /// SIGHUP: re-reads the configuration and applies source changes without restarting the learner.
@@ -180,6 +198,9 @@ struct TrainerService: Service {
             } onGracefulShutdown: {
                 loop.requestStop()
             }
+            // SIGTERM stops the loop first (the status service asks it to, before the API drains); the final
+            // snapshot is written by now. Stay until the group reaches this service, as an orderly service does.
+            if loop.isStopping { try? await gracefulShutdown() }
         } onCancel: {
             loop.requestStop()
         }
@@ -214,7 +235,11 @@ struct StatusService: Service {
                 group.cancelAll()
             }
         } onGracefulShutdown: {
-            _ = try? notifier.send([.stopping, .status("stopping: finishing the current step and writing a snapshot")])
+            // First of all: the trainer stops after the step in progress (the other services' shutdown, the API
+            // draining its connections, must not leave it training on).
+            daemon.loop.requestStop()
+            let step = daemon.loop.status.step
+            _ = try? notifier.send([.stopping, .status("stopping at step \(step): finishing the current step and writing a snapshot")])
         }
     }
 }

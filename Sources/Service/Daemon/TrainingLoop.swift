@@ -27,8 +27,20 @@ public struct TrainingSnapshot: Sendable {
 public enum SnapshotOutcome: Sendable, Equatable {
     /// Written at `step` into `path`.
     case written(step: Int, path: String)
-    /// Failed; the previous snapshot is intact.
+    /// Failed; `reason` says why and whether an earlier snapshot is intact (there may be none).
     case failed(step: Int, reason: String)
+}
+
+/// The final snapshot at shutdown could not be written: the steps since the last good snapshot are lost.
+public struct FinalSnapshotFailure: Sendable, Equatable {
+    /// The step the trainer had reached.
+    public var step: Int
+    /// The step of the newest good snapshot (nil: there is none).
+    public var lastSnapshotStep: Int?
+    /// Why the write failed.
+    public var reason: String
+    /// Steps trained since the newest good snapshot (all of them when there is none).
+    public var stepsLost: Int { step - (lastSnapshotStep ?? 0) }
 }
 
 /// The trainer's thread: draws batches from the replay buffer and steps, writes scheduled snapshots, reports
@@ -78,6 +90,13 @@ public final class TrainingLoop: @unchecked Sendable {
 
     /// Asks the loop to stop after the current step (it then writes a final snapshot).
     public func requestStop() { stopRequested.withLock { $0 = true }; replay.close() }
+
+    /// Whether ``requestStop()`` was called.
+    public var isStopping: Bool { stopRequested.withLock { $0 } }
+
+    /// Set when the final snapshot at the end of ``run()`` failed.
+    public var finalSnapshotFailure: FinalSnapshotFailure? { finalFailure.withLock { $0 } }
+    private let finalFailure = Mutex<FinalSnapshotFailure?>(nil)
 
     /// Runs `body` on the trainer's thread between two steps (or while it waits for data) and returns its result:
     /// the way other parts read the model (a weight copy for the probe, a source inspection) without locking it.
@@ -176,8 +195,12 @@ public final class TrainingLoop: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: 1)
             }
         }
-        if trainer.state.step > (trainer.lastSnapshot?.manifest.step ?? -1) || snapshotRequested.withLock({ $0 }) { writeSnapshot() }
-        else { finishSnapshotWaiters(.written(step: trainer.state.step, path: trainer.lastSnapshot?.directory.path ?? "")) }
+        let lastGood = trainer.lastSnapshot?.manifest.step
+        if trainer.state.step > (lastGood ?? -1) || snapshotRequested.withLock({ $0 }) {
+            if case .failed(let step, let reason) = writeSnapshot() {
+                finalFailure.withLock { $0 = FinalSnapshotFailure(step: step, lastSnapshotStep: lastGood, reason: reason) }
+            }
+        } else { finishSnapshotWaiters(.written(step: trainer.state.step, path: trainer.lastSnapshot?.directory.path ?? "")) }
         let leftJobs = jobs.withLock { j in defer { j = (true, []) }; return j.pending }
         for job in leftJobs { job.cancel() }
         let late = snapshotWaiters.withLock { w in defer { w = (true, []) }; return w.waiting }
@@ -197,7 +220,8 @@ public final class TrainingLoop: @unchecked Sendable {
     }
 
     /// Writes a snapshot now (on the trainer's thread); errors are logged and reported, training goes on.
-    func writeSnapshot() {
+    @discardableResult
+    func writeSnapshot() -> SnapshotOutcome {
         let step = trainer.state.step
         schedule.didSnapshot(step: step, now: Self.now())
         do {
@@ -208,11 +232,18 @@ public final class TrainingLoop: @unchecked Sendable {
                 $0.lastSnapshot = info.directory.path; $0.lastSnapshotStep = step; $0.lastSnapshotError = nil
                 $0.lastSnapshotTime = Date()
             }
-            finishSnapshotWaiters(.written(step: step, path: info.directory.path))
+            let outcome = SnapshotOutcome.written(step: step, path: info.directory.path)
+            finishSnapshotWaiters(outcome)
+            return outcome
         } catch {
-            logger.error("snapshot failed, the previous one is intact: \(error)", metadata: ["step": "\(step)"])
+            // Only claim an intact earlier snapshot when there is one.
+            let previous = trainer.lastSnapshot.map { "the previous one (step \($0.manifest.step)) is intact" }
+                ?? "there is no earlier snapshot"
+            logger.error("snapshot failed, \(previous): \(error)", metadata: ["step": "\(step)"])
             report.withLock { $0.lastSnapshotError = "\(error)" }
-            finishSnapshotWaiters(.failed(step: step, reason: "\(error)"))
+            let outcome = SnapshotOutcome.failed(step: step, reason: "\(error); \(previous)")
+            finishSnapshotWaiters(outcome)
+            return outcome
         }
     }
 }

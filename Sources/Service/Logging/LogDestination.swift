@@ -1,4 +1,5 @@
 import Logging
+import Media
 
 #if canImport(Glibc)
 import Glibc
@@ -66,6 +67,21 @@ extension LogLevel {
         case .warning: .warning
         case .error: .error
         case .critical: .critical
+        }
+    }
+}
+
+extension LogLevel {
+    /// The threshold for libav's own lines at this level: libav's info lines are per-open chatter, so `info`,
+    /// `notice` and `warning` let through libav's warnings and worse, `debug` its verbose lines, `trace` its debug
+    /// lines; `error` and `critical` only its errors and fatal lines.
+    public var libavLevel: MediaLibrary.LibavLogLevel {
+        switch self {
+        case .trace: .debug
+        case .debug: .verbose
+        case .info, .notice, .warning: .warning
+        case .error: .error
+        case .critical: .fatal
         }
     }
 }
