@@ -207,11 +207,15 @@ class ConceptModel(nn.Module):
             setattr(self, f"recon_{b}", nn.Sequential(nn.Linear(k, h), nn.ReLU(inplace=True), nn.Linear(h, c)))
             setattr(self, f"attn_{b}", Attention(c, d))
         for b in self.heads:
-            if cfg.sigma == "bn" and b not in ("vs", "vd"):
+            if b in ("vs", "vd"):
+                # Split v heads: a learned projection of f_v for each half of q_v, then batch norm.
+                setattr(self, f"sigma_{b}", nn.Sequential(
+                    nn.Linear(c, c), nn.BatchNorm1d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum)))
+            elif cfg.sigma == "bn":
                 # Batch norm over the branch's N clips: centres and scales every channel, so the pooled post-ReLU
                 # features (all positive, nearly parallel) spread over the prototypes.
                 setattr(self, f"sigma_{b}", nn.BatchNorm1d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum))
-            elif cfg.sigma == "mlp" or b in ("vs", "vd"):
+            elif cfg.sigma == "mlp":
                 setattr(self, f"sigma_{b}", mlp())
         for b, width in (("s", c), ("d", c), ("v", self.queue_width)):
             # FIFO of unit-length features (not part of the state dict, like the reference cases' `queue.*`).
@@ -235,10 +239,9 @@ class ConceptModel(nn.Module):
         """Fills every queue with `length` random unit rows (benchmarks)."""
         for b in "sdv":
             ref = getattr(self, f"proto_{b}")
-            rows = torch.randn(length, ref.shape[1], dtype=ref.dtype)
-            if b == "v" and self.cfg.v_heads == "split":
-                rows = torch.cat([F.normalize(rows, dim=1), F.normalize(torch.randn_like(rows), dim=1)], dim=1)
-            setattr(self, f"queue_{b}", F.normalize(rows, dim=1) if rows.shape[1] == ref.shape[1] else rows)
+            halves = 2 if b == "v" and self.cfg.v_heads == "split" else 1
+            rows = [F.normalize(torch.randn(length, ref.shape[1], dtype=ref.dtype), dim=1) for _ in range(halves)]
+            setattr(self, f"queue_{b}", torch.cat(rows, dim=1))
 
     @torch.no_grad()
     def push_queues(self, z: dict[str, torch.Tensor]) -> None:

@@ -24,6 +24,8 @@ public final class ConceptModel: NamedState {
     let sigma: [Branch: (LinearLayer, BatchNormLayer, LinearLayer)]
     /// `σ_x = BatchNorm1d(C)` when `sigma = bn`.
     let sigmaNorm: [Branch: BatchNormLayer]
+    /// The split heads of `v` (`v_heads = split`): `[Linear(C, C), BatchNorm1d(C)]` for `q_v^s` and for `q_v^d`.
+    let splitHeads: (static: (LinearLayer, BatchNormLayer), dynamic: (LinearLayer, BatchNormLayer))?
     /// Every trainable parameter in one flat buffer.
     public private(set) var parameters: ParameterSet!
 
@@ -57,9 +59,17 @@ public final class ConceptModel: NamedState {
                             LinearLayer(inFeatures: c, outFeatures: c, rng: &rng))
             }
         }
+        let split = config.vHeads == .split
         if config.sigma == .bn {
-            for b in Branch.allCases { sigmaNorm[b] = BatchNormLayer(channels: c, momentum: config.bnMomentum, eps: config.bnEps) }
+            for b in Branch.allCases where !(split && b == .v) {
+                sigmaNorm[b] = BatchNormLayer(channels: c, momentum: config.bnMomentum, eps: config.bnEps)
+            }
         }
+        if split { sigma[.v] = nil }
+        func head() -> (LinearLayer, BatchNormLayer) {
+            (LinearLayer(inFeatures: c, outFeatures: c, rng: &rng), BatchNormLayer(channels: c, momentum: config.bnMomentum, eps: config.bnEps))
+        }
+        splitHeads = split ? (head(), head()) : nil
         prototypes = protos
         self.recon = recon
         attention = attn
@@ -89,6 +99,11 @@ public final class ConceptModel: NamedState {
             guard let bn = sigmaNorm[b] else { continue }
             p += [("sigma_\(b).weight", bn.weight), ("sigma_\(b).bias", bn.bias)]
         }
+        if let h = splitHeads {
+            for (name, (l, bn)) in [("sigma_vs", h.static), ("sigma_vd", h.dynamic)] {
+                p += prefixed("\(name).0", l.namedParameters()) + [("\(name).1.weight", bn.weight), ("\(name).1.bias", bn.bias)]
+            }
+        }
         return p
     }
 
@@ -96,6 +111,7 @@ public final class ConceptModel: NamedState {
         var r = prefixed("encoder", encoder.namedBatchNorms())
         for b in Branch.allCases { if let s = sigma[b] { r.append(("sigma_\(b).1", s.1)) } }
         for b in Branch.allCases { if let bn = sigmaNorm[b] { r.append(("sigma_\(b)", bn)) } }
+        if let h = splitHeads { r += [("sigma_vs.1", h.static.1), ("sigma_vd.1", h.dynamic.1)] }
         return r
     }
 
@@ -113,9 +129,23 @@ public final class ConceptModel: NamedState {
         return try l3(bn.relu(l0(f), training: training))
     }
 
+    /// The split heads' projections of `f_v`: `(z_vs, z_vd)`.
+    func projectSplit(_ f: Tensor, training: Bool) throws -> (static: Tensor, dynamic: Tensor)? {
+        guard let h = splitHeads else { return nil }
+        return (try h.static.1(h.static.0(f), training: training), try h.dynamic.1(h.dynamic.0(f), training: training))
+    }
+
     /// Cosine codes `normalize(z) · normalize(proto)ᵀ`.
     func codes(_ z: Tensor, _ b: Branch) throws -> Tensor {
         try matmul(z.normalized(axis: 1), prototypes[b]!.normalized(axis: 1), transposeB: true)
+    }
+
+    /// `q_v` from the split heads: `[normalize(z_vs) · normalize(P_v[:Ks])ᵀ, normalize(z_vd) · normalize(P_v[Ks:])ᵀ]`.
+    func splitCodes(_ z: (static: Tensor, dynamic: Tensor)) throws -> Tensor {
+        let p = try prototypes[.v]!.normalized(axis: 1), ks = config.ks
+        let qs = try matmul(z.static.normalized(axis: 1), p.slice(axis: 0, 0..<ks), transposeB: true)
+        let qd = try matmul(z.dynamic.normalized(axis: 1), p.slice(axis: 0, ks..<(ks + config.kd)), transposeB: true)
+        return try concat([qs, qd], axis: 1)
     }
 
     /// `g_x(q)`.

@@ -5,7 +5,7 @@ extension ModelConfig {
     /// Reads a configuration from the string metadata of a parity case or snapshot (`widths`, `stem`, `blocks`, `ks`,
     /// `kd`, `frames`, `height`, `width`, `queue_length`, `fid_hidden`, `attn_dim`, `sigma`, `nce`, `nce_tau`, `tau`,
     /// `eps`, `sinkhorn_iters`, `topk`, `margin`, `aln_weight`, `alpha`, `beta`, `gamma`, `lr`, `momentum`, `weight_decay`,
-    /// `bn_momentum`, `bn_eps`, `nce_static`, `nce_queue`, `difference`, `static_view`, `nce_reverse`, `nce_static_negative`). Missing keys keep the defaults; malformed values are errors naming the key.
+    /// `bn_momentum`, `bn_eps`, `nce_static`, `nce_queue`, `difference`, `static_view`, `nce_reverse`, `nce_static_negative`, `v_heads`). Missing keys keep the defaults; malformed values are errors naming the key.
     public init(metadata m: [String: String]) throws {
         self.init()
         try apply(metadata: m)
@@ -24,7 +24,7 @@ extension ModelConfig {
     /// Every key `init(metadata:)` reads.
     public static let metadataKeys: Set<String> = [
         "widths", "stem", "blocks", "ks", "kd", "frames", "height", "width", "queue_length", "fid_hidden", "attn_dim", "sigma",
-        "nce", "nce_tau", "nce_static", "nce_queue", "difference", "static_view", "nce_reverse", "nce_static_negative", "tau", "eps", "sinkhorn_iters", "topk", "margin",
+        "nce", "nce_tau", "nce_static", "nce_queue", "difference", "static_view", "nce_reverse", "nce_static_negative", "v_heads", "tau", "eps", "sinkhorn_iters", "topk", "margin",
         "aln_weight", "alpha", "beta", "gamma", "lr", "momentum", "weight_decay", "bn_momentum", "bn_eps",
     ]
 
@@ -81,6 +81,7 @@ extension ModelConfig {
         if let v = try bool("nce_static_negative") { nceStaticNegative = v }
         if let v = try choice("difference", Difference.self) { difference = v }
         if let v = try choice("static_view", StaticView.self) { staticView = v }
+        if let v = try choice("v_heads", VHeads.self) { vHeads = v }
         if let v = try float("tau") { tau = v }
         if let v = try float("eps") { eps = v }
         if let v = try int("sinkhorn_iters") { sinkhornIterations = v }
@@ -119,6 +120,7 @@ extension ModelConfig {
         if staticView != .frame { m["static_view"] = staticView.rawValue }
         if nceReverse { m["nce_reverse"] = "true" }
         if nceStaticNegative { m["nce_static_negative"] = "true" }
+        if vHeads != .shared { m["v_heads"] = vHeads.rawValue }
         return m
     }
 }

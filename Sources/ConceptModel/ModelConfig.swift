@@ -13,6 +13,13 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         /// (all positive and nearly parallel) spread over the prototypes (docs/method-options.md).
         case bn
     }
+    /// Where the two halves of `q_v` come from.
+    public enum VHeads: String, Sendable, Codable, CaseIterable {
+        /// Both from `z_v = σ_v(f_v)` (the paper).
+        case shared
+        /// `q_v^s` from `z_vs = BN(Linear(f_v))` and `q_v^d` from `z_vd`, a second such head (docs/method-options.md).
+        case split
+    }
     /// What the static view shows.
     public enum StaticView: String, Sendable, Codable, CaseIterable {
         /// The frame `static_index` of the clip (the paper).
@@ -69,6 +76,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var nceReverse: Bool = false
     /// Whether InfoNCE from d to v also contrasts each clip's difference view with its own static view.
     public var nceStaticNegative: Bool = false
+    /// Where the two halves of `q_v` come from.
+    public var vHeads: VHeads = .shared
     /// Temperature of the swapped prediction.
     public var tau: Scalar = 0.1
     /// Sinkhorn entropy ε.
@@ -107,6 +116,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var resolvedFidHidden: Int { fidHidden ?? featureWidth }
     /// Resolved attention width.
     public var resolvedAttnDim: Int { attnDim ?? featureWidth }
+    /// Width of a branch's queue rows: `C`, or `2C` for `v` with split heads (`normalize(z_vs)` then `normalize(z_vd)`).
+    public func queueWidth(_ b: Branch) -> Int { b == .v && vHeads == .split ? 2 * featureWidth : featureWidth }
 
     /// Named presets: `tiny`, `small`, `paper`.
     public static func preset(_ name: String) throws -> ModelConfig {

@@ -38,8 +38,10 @@ public struct Losses: Sendable, Equatable, Codable {
 public struct ForwardOutputs {
     /// Pooled backbone features per branch, `N x C`.
     public var feat: [Branch: Tensor] = [:]
-    /// Projected features (σ; equal to `feat` for identity), `N x C`.
+    /// Projected features (σ; equal to `feat` for identity), `N x C`; no `v` entry with split heads.
     public var z: [Branch: Tensor] = [:]
+    /// With split heads (`v_heads = split`): `z_vs` and `z_vd`, `N x C` each.
+    public var zSplit: (static: Tensor, dynamic: Tensor)?
     /// Codes `q_s` (`N x Ks`), `q_d` (`N x Kd`), `q_v` (`N x (Ks+Kd)`).
     public var codes: [Branch: Tensor] = [:]
     /// Sinkhorn targets `s`, `d`, `vs`, `vd`.
@@ -56,6 +58,18 @@ public struct ForwardOutputs {
     public var lossTensors: [String: Tensor] = [:]
     /// Loss values.
     public var losses = Losses()
+}
+
+extension ForwardOutputs {
+    /// What branch `b` pushes into its queue: `normalize(z_b)`, or for `v` with split heads
+    /// `[normalize(z_vs), normalize(z_vd)]` (`N x 2C`).
+    func queueRows(_ b: Branch) throws -> Tensor {
+        if b == .v, let split = zSplit {
+            return try concat([split.static.detached().normalized(axis: 1), split.dynamic.detached().normalized(axis: 1)], axis: 1)
+        }
+        guard let z = self.z[b] else { throw ModelError.invalidInput("no projected features for branch \(b)") }
+        return try z.detached().normalized(axis: 1)
+    }
 }
 
 /// What a training step reports to the daemon.
@@ -83,7 +97,7 @@ public final class ConceptLearner {
     public init(config: ModelConfig, seed: UInt64 = 0) throws {
         model = try ConceptModel(config: config, seed: seed)
         optimizer = SGD(learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
-        queues = Dictionary(uniqueKeysWithValues: Branch.allCases.map { ($0, FeatureQueue(capacity: config.queueLength, dim: config.featureWidth)) })
+        queues = Dictionary(uniqueKeysWithValues: Branch.allCases.map { ($0, FeatureQueue(capacity: config.queueLength, dim: config.queueWidth($0))) })
     }
 
     /// The backbone input `[v; s; d]` (`3N x 3 x T x H x W`) from `N x 3 x (T+1) x H x W` frames:
@@ -156,18 +170,16 @@ public final class ConceptLearner {
         return (Scalar(mean), Scalar(1 / (squares / Double(count) + 1e-5).squareRoot()))
     }
 
-    /// Sinkhorn targets for `codes` (`N x K`, batch rows) with the queue's rows re-scored against `prototypes`
-    /// (optionally only columns `columns` of the re-scored matrix).
-    func targets(codes: Tensor, queue: FeatureQueue, branch: Branch, columns: Range<Int>? = nil) throws -> Tensor {
+    /// Sinkhorn targets for `codes` (`N x K`, batch rows) with the queue's rows (`queue`, unit rows) re-scored against
+    /// the `K` rows of `prototypes`.
+    func targets(codes: Tensor, queue: Tensor, prototypes: Tensor) throws -> Tensor {
         try GradMode.withNoGrad {
             let n = codes.shape[0], k = codes.shape[1]
             var scores = codes.values
             var m = n
-            if queue.count > 0 {
-                var rescored = try matmul(queue.rows, model.prototypes[branch]!.normalized(axis: 1), transposeB: true)
-                if let columns { rescored = try rescored.slice(axis: 1, columns) }
-                scores += rescored.values
-                m += queue.count
+            if queue.shape[0] > 0 {
+                scores += try matmul(queue, prototypes.normalized(axis: 1), transposeB: true).values
+                m += queue.shape[0]
             }
             let t = sinkhorn(scores: scores, rows: m, columns: k, batch: n, eps: config.eps, iterations: config.sinkhornIterations)
             return try Tensor(t, shape: [n, k])
@@ -192,15 +204,28 @@ public final class ConceptLearner {
         let reversedZ = reversed ? try model.project(feat.slice(axis: 0, (3 * n)..<(4 * n)), .d, training: training) : nil
         for (i, b) in [Branch.v, .s, .d].enumerated() {
             o.feat[b] = try feat.slice(axis: 0, (i * n)..<((i + 1) * n))
-            o.z[b] = try model.project(o.feat[b]!, b, training: training)
-            o.codes[b] = try model.codes(o.z[b]!, b)
+            if b == .v, let split = try model.projectSplit(o.feat[b]!, training: training) {
+                o.zSplit = split
+                o.codes[b] = try model.splitCodes(split)
+            } else {
+                o.z[b] = try model.project(o.feat[b]!, b, training: training)
+                o.codes[b] = try model.codes(o.z[b]!, b)
+            }
         }
         let qs = o.codes[.s]!, qd = o.codes[.d]!, qv = o.codes[.v]!
         let qvs = try qv.slice(axis: 1, 0..<c.ks), qvd = try qv.slice(axis: 1, c.ks..<(c.ks + c.kd))
-        o.targets["s"] = try targets(codes: qs, queue: queues[.s]!, branch: .s)
-        o.targets["d"] = try targets(codes: qd, queue: queues[.d]!, branch: .d)
-        o.targets["vs"] = try targets(codes: GradMode.withNoGrad { qvs.detached() }, queue: queues[.v]!, branch: .v, columns: 0..<c.ks)
-        o.targets["vd"] = try targets(codes: GradMode.withNoGrad { qvd.detached() }, queue: queues[.v]!, branch: .v, columns: c.ks..<(c.ks + c.kd))
+        // z_v for each half of q_v, and the v queue's rows for each (the two halves of a row with split heads).
+        let zvs = o.zSplit?.static ?? o.z[.v]!, zvd = o.zSplit?.dynamic ?? o.z[.v]!
+        let queueV = queues[.v]!.rows, width = c.featureWidth
+        let queueVs = o.zSplit == nil ? queueV : try queueV.slice(axis: 1, 0..<width)
+        let queueVd = o.zSplit == nil ? queueV : try queueV.slice(axis: 1, width..<(2 * width))
+        let pv = model.prototypes[.v]!
+        o.targets["s"] = try targets(codes: qs, queue: queues[.s]!.rows, prototypes: model.prototypes[.s]!)
+        o.targets["d"] = try targets(codes: qd, queue: queues[.d]!.rows, prototypes: model.prototypes[.d]!)
+        o.targets["vs"] = try targets(codes: GradMode.withNoGrad { qvs.detached() }, queue: queueVs,
+                                      prototypes: GradMode.withNoGrad { try pv.detached().slice(axis: 0, 0..<c.ks) })
+        o.targets["vd"] = try targets(codes: GradMode.withNoGrad { qvd.detached() }, queue: queueVd,
+                                      prototypes: GradMode.withNoGrad { try pv.detached().slice(axis: 0, c.ks..<(c.ks + c.kd)) })
 
         let aln = try swappedPredictionLoss(qs, qvs, targetA: o.targets["s"]!, targetB: o.targets["vs"]!, tau: c.tau)
             .add(swappedPredictionLoss(qd, qvd, targetA: o.targets["d"]!, targetB: o.targets["vd"]!, tau: c.tau))
@@ -235,19 +260,19 @@ public final class ConceptLearner {
             o.lossTensors["loc"] = try GradMode.withNoGrad { try local() }
         }
         // InfoNCE terms: their negatives are the batch, plus the queue rows unless `nceQueue` is off.
-        func negatives(_ b: Branch) -> Tensor {
-            c.nceQueue ? queues[b]!.rows : Tensor(zeros: [0, c.featureWidth])
+        func negatives(_ rows: Tensor) -> Tensor {
+            c.nceQueue ? rows : Tensor(zeros: [0, c.featureWidth])
         }
         if c.nce > 0 {
-            let nce = try infoNCELoss(o.z[.v]!, o.z[.d]!, queue: negatives(.d), tau: c.nceTau, extra: reversedZ)
-                .add(infoNCELoss(o.z[.d]!, o.z[.v]!, queue: negatives(.v), tau: c.nceTau,
+            let nce = try infoNCELoss(zvd, o.z[.d]!, queue: negatives(queues[.d]!.rows), tau: c.nceTau, extra: reversedZ)
+                .add(infoNCELoss(o.z[.d]!, zvd, queue: negatives(queueVd), tau: c.nceTau,
                                  extra: c.nceStaticNegative ? o.z[.s]! : nil))
             total = try total.add(nce.scaled(by: c.nce))
             o.lossTensors["nce"] = nce
         }
         if c.nceStatic > 0 {
-            let nce = try infoNCELoss(o.z[.v]!, o.z[.s]!, queue: negatives(.s), tau: c.nceTau)
-                .add(infoNCELoss(o.z[.s]!, o.z[.v]!, queue: negatives(.v), tau: c.nceTau))
+            let nce = try infoNCELoss(zvs, o.z[.s]!, queue: negatives(queues[.s]!.rows), tau: c.nceTau)
+                .add(infoNCELoss(o.z[.s]!, zvs, queue: negatives(queueVs), tau: c.nceTau))
             total = try total.add(nce.scaled(by: c.nceStatic))
             o.lossTensors["nceStatic"] = nce
         }
@@ -289,8 +314,8 @@ public final class ConceptLearner {
         if updateQueues {
             GradMode.withNoGrad {
                 for b in Branch.allCases {
-                    guard let z = try? outputs.z[b]!.detached().normalized(axis: 1) else { continue }
-                    queues[b]!.push(z.storage.pointer, count: z.shape[0])
+                    guard let rows = try? outputs.queueRows(b) else { continue }
+                    queues[b]!.push(rows.storage.pointer, count: rows.shape[0])
                 }
             }
         }

@@ -189,7 +189,7 @@ public final class Trainer {
         let queues = try SafeTensorsFile(bytes: file("queues.safetensors"))
         for b in Branch.allCases {
             let rows = try queues.floats("queue.\(b)").map { Scalar($0) }
-            fresh.queues[b] = try FeatureQueue(capacity: c.queueLength, dim: c.featureWidth, storage: rows,
+            fresh.queues[b] = try FeatureQueue(capacity: c.queueLength, dim: c.queueWidth(b), storage: rows,
                                                count: Int(queues.metadata["count.\(b)"] ?? "") ?? -1,
                                                next: Int(queues.metadata["next.\(b)"] ?? "") ?? -1)
         }

@@ -21,8 +21,8 @@ struct StepBench: ParsableCommand {
         var rng = SeededGenerator(seed: 2)
         // Fill the queues with random unit rows, as in steady state.
         for b in Branch.allCases {
-            let rows = try Tensor.normal([config.queueLength, config.featureWidth], using: &rng).normalized(axis: 1)
-            learner.queues[b] = try FeatureQueue(rows: rows.values, dim: config.featureWidth)
+            let rows = try Tensor.normal([config.queueLength, config.queueWidth(b)], using: &rng).normalized(axis: 1)
+            learner.queues[b] = try FeatureQueue(rows: rows.values, dim: config.queueWidth(b))
         }
         let frames = Tensor.normal([batch, 3, config.frames + 1, config.height, config.width], using: &rng)
         let statics = (0..<batch).map { _ in Int(rng.next() % UInt64(config.frames)) }

@@ -14,7 +14,8 @@ import Tensor
 ///   error falls) and the case passes only if some set of flips matches every tensor. The resolution is printed.
 /// - Analytically zero gradients (e.g. a bias feeding a training-mode batch norm) are ~1e-15 in the float64
 ///   reference. The float64 build (`-DCONCEPT_FLOAT64`, run by `make test`) applies the formula above as it is; the
-///   float32 build compares tensors whose reference norm is below 1e-6 absolutely, `‖ours‖ ≤ 1e-5`, float32's noise.
+///   float32 build compares tensors whose reference norm is below 1e-6 absolutely, `‖ours‖ ≤ 1e-4`: float32's noise on a sum
+///   over the batch that cancels (2e-5 measured on case_h); a real gradient there is orders of magnitude larger.
 @Suite struct ParityTests {
     static let tolerance = 2e-3
 
@@ -43,8 +44,8 @@ import Tensor
 
     struct Row { let name: String; let error: Double; let ok: Bool }
 
-    /// `‖ours − ref‖ / max(‖ref‖, 1e-6)`; in the float32 build, `‖ours‖ / 1e-5 · 2e-3` scaled so that 1 = tolerance
-    /// for reference tensors that are zero to float64 rounding.
+    /// `‖ours − ref‖ / max(‖ref‖, 1e-6)`; in the float32 build, `‖ours‖ ≤ 1e-4` passes (0)
+    /// for reference tensors that are zero to float64 rounding, anything larger fails (infinity).
     static func relativeError(_ ours: [Scalar], _ ref: [Float]) -> Double {
         guard ours.count == ref.count else { return .infinity }
         var d: Double = 0, n: Double = 0, o: Double = 0
@@ -53,7 +54,7 @@ import Tensor
             d += e * e; n += Double(ref[i]) * Double(ref[i]); o += Double(ours[i]) * Double(ours[i])
         }
         #if !CONCEPT_FLOAT64
-        if n.squareRoot() < 1e-6 { return o.squareRoot() <= 1e-5 ? 0 : .infinity }
+        if n.squareRoot() < 1e-6 { return o.squareRoot() <= 1e-4 ? 0 : .infinity }
         #endif
         let err = d.squareRoot() / Swift.max(n.squareRoot(), 1e-6)
         return err.isNaN ? .infinity : err
@@ -71,7 +72,7 @@ import Tensor
         let learner = try ConceptLearner(config: config)
         try learner.model.load(from: ref, prefix: "param.")
         for b in Branch.allCases {
-            learner.queues[b] = try FeatureQueue(rows: ref.floats("queue.\(b)").map { Scalar($0) }, dim: config.featureWidth)
+            learner.queues[b] = try FeatureQueue(rows: ref.floats("queue.\(b)").map { Scalar($0) }, dim: config.queueWidth(b))
         }
         let frames = try Tensor(floats: ref.floats("input.frames"), shape: ref.shape("input.frames"))
         let staticIndex = try ref.int64s("input.static_index").map { Int($0) }
@@ -93,7 +94,9 @@ import Tensor
             let branch = Branch(rawValue: String(name.last!))
             switch name {
             case "feat_v", "feat_s", "feat_d": try compare(key, o.feat[branch!]!.values)
-            case "z_v", "z_s", "z_d": try compare(key, o.z[branch!]!.values)
+            case "z_v", "z_s", "z_d": try compare(key, o.z[branch!]?.values ?? [])
+            case "z_vs": try compare(key, o.zSplit?.static.values ?? [])
+            case "z_vd": try compare(key, o.zSplit?.dynamic.values ?? [])
             case "q_s", "q_d", "q_v": try compare(key, o.codes[branch!]!.values)
             case "target_s", "target_d", "target_vs", "target_vd": try compare(key, o.targets[String(name.dropFirst(7))]!.values)
             case "F_s", "F_d", "F_v": try compare(key, o.local[branch!]?.values ?? [])

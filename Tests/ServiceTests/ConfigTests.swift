@@ -88,6 +88,8 @@ struct ConfigTests {
             nce_reverse = false
             nce_static_negative = true
             nce_tau = 0.2
+            sigma = "bn"
+            v_heads = "split"
             [training]
             lr_schedule = "rsqrt"
             lr_hold_steps = 300
@@ -95,6 +97,7 @@ struct ConfigTests {
             """ + oneSource, environment: testEnvironment(dir.path))
         #expect(c.model.difference == .raw && c.model.staticView == .gray && c.model.nce == 0.5 && c.model.nceStatic == 0.25)
         #expect(c.model.nceQueue && !c.model.nceReverse && c.model.nceStaticNegative && c.model.nceTau == 0.2)
+        #expect(c.model.sigma == .bn && c.model.vHeads == .split)
         #expect(c.training.schedule == .inverseSquareRoot(hold: 300) && c.training.clipFps == 8)
         #expect(c.pinnedKeys.isEmpty)
     }

@@ -140,7 +140,7 @@ struct ConfigBuilder {
 
     /// The model keys of `[model]` that set a method option (the ones `method = "paper"` pins).
     static let modelMethodKeys = ["ks", "kd", "top_k", "alpha", "beta", "gamma", "nce", "nce_tau", "nce_static", "nce_queue",
-                                  "nce_reverse", "nce_static_negative", "difference", "static_view", "tau", "eps", "margin", "sinkhorn_iterations",
+                                  "nce_reverse", "nce_static_negative", "v_heads", "difference", "static_view", "tau", "eps", "margin", "sinkhorn_iterations",
                                   "queue_length", "sigma"]
     /// The `[training]` keys that belong to the method (pinned by `method = "paper"` too).
     static let trainingMethodKeys = ["lr", "momentum", "weight_decay", "lr_schedule", "lr_hold_steps"]
@@ -183,6 +183,7 @@ struct ConfigBuilder {
         if let v = t.int("sinkhorn_iterations", min: 1, max: 1000) { c.sinkhornIterations = v }
         if let v = t.int("queue_length", min: 0, max: 1 << 20) { c.queueLength = v }
         if let v = t.choice("sigma", ModelConfig.Sigma.self) { c.sigma = v }
+        if let v = t.choice("v_heads", ModelConfig.VHeads.self) { c.vHeads = v }
         t.rejectUnknownKeys()
 
         // The optimiser lives in ModelConfig; its keys are in [training].

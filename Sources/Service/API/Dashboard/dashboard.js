@@ -94,7 +94,7 @@ function renderStatus(s) {
   $("training-sub").textContent = t.localLossOn ? "L_loc on" : "warm-up: L_loc joins at step " + t.warmupSteps;
 }
 
-const lossTerms = [["total", "total loss"], ["aln", "L_aln"], ["loc", "L_loc"], ["fid", "L_fid"], ["div", "L_div"]];
+const lossTerms = [["total", "total loss"], ["aln", "L_aln"], ["loc", "L_loc"], ["fid", "L_fid"], ["div", "L_div"], ["nce", "InfoNCE v↔d"], ["nceStatic", "InfoNCE v↔s"]];
 function renderTraining(tr) {
   const points = Adapt.historyPoints(tr.history);
   const box = $("loss-charts");
