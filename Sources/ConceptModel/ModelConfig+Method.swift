@@ -4,9 +4,10 @@ extension ModelConfig {
     /// A whole learning method: which of the options beyond the backbone are on. The backbone, clip size and number of
     /// concepts come from the preset; the method sets everything else.
     public enum Method: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
-        /// The configuration measured to learn static and dynamic concepts at conceptd's scale (README, "What it
-        /// learns"): gain/offset-invariant frame differences, InfoNCE from the clip to its own frame differences (with
-        /// the time-reversed differences as an extra negative) and to its static frame, batch negatives only.
+        /// The configuration measured to learn at conceptd's scale (README, "What it learns"): batch-normalised
+        /// features before the cosine classifier, gain/offset-invariant frame differences, InfoNCE from the clip to
+        /// its own frame differences (with the time-reversed differences as an extra negative) and to its static
+        /// frame, batch negatives only.
         case conceptd
         /// The spec's configuration exactly (`../shared/spec/method.md` without its options), whatever else is set.
         case paper
@@ -43,6 +44,7 @@ extension ModelConfig {
         case .paper:
             break
         case .conceptd:
+            sigma = .bn
             difference = .normalized
             nce = 1
             nceStatic = 1

@@ -18,7 +18,7 @@ extension ModelConfig.Method {
     public var training: MethodTraining {
         switch self {
         case .paper: MethodTraining(batchSize: 8, warmupSteps: 200, clipFps: 16, schedule: .constant)
-        case .conceptd: MethodTraining(batchSize: 8, warmupSteps: 200, clipFps: 16, schedule: .constant)
+        case .conceptd: MethodTraining(batchSize: 8, warmupSteps: 200, clipFps: 8, schedule: .inverseSquareRoot(hold: 1000))
         }
     }
 }

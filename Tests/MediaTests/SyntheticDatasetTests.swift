@@ -465,6 +465,27 @@ import Testing
         #expect(videos.count == second.items.count, "stale videos left: \(videos)")
     }
 
+    @Test func namedMotionsPlanTheSameClipsAsCountedOnes() throws {
+        let size = SyntheticDataset.Size(width: 32, height: 32)
+        let counted = try SyntheticDataset.plan(backgrounds: 2, motions: 7, clipsPerPair: 4, size: size, frames: 6, seed: 3,
+                                                testFraction: 0.5)
+        let named = try SyntheticDataset.plan(backgrounds: 2, motionKinds: [.translateLeft, .translateRight], clipsPerPair: 4,
+                                              size: size, frames: 6, seed: 3, testFraction: 0.5)
+        #expect(named.count == 2 * 2 * 4)
+        #expect(Set(named.map(\.clip.motion)) == [.translateLeft, .translateRight])
+        // Each named clip is the counted plan's clip of the same pair and index: same seed, same split, same path.
+        #expect(named.allSatisfy { n in counted.contains(n) }, "named motions planned other clips")
+        #expect(named.filter { $0.split == .test }.count == 8)
+        for (kinds, phrase) in [([], "at least one motion"), ([SyntheticMotion.still, .still], "must not repeat")] as [([SyntheticMotion], String)] {
+            do {
+                _ = try SyntheticDataset.plan(backgrounds: 1, motionKinds: kinds, clipsPerPair: 2, size: size, frames: 4, seed: 1)
+                Issue.record("motions \(kinds) were accepted")
+            } catch let e as MediaError {
+                #expect(e.code == .invalidOptions && e.message.contains(phrase), "\(e)")
+            }
+        }
+    }
+
     @Test func malformedManifestsAreRejected() throws {
         let good = "path\tbackground\tmotion\tsplit\ntrain/a.mp4\tnoise\tstill\ttrain\n"
         #expect(try SyntheticManifest(parsing: good).entries.count == 1)

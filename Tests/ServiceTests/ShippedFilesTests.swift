@@ -14,6 +14,10 @@ struct ShippedFilesTests {
         #expect(c.api.listen.isLoopback)
         #expect(c.logging.format == .auto)
         #expect(c.sources.allSatisfy { !$0.uri.contains("/work") })
+        // The default method, as measured in the README's "What it learns".
+        #expect(c.method == .conceptd && c.pinnedKeys.isEmpty)
+        #expect(c.model.sigma == .bn && c.model.difference == .normalized && c.model.nce == 1 && c.model.nceStatic == 1)
+        #expect(c.training.warmupSteps == 200 && c.training.schedule == .inverseSquareRoot(hold: 1000) && c.training.clipFps == 8)
     }
 
     @Test("configs/demo.toml is valid: tiny preset, a watch folder under the state directory, a lavfi live source, a probe")
@@ -31,6 +35,7 @@ struct ShippedFilesTests {
         #expect(live.uri == "lavfi:testsrc2=size=160x120:rate=25")
         #expect(c.api.listen.host == "127.0.0.1")
         #expect(c.stateDirectory == demo.state)
+        #expect(c.method == .conceptd && c.model.sigma == .bn && !c.model.nceQueue && c.training.batchSize == 8)
     }
 
     /// `KEY=VALUE` lines of the unit (comments and section headers dropped), in order.

@@ -29,9 +29,26 @@ extension SyntheticDataset {
         fps: Double = 16, seed: UInt64, testFraction: Double = 0.25, codec: VideoWriter.Codec = .automatic,
         overwrite: Bool = false, threads: Int = 0, nuisance: SyntheticNuisance = .none
     ) throws -> Summary {
-        let start = Date()
         let items = try plan(backgrounds: backgrounds, motions: motions, clipsPerPair: clipsPerPair, size: size,
                              frames: frames, seed: seed, testFraction: testFraction, nuisance: nuisance)
+        return try generate(directory: directory, items: items, fps: fps, codec: codec, overwrite: overwrite, threads: threads)
+    }
+
+    /// `generate` with the motion classes named (see `plan(backgrounds:motionKinds:...)`).
+    public static func generate(
+        directory: String, backgrounds: Int, motionKinds: [SyntheticMotion], clipsPerPair: Int, size: Size, frames: Int,
+        fps: Double = 16, seed: UInt64, testFraction: Double = 0.25, codec: VideoWriter.Codec = .automatic,
+        overwrite: Bool = false, threads: Int = 0, nuisance: SyntheticNuisance = .none
+    ) throws -> Summary {
+        let items = try plan(backgrounds: backgrounds, motionKinds: motionKinds, clipsPerPair: clipsPerPair, size: size,
+                             frames: frames, seed: seed, testFraction: testFraction, nuisance: nuisance)
+        return try generate(directory: directory, items: items, fps: fps, codec: codec, overwrite: overwrite, threads: threads)
+    }
+
+    /// Renders and encodes planned `items`.
+    static func generate(directory: String, items: [Item], fps: Double, codec: VideoWriter.Codec, overwrite: Bool,
+                         threads: Int) throws -> Summary {
+        let start = Date()
         guard fpsRange.contains(fps) else {
             throw MediaError(.invalidOptions, "fps must be in \(fpsRange.lowerBound) ... \(fpsRange.upperBound), got \(fps)")
         }

@@ -90,12 +90,29 @@ public enum SyntheticDataset {
     public static func plan(backgrounds: Int, motions: Int, clipsPerPair: Int, size: Size, frames: Int, seed: UInt64,
                             testFraction: Double = 0.25, nuisance: SyntheticNuisance = .none) throws -> [Item]
     {
+        let nm = SyntheticMotion.allCases.count
+        guard (1...nm).contains(motions) else {
+            throw MediaError(.invalidOptions, "motions must be in 1 ... \(nm) (the patterns there are), got \(motions)")
+        }
+        return try plan(backgrounds: backgrounds, motionKinds: Array(SyntheticMotion.allCases.prefix(motions)),
+                        clipsPerPair: clipsPerPair, size: size, frames: frames, seed: seed, testFraction: testFraction,
+                        nuisance: nuisance)
+    }
+
+    /// `plan` with the motion classes named rather than counted (e.g. `[.translateRight, .translateLeft]`, whose
+    /// labels no single frame tells apart). Each must appear once. A clip's seed still depends on its motion's
+    /// raw value, so a clip is the same whichever list it was planned from.
+    public static func plan(backgrounds: Int, motionKinds: [SyntheticMotion], clipsPerPair: Int, size: Size, frames: Int,
+                            seed: UInt64, testFraction: Double = 0.25, nuisance: SyntheticNuisance = .none) throws -> [Item]
+    {
         func check(_ ok: Bool, _ message: String) throws {
             if !ok { throw MediaError(.invalidOptions, message) }
         }
-        let nb = SyntheticBackground.allCases.count, nm = SyntheticMotion.allCases.count
+        let nb = SyntheticBackground.allCases.count
+        let motions = motionKinds.count
         try check((1...nb).contains(backgrounds), "backgrounds must be in 1 ... \(nb) (the patterns there are), got \(backgrounds)")
-        try check((1...nm).contains(motions), "motions must be in 1 ... \(nm) (the patterns there are), got \(motions)")
+        try check(motions >= 1, "at least one motion is needed")
+        try check(Set(motionKinds).count == motions, "motions must not repeat, got \(motionKinds.map(\.name))")
         try check(clipsPerPair >= 1, "clips per pair must be at least 1, got \(clipsPerPair)")
         try check(clipsPerPair <= maxClips / (backgrounds * motions),
                   "\(backgrounds) x \(motions) x \(clipsPerPair) clips is more than the \(maxClips) allowed")
@@ -111,7 +128,7 @@ public enum SyntheticDataset {
         var items: [Item] = []
         items.reserveCapacity(backgrounds * motions * clipsPerPair)
         for b in SyntheticBackground.allCases.prefix(backgrounds) {
-            for m in SyntheticMotion.allCases.prefix(motions) {
+            for m in motionKinds {
                 // Which clips of the pair are test clips: a seeded shuffle of the indices.
                 var order = Array(0..<clipsPerPair)
                 var splitRNG = SeededGenerator.derived(seed, 2, UInt64(b.rawValue), UInt64(m.rawValue))
