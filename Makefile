@@ -5,8 +5,10 @@ SHELL := /bin/bash
 SWIFT ?= swift
 # Tests are built optimised: numeric Swift in a debug build is 10-100x slower.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
+# A target may import only what it declares in Package.swift.
+IMPORT_CHECK := --explicit-target-dependency-import-check=error
 DEB_PACKAGES := pkg-config libopenblas-dev libavformat-dev libavcodec-dev libavutil-dev \
-	libswscale-dev libavdevice-dev libsystemd-dev ffmpeg systemd chromium util-linux \
+	libswscale-dev libavdevice-dev libsystemd-dev libssl-dev ffmpeg systemd chromium util-linux \
 	python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -34,10 +36,10 @@ build: deps
 
 test: deps
 	@echo "== parity in the float64 verification build (the reference's precision, the strict criterion)"
-	$(SWIFT) build $(TEST_FLAGS) -Xswiftc -DCONCEPT_FLOAT64 --scratch-path .build-f64 --build-tests
+	$(SWIFT) build $(TEST_FLAGS) $(IMPORT_CHECK) -Xswiftc -DCONCEPT_FLOAT64 --scratch-path .build-f64 --build-tests
 	$(SWIFT) test $(TEST_FLAGS) -Xswiftc -DCONCEPT_FLOAT64 --scratch-path .build-f64 --skip-build --disable-xctest --filter ParityTests
 	@echo "== the whole suite in the float32 product build"
-	$(SWIFT) build $(TEST_FLAGS) --build-tests
+	$(SWIFT) build $(TEST_FLAGS) $(IMPORT_CHECK) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build --disable-xctest --skip LearningProbeTests --skip RealTimeSuites
 	@echo "== the real-time suites alone (reconnect delays of a flapping stream, RTSP sessions: wall-clock bounds, ~3 min)"
 	$(SWIFT) test $(TEST_FLAGS) --skip-build --disable-xctest --filter RealTimeSuites

@@ -4,16 +4,22 @@ import PackageDescription
 /// conceptd: learn static and dynamic visual concepts from live video.
 ///
 /// Layers (each a target; a layer never imports one above it):
-///   1. C wrappers   CBLAS, CFFmpeg, CSystemd
-///   2. Tensor       storage, kernels, autograd, safetensors, SGD
+///   1. C wrappers    CBLAS, CFFmpeg, CSystemd, CCrypto (libcrypto SHA-256)
+///   2. TensorKernels raw *_forward/*_backward loops, conv3d, GEMM, the parallel-for (the only unchecked code)
+///      SafeTensors   the safetensors file format (no tensors); DurableFiles: write all, fsync, rename, fsync dir
+///      SeededRandom  the one seeded generator
+///      Autograd      Tensor storage, ops with autograd, parameters, SGD
 ///   3. ConceptModel R(2+1)D, concept heads, losses, Sinkhorn, training step
-///   4. Media        libav inputs, decode, scale, clips and views
+///   4. LibAV        owning wrappers of libav objects, decode and encode, MediaError, PNG
+///      Media        ingest: sources, reconnects, clips and views, ledgers
+///      SyntheticVideo  the labelled scene generator and video writer (tools and tests, not the daemon)
 ///   5. Learner      replay buffer, training loop, snapshots, probe evaluation, live concept statistics
-///   6. Service      configuration, HTTP API + metrics + dashboard, systemd notify/watchdog, journal logging
+///   6. SystemdSupport  notify, watchdog, journal and text log handlers
+///      ConceptAPI   the API's JSON models and client (over ConceptReports, the shared report values)
+///      Service      the daemon runtime, configuration, HTTP API + metrics + dashboard
 ///   7. Executables  conceptd, conceptctl, concept-bench
 let package = Package(
     name: "conceptd",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "conceptd", targets: ["conceptd"]),
         .executable(name: "concept-bench", targets: ["concept-bench"]),
@@ -25,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
     ],
@@ -37,27 +45,54 @@ let package = Package(
             name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libavdevice-dev"])]),
         .systemLibrary(
+            name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
             name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]),
 
-        // Layer 2: tensors and autograd.
-        .target(name: "Tensor", dependencies: ["CBLAS"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
+        // Layer 2: kernels (unchecked in release builds only), the safetensors format, tensors with autograd.
+        .target(name: "TensorKernels", dependencies: ["CBLAS"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "DurableFiles", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "SafeTensors", dependencies: ["DurableFiles"]),
+        .target(name: "SeededRandom"),
+        // The report values the learner, the daemon and the API share (probe results, concept usage, source
+        // concepts and counters, loss terms): plain Codable types, no dependencies.
+        .target(name: "ConceptReports"),
+        .target(name: "Autograd", dependencies: ["TensorKernels", "SeededRandom"]),
         // Layer 3: the concept learner.
-        .target(name: "ConceptModel", dependencies: ["Tensor"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
-        // Layer 4: media ingest.
-        .target(name: "Media", dependencies: [
+        .target(name: "ConceptModel", dependencies: ["Autograd", "TensorKernels", "SafeTensors", "SeededRandom"]),
+        // Layer 4: libav wrappers, media ingest, generated video.
+        .target(name: "LibAV", dependencies: [
             "CFFmpeg",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "Media", dependencies: [
+            "LibAV", "SeededRandom", "DurableFiles", "ConceptReports", "CFFmpeg",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SyntheticVideo", dependencies: ["LibAV", "SeededRandom", "CFFmpeg"]),
         // Layer 5: replay buffer, training loop, snapshots.
-        .target(name: "Learner", dependencies: ["ConceptModel", "Tensor", "Media", "CBLAS"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"])]),
-        // Layer 6: the daemon's service layer: configuration, HTTP API, metrics, dashboard, systemd, logging.
+        .target(name: "Learner", dependencies: [
+            "ConceptModel", "Autograd", "TensorKernels", "SafeTensors", "SeededRandom", "DurableFiles", "ConceptReports",
+            "LibAV", "Media", "CBLAS", "CCrypto",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Layer 6: systemd's notify and watchdog protocols and the journal and text log handlers; the daemon's
+        // service layer: configuration, HTTP API, metrics, dashboard.
+        .target(name: "SystemdSupport", dependencies: [
+            "CSystemd", "DurableFiles",
+            .product(name: "SystemPackage", package: "swift-system"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The API's JSON models and its client (Foundation only: conceptctl links nothing of the daemon).
+        .target(name: "ConceptAPI", dependencies: ["ConceptReports"]),
         .target(name: "Service", dependencies: [
-            "ConceptModel", "Learner", "Media", "CSystemd",
+            "ConceptModel", "Autograd", "TensorKernels", "Learner", "LibAV", "Media", "SystemdSupport", "ConceptAPI",
+            "ConceptReports",
             .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -72,26 +107,41 @@ let package = Package(
 
         // Executables.
         .executableTarget(name: "conceptd", dependencies: [
-            "Tensor", "ConceptModel", "Media", "Service",
+            "TensorKernels", "LibAV", "Media", "Service",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "conceptctl", dependencies: [
-            "Media", "Learner", "Service",
+            "LibAV", "Media", "SyntheticVideo", "SeededRandom", "ConceptAPI", "ConceptReports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "concept-bench", dependencies: [
-            "Tensor", "ConceptModel", "Media", "Learner", "Service",
+            "CBLAS", "TensorKernels", "SeededRandom", "Autograd", "SafeTensors", "ConceptModel", "LibAV", "Media",
+            "SyntheticVideo", "ConceptReports", "Learner", "Service",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Tests.
-        .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CFFmpeg", "CSystemd"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"], resources: [.copy("fixtures")]),
-        .testTarget(name: "ConceptModelTests", dependencies: ["ConceptModel", "Tensor"],
-                    resources: [.copy("reference"), .copy("options"), .copy("fixtures")]),
-        .testTarget(name: "LearnerTests", dependencies: ["Learner", "ConceptModel", "Tensor", "Media"]),
-        .testTarget(name: "MediaTests", dependencies: ["Media"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service"]),
+        // Tests, and the helpers they share (temporary directories, a process runner, ports, relative error).
+        .target(name: "ConceptTestSupport", path: "Tests/ConceptTestSupport"),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CFFmpeg", "CSystemd", "CCrypto"]),
+        .testTarget(name: "AutogradTests", dependencies: [
+            "Autograd", "TensorKernels", "SafeTensors", "SeededRandom", "ConceptTestSupport",
+        ], resources: [.copy("fixtures")]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "SeededRandom", "ConceptTestSupport"]),
+        .testTarget(name: "ConceptModelTests", dependencies: [
+            "ConceptModel", "Autograd", "TensorKernels", "SafeTensors", "SeededRandom", "ConceptTestSupport",
+        ], resources: [.copy("reference"), .copy("options"), .copy("fixtures")]),
+        .testTarget(name: "LearnerTests", dependencies: [
+            "Learner", "ConceptModel", "Autograd", "TensorKernels", "SeededRandom", "LibAV", "Media", "SyntheticVideo",
+            "ConceptReports", "ConceptTestSupport",
+        ]),
+        .testTarget(name: "MediaTests", dependencies: [
+            "LibAV", "Media", "SyntheticVideo", "SeededRandom", "DurableFiles", "ConceptReports", "CFFmpeg", "ConceptTestSupport",
+        ]),
+        .testTarget(name: "ServiceTests", dependencies: [
+            "Service", "SystemdSupport", "ConceptAPI", "ConceptReports", "ConceptModel", "LibAV", "Media", "ConceptTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

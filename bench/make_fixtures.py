@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes Tests/TensorTests/fixtures/ops.safetensors: PyTorch-made fixtures for conv3d and batch norm, forward
+"""Writes Tests/AutogradTests/fixtures/ops.safetensors: PyTorch-made fixtures for conv3d and batch norm, forward
 and backward, for the Swift kernel tests.
 
 Regenerate (from the repository root; deterministic, seed 1234):
@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "Tests" / "TensorTests" / "fixtures" / "ops.safetensors"
+DEFAULT_OUT = ROOT / "Tests" / "AutogradTests" / "fixtures" / "ops.safetensors"
 
 # (input shape N x Cin x T x H x W, Cout, kernel, stride, padding, bias)
 CONV_CASES = [

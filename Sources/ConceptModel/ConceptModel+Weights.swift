@@ -1,5 +1,7 @@
 import Foundation
-import Tensor
+import Autograd
+import SafeTensors
+import TensorKernels
 
 /// Weights in and out as safetensors with the spec's (torchvision's) names.
 extension ConceptModel {

@@ -1,5 +1,7 @@
 import Foundation
-import Tensor
+import Autograd
+import SeededRandom
+import TensorKernels
 
 /// The three branches: static (`s`), dynamic (`d`) and the whole clip (`v`).
 public enum Branch: String, CaseIterable, Sendable, Codable {

@@ -1,5 +1,7 @@
 import Foundation
-import Tensor
+import Autograd
+import SeededRandom
+import TensorKernels
 
 /// Something with named parameters and buffers, in PyTorch `state_dict` order.
 public protocol NamedState: AnyObject {

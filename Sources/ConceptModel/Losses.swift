@@ -1,7 +1,8 @@
 import Foundation
-import Tensor
+import Autograd
+import TensorKernels
 
-// The spec's losses, composed from Tensor ops (each op is gradient-checked in TensorTests).
+// The spec's losses, composed from Tensor ops (each op is gradient-checked in AutogradTests).
 
 /// Swapped prediction: `mean_i[ −Σ_k ta·log softmax(qb/τ) − Σ_k tb·log softmax(qa/τ) ]`. Targets are constants.
 public func swappedPredictionLoss(_ qa: Tensor, _ qb: Tensor, targetA ta: Tensor, targetB tb: Tensor, tau: Scalar) throws -> Tensor {

@@ -1,5 +1,6 @@
 import Foundation
-import Tensor
+import Autograd
+import TensorKernels
 
 extension ModelConfig {
     /// Reads a configuration from the string metadata of a parity case or snapshot (`widths`, `stem`, `blocks`, `ks`,

@@ -1,4 +1,4 @@
-import Tensor
+import Autograd
 
 extension ModelConfig {
     /// A whole learning method: which of the options beyond the backbone are on. The backbone, clip size and number of

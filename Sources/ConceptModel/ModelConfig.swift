@@ -1,4 +1,5 @@
-import Tensor
+import Autograd
+import TensorKernels
 
 /// Everything that defines the concept learner: backbone knobs, concept heads, losses and optimiser.
 /// Defaults are the spec's (`../shared/spec/method.md`); presets set the backbone and clip size.

@@ -1,4 +1,6 @@
-import Tensor
+import Autograd
+import SeededRandom
+import TensorKernels
 
 /// torchvision's `Conv2Plus1D`: a (1,3,3) spatial conv to `mid` channels, BN, ReLU, then a (3,1,1) temporal conv.
 /// Names `0` (spatial), `1` (BN), `3` (temporal), as in `nn.Sequential`.

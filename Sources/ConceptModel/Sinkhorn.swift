@@ -1,5 +1,6 @@
 import Foundation
-import Tensor
+import Autograd
+import TensorKernels
 
 /// Sinkhorn-Knopp equipartition targets (no gradient), exactly as the spec states:
 /// `Q = exp((S − max S)/ε)ᵀ` (K x M), `Q /= ΣQ`; `iterations` times: rows `/= rowsum`, `/= K`, columns

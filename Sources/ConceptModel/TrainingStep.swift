@@ -1,5 +1,6 @@
 import Foundation
-import Tensor
+import Autograd
+import TensorKernels
 
 /// Loss values of one step.
 public struct Losses: Sendable, Equatable, Codable {

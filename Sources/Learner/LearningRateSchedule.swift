@@ -1,5 +1,6 @@
 import ConceptModel
-import Tensor
+import Autograd
+import TensorKernels
 
 /// How the SGD learning rate changes over an endless stream, as a function of the step alone (so a resumed run
 /// continues on the same curve).

@@ -1,5 +1,6 @@
 import Foundation
-import Tensor
+import Autograd
+import SeededRandom
 
 /// One clip in the replay buffer: `3 x (T+1) x H x W` normalised floats, its static frame and where it came from.
 public struct ReplayClip: Sendable {

@@ -1,7 +1,6 @@
+import DurableFiles
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A snapshot's manifest: format version, the hash of the configuration it was trained with, when it was made, and
 /// the size and SHA-256 of each file.
@@ -133,23 +132,17 @@ public struct SnapshotStore: Sendable {
         return (nil, skipped)
     }
 
+    /// Writes `bytes` to `url` and fsyncs it (the generation's directory is renamed into place afterwards).
     static func writeSynced(_ bytes: [UInt8], to url: URL) throws {
-        let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw TrainerError.snapshotWrite("open \(url.path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
-            if n < 0 { if errno == EINTR { continue }; throw TrainerError.snapshotWrite("write \(url.path): \(String(cString: strerror(errno)))") }
-            off += n
+        do { try DurableFile.write(bytes, to: url.path) } catch {
+            throw TrainerError.snapshotWrite(error.message, cause: error.cause)
         }
-        guard fsync(fd) == 0 else { throw TrainerError.snapshotWrite("fsync \(url.path): \(String(cString: strerror(errno)))") }
     }
 
+    /// Fsyncs directory `url`.
     static func fsyncPath(_ url: URL) throws {
-        let fd = open(url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw TrainerError.snapshotWrite("open \(url.path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        if fsync(fd) != 0 && errno != EINVAL { throw TrainerError.snapshotWrite("fsync \(url.path): \(String(cString: strerror(errno)))") }
+        do { try DurableFile.syncDirectory(url.path) } catch {
+            throw TrainerError.snapshotWrite(error.message, cause: error.cause)
+        }
     }
 }

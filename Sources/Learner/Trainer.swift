@@ -1,6 +1,9 @@
 import ConceptModel
 import Foundation
-import Tensor
+import Autograd
+import SafeTensors
+import SeededRandom
+import TensorKernels
 
 /// The trainer's own state, saved in every snapshot.
 public struct TrainerState: Codable, Sendable, Equatable {
@@ -194,7 +197,10 @@ public final class Trainer {
                                                next: Int(queues.metadata["next.\(b)"] ?? "") ?? -1)
         }
         let decoded = try JSONDecoder().decode(TrainerState.self, from: Data(file("trainer.json")))
-        rng = try SeededGenerator(state: decoded.rng)
+        guard let restored = SeededGenerator(state: decoded.rng) else {
+            throw TrainerError.snapshotRead("trainer.json: the generator state needs four words, not all zero")
+        }
+        rng = restored
         learner = fresh
         state = decoded
     }

@@ -1,12 +1,34 @@
 /// An error from the learner layer: bad data, or a snapshot that cannot be written or read.
 public struct TrainerError: Error, CustomStringConvertible {
-    private enum Code { case invalidData, snapshotWrite, snapshotRead, noSnapshot }
-    private let code: Code
+    /// What went wrong, for matching (`error.code == .snapshotRead`).
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+        /// Clips that do not fit the model.
+        public static let invalidData = Code("invalid data")
+        /// A snapshot could not be written (earlier generations, if any, are untouched).
+        public static let snapshotWrite = Code("snapshot write failed")
+        /// A snapshot is damaged or does not fit.
+        public static let snapshotRead = Code("snapshot unreadable")
+        /// No usable snapshot exists.
+        public static let noSnapshot = Code("no snapshot")
+        public var description: String { name }
+    }
+
     /// What went wrong.
+    public let code: Code
+    /// A human-readable explanation.
     public let message: String
     /// The underlying error.
     public let cause: (any Error)?
-    private init(_ code: Code, _ message: String, cause: (any Error)? = nil) { self.code = code; self.message = message; self.cause = cause }
+
+    /// An error with `code`, `message` and an optional `cause`.
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
     /// Clips that do not fit the model.
     public static func invalidData(_ m: String) -> TrainerError { .init(.invalidData, m) }
     /// A snapshot could not be written (earlier generations, if any, are untouched).
@@ -15,13 +37,6 @@ public struct TrainerError: Error, CustomStringConvertible {
     public static func snapshotRead(_ m: String, cause: (any Error)? = nil) -> TrainerError { .init(.snapshotRead, m, cause: cause) }
     /// No usable snapshot exists.
     public static func noSnapshot(_ m: String) -> TrainerError { .init(.noSnapshot, m) }
-    public var description: String {
-        let head: String = switch code {
-        case .invalidData: "invalid data"
-        case .snapshotWrite: "snapshot write failed"
-        case .snapshotRead: "snapshot unreadable"
-        case .noSnapshot: "no snapshot"
-        }
-        return "\(head): \(message)" + (cause.map { " (\($0))" } ?? "")
-    }
+
+    public var description: String { "\(code): \(message)" + (cause.map { " (\($0))" } ?? "") }
 }

@@ -1,4 +1,5 @@
 /// How frames are cut into clips: length, size, sampling rate, stride and training augmentations.
+import LibAV
 public struct ClipOptions: Sendable, Hashable, Codable {
     /// How the `height x width` window is placed in the resized frame.
     public enum Crop: String, Sendable, Hashable, Codable {

@@ -1,4 +1,6 @@
 import CFFmpeg
+import LibAV
+import SeededRandom
 
 /// Turns one source's decoded frames into clips: samples by timestamp, scales the frames that a clip
 /// needs (short side, in decoded orientation, packed BGR24) into a ring, and on each completed clip crops, turns
@@ -40,7 +42,7 @@ final class ClipAssembler {
     var orientation: Orientation
     private var sampler: FrameSampler
     private var cutter: ClipCutter
-    private var rng: SeededGenerator
+    private var rng: SplitMixGenerator
     private let scaler: Scaler
     private let held: Frame
     private var heldTime = 0.0
@@ -68,7 +70,7 @@ final class ClipAssembler {
         self.orientation = orientation
         sampler = FrameSampler(fps: options.fps, maxGap: options.maxTimestampGap)
         cutter = ClipCutter(length: options.frames, stride: options.stride)
-        rng = SeededGenerator(seed: options.seed, name: source)
+        rng = SplitMixGenerator(seed: options.seed, name: source)
         scaler = Scaler(flags: swsFlags)
         held = try Frame()
     }

@@ -1,5 +1,6 @@
 /// The learner's three views of a batch, each `N x 3 x T x H x W` (spec "Shapes and layout"):
 /// `v` = frames `0 ..< T`; `s` = frame `static_index[i]` repeated `T` times; `d` = `frames[1...T] - frames[0..<T]`.
+import LibAV
 public struct ClipViews: Sendable {
     /// Frames `0 ..< T`.
     public var v: [Float]

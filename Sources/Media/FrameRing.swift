@@ -1,4 +1,5 @@
 import CFFmpeg
+import LibAV
 
 /// The last `capacity` scaled BGR24 frames of a source (in decoded orientation), in aligned buffers that
 /// libswscale writes into directly.

@@ -1,4 +1,6 @@
+import DurableFiles
 import Foundation
+import LibAV
 
 /// The watch folders' record of files already handled (path + size + modification time), so a restart
 /// does not ingest them again. A value type: the daemon can snapshot it (`MediaSource.ledger`), persist it
@@ -108,13 +110,13 @@ public struct IngestLedger: Sendable, Codable, Hashable {
         }
     }
 
-    /// Writes the ledger to `path` atomically (temporary file, then rename).
+    /// Writes the ledger to `path` durably and atomically (temporary file, fsync, rename, fsync of the directory).
     public func save(to path: String) throws {
         let url = URL(fileURLWithPath: path)
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
                                                     withIntermediateDirectories: true)
-            try jsonData().write(to: url, options: .atomic)
+            try DurableFile.replace(path, with: Array(jsonData()))
         } catch let error as MediaError {
             throw error
         } catch {

@@ -1,5 +1,7 @@
 import Foundation
 import Synchronization
+import LibAV
+import ConceptReports
 
 /// A set of sources feeding one bounded clip queue: the media layer's front door for the daemon.
 ///

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import LibAV
 
 extension MediaSource {
     /// The watch-folder runner: ingest settled files, then watch with inotify; the folder vanishing is a
@@ -29,63 +30,40 @@ extension MediaSource {
         }
         var context = FolderContext(directory: directory, ledgerPath: ledgerPath, assembler: assembler,
                                     tracker: SettleTracker(settle: watchOptions.settleSeconds))
-        var lifecycle = SourceLifecycle(live: true, policy: options.backoff,
-                                        seed: lifecycleSeed)
         var watch: DirectoryWatch? = nil
-        var actions = lifecycle.start()
-        while !actions.isEmpty {
-            let action = actions.removeFirst()
-            setState(lifecycle.state)
-            switch action {
-            case .open:
-                if isStopping {
-                    actions = lifecycle.stop()
-                    continue
-                }
-                do {
-                    var isDirectory: ObjCBool = false
-                    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
-                        isDirectory.boolValue
-                    else { throw MediaError(.fileSystem, "watch folder \(directory) does not exist") }
-                    // Watch first, then scan: nothing that appears in between is missed.
-                    watch = try DirectoryWatch(directory: directory)
-                    pruneLedger()
-                    scan(&context)
-                    actions += lifecycle.opened(at: monotonicSeconds())
-                    // A folder that is being watched is a working connection: if it vanishes later, the first
-                    // retry waits only the initial delay.
-                    lifecycle.delivered()
-                    stats.update { $0.reconnects = lifecycle.reconnects }
-                    logger.info("watching \(directory)")
-                } catch {
-                    logger.warning("cannot watch folder: \(error)")
-                    actions += lifecycle.openFailed("\(error)", at: monotonicSeconds())
-                }
-            case .emit:
-                do {
-                    try watchLoop(watch!, &context)
-                    actions += lifecycle.ended(at: monotonicSeconds())
-                } catch let error as MediaError where error.code == .cancelled {
-                    actions = lifecycle.stop()
-                } catch {
-                    logger.warning("watch folder interrupted: \(error)")
-                    actions += lifecycle.failed("\(error)", at: monotonicSeconds())
-                }
-            case .close:
-                watch = nil
-                context.tracker = SettleTracker(settle: watchOptions.settleSeconds)
-            case .sleep(let seconds):
-                sleep(seconds)
-                actions += lifecycle.backoffElapsed()
-            case .finish, .fail:
-                break
+        runSessions(live: true, announceReconnects: false, open: {
+            do {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+                    isDirectory.boolValue
+                else { throw MediaError(.fileSystem, "watch folder \(directory) does not exist") }
+                // Watch first, then scan: nothing that appears in between is missed.
+                watch = try DirectoryWatch(directory: directory)
+                pruneLedger()
+                scan(&context)
+                logger.info("watching \(directory)")
+                // A folder that is being watched is a working connection: if it vanishes later, the first
+                // retry waits only the initial delay.
+                return .opened(delivering: true)
+            } catch {
+                logger.warning("cannot watch folder: \(error)")
+                return .failed("\(error)")
             }
-            stats.update {
-                $0.state = lifecycle.state
-                if let e = lifecycle.lastError { $0.lastError = e }
+        }, emit: {
+            guard let watch else { return .failed("no open watch", delivered: false) }
+            do {
+                try watchLoop(watch, &context)
+                return .ended
+            } catch let error as MediaError where error.code == .cancelled {
+                return .cancelled
+            } catch {
+                logger.warning("watch folder interrupted: \(error)")
+                return .failed("\(error)", delivered: true)
             }
-        }
-        setState(lifecycle.state)
+        }, close: {
+            watch = nil
+            context.tracker = SettleTracker(settle: watchOptions.settleSeconds)
+        })
     }
 
     struct FolderContext {

@@ -1,6 +1,9 @@
 import Foundation
 import Logging
 import Synchronization
+import LibAV
+import SeededRandom
+import ConceptReports
 
 /// One running input: a file, a watch folder, a network stream or a device, read on its own thread
 /// (decoding is blocking C work, so it stays off the Swift cooperative pool) and cut into clips that go
@@ -135,7 +138,7 @@ public final class MediaSource: @unchecked Sendable {
 
     /// Seed of the reconnect jitter, derived from the clip seed and the name.
     var lifecycleSeed: UInt64 {
-        var g = SeededGenerator(seed: options.clip.seed, name: name)
+        var g = SplitMixGenerator(seed: options.clip.seed, name: name)
         return g.next()
     }
 
@@ -236,72 +239,43 @@ public final class MediaSource: @unchecked Sendable {
             }
             return
         }
-        var lifecycle = SourceLifecycle(live: spec.isLive, policy: options.backoff,
-                                        seed: lifecycleSeed)
         var input: VideoInput? = nil
         var pendingBadPackets = 0
-        var actions = lifecycle.start()
-        while !actions.isEmpty {
-            let action = actions.removeFirst()
-            setState(lifecycle.state)
-            switch action {
-            case .open:
-                if isStopping {
-                    actions = lifecycle.stop()
-                    continue
-                }
-                do {
-                    input = try openInput(url: url, format: format)
-                    assembler.orientation = input!.orientation
-                    actions += lifecycle.opened(at: monotonicSeconds())
-                    stats.update { $0.reconnects = lifecycle.reconnects }
-                    logger.info("opened", metadata: ["orientation": "\(input!.orientation)"])
-                } catch let error as MediaError where error.code == .cancelled {
-                    actions = lifecycle.stop()
-                } catch {
-                    logger.warning("open failed: \(error)")
-                    actions += lifecycle.openFailed("\(error)", at: monotonicSeconds())
-                }
-            case .emit:
-                let before = stats.snapshot.framesDecoded
-                do {
-                    try emitClips(from: input!, assembler: assembler, realtime: realtime,
-                                  badPacketsBefore: pendingBadPackets)
-                    if stats.snapshot.framesDecoded == before {
-                        actions += lifecycle.endedEmpty("no video frame could be decoded", at: monotonicSeconds())
-                    } else {
-                        lifecycle.delivered()
-                        actions += lifecycle.ended(at: monotonicSeconds())
-                    }
-                } catch let error as MediaError where error.code == .cancelled {
-                    actions = lifecycle.stop()
-                } catch {
-                    if let e = error as? MediaError, e.code == .stalled || e.code == .timedOut {
-                        stats.update { $0.stalls += 1 }
-                    }
-                    logger.warning("stream interrupted: \(error)")
-                    if stats.snapshot.framesDecoded > before { lifecycle.delivered() }
-                    actions += lifecycle.failed("\(error)", at: monotonicSeconds())
-                }
-                pendingBadPackets += input?.badPackets ?? 0
-            case .close:
-                if let readError = input?.readError { stats.update { $0.lastError = readError } }
-                input = nil
-                assembler.reset()
-            case .sleep(let seconds):
-                logger.info("reconnecting in \(String(format: "%.2f", seconds)) s")
-                sleep(seconds)
-                actions += lifecycle.backoffElapsed()
-            case .finish, .fail:
-                break
+        runSessions(live: spec.isLive, announceReconnects: true, open: {
+            do {
+                let opened = try openInput(url: url, format: format)
+                input = opened
+                assembler.orientation = opened.orientation
+                logger.info("opened", metadata: ["orientation": "\(opened.orientation)"])
+                return .opened(delivering: false)
+            } catch let error as MediaError where error.code == .cancelled {
+                return .cancelled
+            } catch {
+                logger.warning("open failed: \(error)")
+                return .failed("\(error)")
             }
-            stats.update {
-                $0.state = lifecycle.state
-                if let e = lifecycle.lastError { $0.lastError = e }
+        }, emit: {
+            guard let input else { return .failed("no open input", delivered: false) }
+            let before = stats.snapshot.framesDecoded
+            defer { pendingBadPackets += input.badPackets }
+            do {
+                try emitClips(from: input, assembler: assembler, realtime: realtime, badPacketsBefore: pendingBadPackets)
+                return stats.snapshot.framesDecoded == before ? .endedEmpty("no video frame could be decoded") : .ended
+            } catch let error as MediaError where error.code == .cancelled {
+                return .cancelled
+            } catch {
+                if let e = error as? MediaError, e.code == .stalled || e.code == .timedOut {
+                    stats.update { $0.stalls += 1 }
+                }
+                logger.warning("stream interrupted: \(error)")
+                return .failed("\(error)", delivered: stats.snapshot.framesDecoded > before)
             }
-        }
+        }, close: {
+            if let readError = input?.readError { stats.update { $0.lastError = readError } }
+            input = nil
+            assembler.reset()
+        })
         input = nil
-        setState(lifecycle.state)
     }
 
     /// Decodes `input` to its end, emitting clips. Throws on stall, read failure (live) or stop.

@@ -1,18 +1,6 @@
 import Foundation
-
-/// Where a source is in its life.
-public enum SourceState: String, Sendable, Hashable, Codable {
-    /// Opening the input (or waiting for the watch folder).
-    case connecting
-    /// Delivering frames.
-    case live
-    /// Waiting before the next reconnect.
-    case backoff
-    /// Done: a file decoded to its end, or the source was stopped.
-    case finished
-    /// Gave up: a file that cannot be read.
-    case failed
-}
+import SeededRandom
+import ConceptReports
 
 /// Capped exponential backoff with jitter: delay `n` (from 0) is
 /// `min(maximum, initial * multiplier^n)` scaled by a uniform factor in `1 ± jitter`, capped again.
@@ -61,7 +49,7 @@ struct SourceLifecycle: Sendable {
     /// Whether ended/failed inputs are reopened.
     let live: Bool
     private var backoff: Backoff
-    private var generator: SeededGenerator
+    private var generator: SplitMixGenerator
     /// Whether the current session delivered a frame (then the next attempt starts at the initial delay).
     private var sessionDelivered = false
     /// Successful reopenings after the first open.
@@ -73,7 +61,7 @@ struct SourceLifecycle: Sendable {
     init(live: Bool, policy: BackoffPolicy, seed: UInt64) {
         self.live = live
         backoff = Backoff(policy: policy)
-        generator = SeededGenerator(seed: seed)
+        generator = SplitMixGenerator(seed: seed)
     }
 
     /// The failed attempts counted toward the next delay.

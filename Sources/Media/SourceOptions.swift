@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import LibAV
 
 /// What a source does when the clip queue is full.
 public enum OverflowPolicy: String, Sendable, Hashable, Codable {

@@ -1,4 +1,5 @@
 import Foundation
+import LibAV
 
 /// A parsed source URI: what to open and how.
 ///

@@ -1,4 +1,5 @@
 import CFFmpeg
+import LibAV
 
 /// What an input holds, read without decoding: the best video stream's size, codec, rate and orientation.
 public struct VideoProbe: Sendable, Hashable {

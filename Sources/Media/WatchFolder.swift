@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import LibAV
 
 /// Which names in a watch folder are candidates: not hidden (`.name`), not temporary (`*.tmp`, `*.part`,
 /// `*.partial`, `*.crdownload`, `name~`).

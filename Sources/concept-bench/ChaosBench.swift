@@ -2,9 +2,9 @@ import ArgumentParser
 import Foundation
 import Media
 import Service
-#if canImport(Glibc)
 import Glibc
-#endif
+import SeededRandom
+import ConceptAPI
 
 /// `concept-bench chaos --minutes 30`: an operator's worst week against the release binaries, and a check of what
 /// issue #14 fixed. A benchmark, not a test: it runs for as long as it is told and prints one summary line.
@@ -87,7 +87,7 @@ final class ChaosRun {
     let binary: String
     let root: String
     let ownsRoot: Bool
-    var rng: SeededGenerator
+    var rng: SplitMixGenerator
     let seed: UInt64
     let meanInterval: Double
     let state: String, snapshots: String, inbox: String, assets: String, logs: String
@@ -110,7 +110,7 @@ final class ChaosRun {
     init(binary: String, work: String?, seed: UInt64, diskMB: Int, meanInterval: Double) throws {
         self.binary = binary
         self.meanInterval = max(1, meanInterval)
-        rng = SeededGenerator(seed: seed)
+        rng = SplitMixGenerator(seed: seed)
         self.seed = seed
         if let work {
             root = work

@@ -1,21 +1,25 @@
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
+import Synchronization
 
 /// A loopback TCP server streaming an MPEG-TS payload in real time to each client (the first second at once, as a
 /// camera's GOP cache does), that can go away (listener and connections closed) and come back on the same port:
 /// the chaos run's flapping camera.
-final class FlappingStreamServer: @unchecked Sendable {
-    private(set) var port: UInt16 = 0
+final class FlappingStreamServer: Sendable {
     private let payload: [UInt8]
     private let bytesPerSecond: Double
-    private let lock = NSLock()
-    private var listener: Int32 = -1
-    private var up = false
-    private var clients: [Int32] = []
-    private var running = 0
-    private var acceptThread: Thread?
+    private struct State {
+        var port: UInt16 = 0
+        var listener: Int32 = -1
+        var up = false
+        var clients: [Int32] = []
+        var running = 0
+        var accepting = false
+    }
+    private let state = Mutex(State())
+
+    /// The port it listens on (the same one after every return).
+    var port: UInt16 { state.withLock { $0.port } }
 
     /// Serves `payload` (holding `seconds` of stream, sent in a loop) and starts listening on an ephemeral port.
     init(payload: [UInt8], seconds: Double) throws {
@@ -24,10 +28,11 @@ final class FlappingStreamServer: @unchecked Sendable {
         try comeBack()
     }
 
-    var isUp: Bool { lock.withLock { up } }
+    var isUp: Bool { state.withLock { $0.up } }
 
     /// Listens again (on the same port after the first time).
     func comeBack() throws {
+        let port = self.port
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw BenchError(.toolFailed, "socket: \(String(cString: strerror(errno)))") }
         var yes: Int32 = 1
@@ -44,42 +49,43 @@ final class FlappingStreamServer: @unchecked Sendable {
             close(fd)
             throw BenchError(.toolFailed, "bind/listen on port \(port): \(String(cString: strerror(e)))")
         }
+        var bound = port
         if port == 0 {
             var len = socklen_t(MemoryLayout<sockaddr_in>.size)
             _ = withUnsafeMutablePointer(to: &addr) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
             }
-            port = UInt16(bigEndian: addr.sin_port)
+            bound = UInt16(bigEndian: addr.sin_port)
         }
-        lock.withLock { listener = fd; up = true }
-        let t = Thread { [self] in acceptLoop(fd) }
-        acceptThread = t
-        t.start()
+        state.withLock { $0.port = bound; $0.listener = fd; $0.up = true; $0.accepting = true }
+        Thread { [self] in
+            acceptLoop(fd)
+            state.withLock { $0.accepting = false }
+        }.start()
     }
 
     /// Closes the listener and every connection.
     func goAway() {
-        let open = lock.withLock { () -> [Int32] in up = false; return clients }
-        while let t = acceptThread, !t.isFinished { usleep(2_000) }
-        acceptThread = nil
+        let open = state.withLock { s -> [Int32] in s.up = false; return s.clients }
+        while state.withLock({ $0.accepting }) { usleep(2_000) }
         for c in open { shutdown(c, Int32(SHUT_RDWR)) }
-        while lock.withLock({ running > 0 }) { usleep(2_000) }
-        lock.withLock {
-            if listener >= 0 { close(listener) }
-            listener = -1
+        while state.withLock({ $0.running > 0 }) { usleep(2_000) }
+        state.withLock { s in
+            if s.listener >= 0 { close(s.listener) }
+            s.listener = -1
         }
     }
 
     private func acceptLoop(_ fd: Int32) {
-        while lock.withLock({ up }) {
+        while state.withLock({ $0.up }) {
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&pfd, 1, 20) == 1 else { continue }
             let c = accept(fd, nil, nil)
             if c < 0 { continue }
-            let admitted = lock.withLock { () -> Bool in
-                guard up else { return false }
-                clients.append(c)
-                running += 1
+            let admitted = state.withLock { s -> Bool in
+                guard s.up else { return false }
+                s.clients.append(c)
+                s.running += 1
                 return true
             }
             guard admitted else { close(c); continue }
@@ -89,12 +95,12 @@ final class FlappingStreamServer: @unchecked Sendable {
 
     private func serve(_ c: Int32) {
         defer {
-            lock.withLock { clients.removeAll { $0 == c }; running -= 1 }
+            state.withLock { s in s.clients.removeAll { $0 == c }; s.running -= 1 }
             close(c)
         }
         let start = Date()
         var sent = 0  // total bytes, the payload repeated
-        while lock.withLock({ up }) {
+        while state.withLock({ $0.up }) {
             let due = Int(bytesPerSecond * (1 + Date().timeIntervalSince(start)))
             while sent < due {
                 let offset = sent % payload.count

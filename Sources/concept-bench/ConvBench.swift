@@ -1,7 +1,8 @@
 import ArgumentParser
 import CBLAS
 import Foundation
-import Tensor
+import Autograd
+import TensorKernels
 
 /// `concept-bench conv`: forward and backward GFLOP/s of every distinct conv3d shape of the R(2+1)D backbone,
 /// against the sgemm peak measured in the same run.

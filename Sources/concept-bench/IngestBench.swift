@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Media
+import LibAV
 
 /// `concept-bench ingest FILE --size 112 --fps 16`: decode + scale + clip building through the media layer,
 /// next to the ffmpeg CLI doing the same decode and scale to RGB24, timed in the same run.

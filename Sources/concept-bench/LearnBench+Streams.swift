@@ -2,6 +2,8 @@ import Foundation
 import Learner
 import Media
 import Synchronization
+import SyntheticVideo
+import SeededRandom
 
 /// A thread that keeps renaming new videos into the benchmark's watch folder, as a camera that uploads recordings.
 protocol StreamFeeding: AnyObject {
@@ -76,7 +78,7 @@ final class SyntheticStreamFeeder: StreamFeeding {
         let (directory, staging, size, frames, nuisance, seed) = (directory, staging, size, frames, nuisance, seed)
         let bs = Array(SyntheticBackground.allCases.prefix(backgrounds)), ms = Array(SyntheticMotion.allCases.prefix(motions))
         thread.start(name: "bench-stream", every: every) { round in
-            var rng = Media.SeededGenerator(seed: seed &+ 1 &+ UInt64(round))
+            var rng = SplitMixGenerator(seed: seed &+ 1 &+ UInt64(round))
             for b in bs {
                 for m in ms {
                     let clip = try SyntheticClip(background: b, motion: m, width: size.width, height: size.height, frames: frames,
@@ -151,7 +153,7 @@ final class RealSegmentFeeder: StreamFeeding {
     func start() throws {
         let segments = segments, (directory, staging, side, fps, seed) = (directory, staging, side, fps, seed)
         thread.start(name: "bench-real-stream", every: every) { round in
-            var rng = Media.SeededGenerator(seed: seed &+ UInt64(round))
+            var rng = SplitMixGenerator(seed: seed &+ UInt64(round))
             let n = Swift.min(Self.segmentsPerRound, segments.count)
             for k in 0..<n {
                 let s = segments[Int(rng.next() % UInt64(segments.count))]

@@ -3,7 +3,10 @@ import ConceptModel
 import Foundation
 import Learner
 import Media
-import Tensor
+import Autograd
+import TensorKernels
+import LibAV
+import SyntheticVideo
 
 /// `concept-bench learn --minutes 30`: trains a preset online on a stream that goes through the daemon's path (a
 /// watch folder that keeps receiving videos → the media layer's clips → replay buffer → `Trainer`), then prints the
@@ -33,7 +36,8 @@ struct LearnBench: ParsableCommand {
     var overrides: [String] = []
     @Option(help: "Clips per training step (default: the method's).") var batch: Int?
     @Option(help: "Steps without L_loc at the start (default: the method's).") var warmup: Int?
-    @Option(help: "Learning-rate schedule: constant or rsqrt (default: the method's).") var lrSchedule: String?
+    enum ScheduleKind: String, ExpressibleByArgument, CaseIterable { case constant, rsqrt }
+    @Option(help: "Learning-rate schedule: constant or rsqrt (default: the method's).") var lrSchedule: ScheduleKind?
     @Option(help: "Steps at the full rate before rsqrt starts to lower it.") var lrHold: Int = 1000
     @Option(help: "Clip sampling rate in frames per second, for training and probe clips (default: the method's).")
     var clipFps: Double?
@@ -108,9 +112,8 @@ struct LearnBench: ParsableCommand {
     func schedule() throws -> LearningRateSchedule {
         switch lrSchedule {
         case nil: return method.training.schedule
-        case "constant": return .constant
-        case "rsqrt": return .inverseSquareRoot(hold: lrHold)
-        case let other?: throw ValidationError("--lr-schedule takes constant or rsqrt, got '\(other)'")
+        case .constant: return .constant
+        case .rsqrt: return .inverseSquareRoot(hold: lrHold)
         }
     }
 
@@ -132,7 +135,7 @@ struct LearnBench: ParsableCommand {
 
     func run() throws {
         MediaLibrary.routeLibavLogs(to: nil, level: .error)
-        if let threads { configureComputeThreads(threads) }
+        if let threads { ComputeThreads.configure(threads) }
         let config = try modelConfig()
         let nuisance = try nuisance(), schedule = try schedule()
         let batch = batch ?? method.training.batchSize, warmup = warmup ?? method.training.warmupSteps

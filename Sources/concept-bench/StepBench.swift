@@ -1,7 +1,9 @@
 import ArgumentParser
 import ConceptModel
 import Foundation
-import Tensor
+import Autograd
+import TensorKernels
+import SeededRandom
 
 /// `concept-bench step`: times full training steps of a preset (after warm-up) and prints the median.
 struct StepBench: ParsableCommand {
@@ -26,7 +28,7 @@ struct StepBench: ParsableCommand {
         }
         let frames = Tensor.normal([batch, 3, config.frames + 1, config.height, config.width], using: &rng)
         let statics = (0..<batch).map { _ in Int(rng.next() % UInt64(config.frames)) }
-        print("preset \(preset): widths \(config.widths), stem \(config.stem), \(config.frames + 1) frames of \(config.height)x\(config.width), batch \(batch), \(learner.model.parameters.count) parameters, OpenBLAS threads \(tensorThreads)")
+        print("preset \(preset): widths \(config.widths), stem \(config.stem), \(config.frames + 1) frames of \(config.height)x\(config.width), batch \(batch), \(learner.model.parameters.count) parameters, compute threads \(ComputeThreads.count)")
         var times: [Double] = []
         for i in 0..<(warmup + iters) {
             let t0 = DispatchTime.now().uptimeNanoseconds

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Service
+import ConceptAPI
 
 /// Options every API command shares.
 struct ClientOptions: ParsableArguments {

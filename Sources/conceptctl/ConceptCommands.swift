@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Service
+import ConceptReports
+import ConceptAPI
 
 /// `conceptctl concepts [--branch static|dynamic] [--index K]`.
 struct ConceptsCommand: ParsableCommand {

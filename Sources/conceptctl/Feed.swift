@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import Media
+import LibAV
+import SyntheticVideo
+import SeededRandom
 
 /// `conceptctl feed DIR`: keeps dropping freshly generated synthetic clips into a watch folder, the way a camera
 /// uploads recordings (the embedded demo's feeder).
@@ -73,7 +76,7 @@ struct Feed: ParsableCommand {
         let bs = Array(SyntheticBackground.allCases.prefix(backgrounds)), ms = Array(SyntheticMotion.allCases.prefix(motions))
         var round = 0
         while rounds.map({ round < $0 }) ?? true {
-            var rng = SeededGenerator(seed: seed &+ UInt64(round))
+            var rng = SplitMixGenerator(seed: seed &+ UInt64(round))
             for i in 0..<clips {
                 let b = bs.randomElement(using: &rng)!, m = ms.randomElement(using: &rng)!
                 let clip = try SyntheticClip(background: b, motion: m, width: s.width, height: s.height, frames: frames, seed: rng.next())

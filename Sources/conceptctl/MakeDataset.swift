@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Media
+import LibAV
+import SyntheticVideo
 
 /// `conceptctl make-dataset DIR --backgrounds 6 --motions 6 --clips-per-pair 4 --size 64x64 --frames 24
 /// --seed 1`: a synthetic static/dynamic video dataset with a manifest.
@@ -44,7 +46,7 @@ struct MakeDataset: AsyncParsableCommand {
     var testFraction: Double = 0.25
 
     @Option(help: "Encoder: auto (H.264 via libx264 when present, else mpeg4), h264 or mpeg4.")
-    var codec: String = VideoWriter.Codec.automatic.rawValue
+    var codec: VideoWriter.Codec = .automatic
 
     @Option(help: "Clips encoded in parallel (0: one per core).")
     var threads: Int = 0
@@ -56,9 +58,6 @@ struct MakeDataset: AsyncParsableCommand {
     var nuisances: NuisanceOptions
 
     func validate() throws {
-        guard VideoWriter.Codec(rawValue: codec) != nil else {
-            throw ValidationError("--codec must be one of \(VideoWriter.Codec.allCases.map(\.rawValue).joined(separator: ", ")), got '\(codec)'")
-        }
         guard SyntheticDataset.fpsRange.contains(fps) else {
             throw ValidationError("--fps must be in \(SyntheticDataset.fpsRange.lowerBound) ... \(SyntheticDataset.fpsRange.upperBound), got \(fps)")
         }
@@ -79,7 +78,7 @@ struct MakeDataset: AsyncParsableCommand {
         let summary = try SyntheticDataset.generate(
             directory: directory, backgrounds: backgrounds, motions: motions, clipsPerPair: clipsPerPair,
             size: try SyntheticDataset.Size(parsing: size), frames: frames, fps: fps, seed: seed,
-            testFraction: testFraction, codec: VideoWriter.Codec(rawValue: codec)!, overwrite: overwrite,
+            testFraction: testFraction, codec: codec, overwrite: overwrite,
             threads: threads, nuisance: try nuisances.resolved())
         let megabytes = Double(summary.bytes) / 1_000_000
         print("""
@@ -91,3 +90,5 @@ struct MakeDataset: AsyncParsableCommand {
             """)
     }
 }
+
+extension VideoWriter.Codec: ExpressibleByArgument {}

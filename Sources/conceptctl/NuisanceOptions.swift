@@ -1,5 +1,7 @@
 import ArgumentParser
 import Media
+import LibAV
+import SyntheticVideo
 
 /// `--nuisances none|camera` and per-strength overrides for generated videos.
 struct NuisanceOptions: ParsableArguments {

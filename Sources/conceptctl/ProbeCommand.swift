@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import Learner
-import Service
+import ConceptReports
+import ConceptAPI
 
 /// `conceptctl probe`: the latest probe as the paper's Table 3, with the gain over the random-init encoder.
 struct ProbeCommand: ParsableCommand {

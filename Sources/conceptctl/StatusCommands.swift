@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Service
+import ConceptReports
+import ConceptAPI
 
 /// `conceptctl status`.
 struct StatusCommand: ParsableCommand {

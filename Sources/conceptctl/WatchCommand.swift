@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Service
+import ConceptAPI
 
 /// `conceptctl watch`: a live terminal view that refreshes in place.
 struct WatchCommand: ParsableCommand {

@@ -3,7 +3,8 @@ import Foundation
 import Logging
 import Media
 import Service
-import Tensor
+import TensorKernels
+import LibAV
 
 /// conceptd: learns static and dynamic visual concepts from live video.
 @main
@@ -40,7 +41,7 @@ struct Run: AsyncParsableCommand {
         // libav's own lines (decode errors, RTSP replies) as records with the source's name, rate-limited.
         MediaLibrary.routeLibavLogs(to: Logger(label: "conceptd.libav"), level: cfg.logging.level.libavLevel)
         logger.info("configuration loaded: \(cfg.summary)", metadata: ["config": "\(config)"])
-        configureComputeThreads(cfg.training.threads)
+        ComputeThreads.configure(cfg.training.threads)
         let daemon: Daemon
         do {
             daemon = try Daemon(config: cfg, configPath: config, logger: logger, environment: ProcessInfo.processInfo.environment)
@@ -98,10 +99,10 @@ struct LogRecord: AsyncParsableCommand {
     var config: String?
 
     @Option(name: .long, help: "Override the format: auto, journal or text.")
-    var format: String?
+    var format: LogFormat?
 
     @Option(name: .long, help: "The record's level: trace, debug, info, notice, warning, error, critical.")
-    var level: String = "info"
+    var level: LogLevel = .info
 
     @Option(name: .customLong("field"), help: "A metadata field NAME=VALUE (repeatable).")
     var fields: [String] = []
@@ -110,18 +111,14 @@ struct LogRecord: AsyncParsableCommand {
     var message: String
 
     func validate() throws {
-        if let format, LogFormat(rawValue: format) == nil { throw ValidationError("--format must be auto, journal or text") }
-        if LogLevel(rawValue: level) == nil {
-            throw ValidationError("--level must be one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         for f in fields where !f.contains("=") { throw ValidationError("--field takes NAME=VALUE, got '\(f)'") }
     }
 
     func run() async throws {
         var settings = LoggingSettings()
         if let config { settings = try loadConfigOrExit(config, printingTo: .standardError).logging }
-        if let format { settings.format = LogFormat(rawValue: format)! }
-        let recordLevel = LogLevel(rawValue: level)!
+        if let format { settings.format = format }
+        let recordLevel = level
         if recordLevel.swiftLogLevel < settings.level.swiftLogLevel { settings.level = recordLevel }
         LogDestination.bootstrap(settings, environment: ProcessInfo.processInfo.environment)
         var metadata: Logger.Metadata = [:]
@@ -132,3 +129,6 @@ struct LogRecord: AsyncParsableCommand {
         Logger(label: "conceptd").log(level: recordLevel.swiftLogLevel, "\(message)", metadata: metadata)
     }
 }
+
+extension LogFormat: ExpressibleByArgument {}
+extension LogLevel: ExpressibleByArgument {}

@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 @testable import ConceptModel
-import Tensor
+import Autograd
+import SeededRandom
+import TensorKernels
 
 /// A tiny end-to-end run: the tiny preset's backbone at reduced size learns on synthetic moving shapes over
 /// textured backgrounds; the alignment loss must fall and every loss stay finite.

@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 @testable import ConceptModel
-import Tensor
+import Autograd
+import SafeTensors
+import SeededRandom
 
 /// Weights in and out: torchvision's names, round trips, and clear errors that leave the model untouched.
 @Suite struct WeightsTests {

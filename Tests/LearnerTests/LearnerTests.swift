@@ -2,7 +2,8 @@ import ConceptModel
 import Foundation
 import Testing
 @testable import Learner
-import Tensor
+import Autograd
+import SeededRandom
 
 @Suite struct SHA256Tests {
     @Test func standardVectors() {

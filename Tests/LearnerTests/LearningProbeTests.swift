@@ -3,6 +3,8 @@ import Foundation
 import Media
 import Testing
 @testable import Learner
+import LibAV
+import SyntheticVideo
 
 /// Does online training with the default method learn what it should? Trains the reduced tiny preset (5 x 32 x 32
 /// clips, 8 + 8 concepts) with `method = conceptd` (the daemon's default, its learning rate and schedule) on a

@@ -1,7 +1,8 @@
 import ConceptModel
 import Foundation
 import Testing
-import Tensor
+import Autograd
+import TensorKernels
 
 /// The loss weights `concept-bench learn --losses` sets: each term can be switched off (the paper's Table 4).
 @Suite struct LossSwitchTests {

@@ -3,7 +3,10 @@ import Foundation
 import Media
 import Testing
 @testable import Learner
-import Tensor
+import Autograd
+import LibAV
+import SyntheticVideo
+import ConceptReports
 
 /// The tiny preset at reduced size, as the probe tests and the learning test use it.
 func reducedTinyConfig(frames: Int = 4, side: Int = 32, concepts: Int = 10) throws -> ModelConfig {

@@ -3,9 +3,13 @@ import Media
 import Testing
 @testable import ConceptModel
 @testable import Learner
-import enum Tensor.GradMode
-import class Tensor.Tensor
-import typealias Tensor.Scalar
+import enum Autograd.GradMode
+import class Autograd.Tensor
+import typealias TensorKernels.Scalar
+import LibAV
+import SeededRandom
+import ConceptReports
+import TensorKernels
 
 /// Helpers: hand-made codes, clips drawn from RGB patterns, and PNG decoding through the ffmpeg tools.
 enum StatsSupport {

@@ -2,6 +2,7 @@ import CFFmpeg
 import Foundation
 import Testing
 @testable import Media
+import LibAV
 
 @Suite struct FrameSamplerTests {
     /// Feeds `times` and returns, for every input frame, how many times it was emitted, plus the jumps.

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import Media
+import SeededRandom
+import ConceptReports
 
 /// Real libav decoding of fixtures made with the ffmpeg CLI.
 @Suite struct DecodeTests {
@@ -154,7 +156,7 @@ import Testing
         let dir = try TestSupport.makeDirectory("broken")
         defer { TestSupport.removeDirectory(dir) }
         _ = FileManager.default.createFile(atPath: dir + "/empty.mp4", contents: Data())
-        var random = SeededGenerator(seed: 9)
+        var random = SplitMixGenerator(seed: 9)
         _ = FileManager.default.createFile(atPath: dir + "/random.mp4",
                                        contents: Data((0..<50_000).map { _ in UInt8.random(in: 0...255, using: &random) }))
         try TestSupport.testVideo(dir + "/full.mp4", seconds: 2)

@@ -2,6 +2,7 @@ import CFFmpeg
 import Logging
 import Testing
 @testable import Media
+import LibAV
 
 /// The parts of libav's log routing that hold no libav state: the per-source rate limit, the level mapping and the
 /// masking of credentials (issue #14, fault 6). The routing itself is checked end to end on the daemon

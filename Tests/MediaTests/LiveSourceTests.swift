@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import Media
+import LibAV
+import ConceptTestSupport
 
 /// Live sources: lavfi devices and loopback network streams that come, go and hang.
 @Suite(.serialized) struct LiveSourceTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Media
+import LibAV
 
 func tinyClip(_ source: String, _ sequence: Int) -> Clip {
     try! Clip(source: source, sequence: sequence, data: [Float](repeating: Float(sequence), count: 6), frames: 2,

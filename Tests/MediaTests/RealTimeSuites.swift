@@ -2,6 +2,8 @@ import Foundation
 import Glibc
 import Testing
 @testable import Media
+import LibAV
+import SeededRandom
 
 /// Suites whose checks are measured in wall-clock seconds against real servers (reconnect delays of a flapping
 /// stream, RTSP sessions that stall or change size). They run one at a time, and `make test` runs them on their own
@@ -35,7 +37,7 @@ extension RealTimeSuites {
                 "never went live: \(source.statistics)")
 
         let seed = UInt64(Date().timeIntervalSince1970)
-        var g = SeededGenerator(seed: seed)
+        var g = SplitMixGenerator(seed: seed)
         let bound = policy.initial + 2
         var waits: [Double] = []
         for flap in 1...10 {

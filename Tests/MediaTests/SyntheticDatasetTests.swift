@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import Media
+import LibAV
+import SyntheticVideo
+import SeededRandom
 
 /// The synthetic static/dynamic generator: real encoded videos, decoded back through the media layer.
 @Suite struct SyntheticDatasetTests {
@@ -180,7 +183,7 @@ import Testing
         }
 
         // A random half keeps the labels independent: chi-square stays below its 99.9% quantile ...
-        var rng = SeededGenerator(seed: 2024)
+        var rng = SplitMixGenerator(seed: 2024)
         var shuffled = entries
         for i in stride(from: shuffled.count - 1, to: 0, by: -1) { shuffled.swapAt(i, rng.below(i + 1)) }
         let half = Array(shuffled.prefix(entries.count / 2))

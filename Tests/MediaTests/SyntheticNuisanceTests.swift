@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import Media
+import LibAV
+import SyntheticVideo
+import SeededRandom
 
 /// Camera nuisances of the generator: flicker is an affine change of each frame, noise has its σ, the sway is slow
 /// and bounded, the scene under them is the clean one, and bad strengths are clear errors.
@@ -55,7 +58,7 @@ import Testing
     }
 
     @Test func swayIsSlowAndBounded() throws {
-        var rng = SeededGenerator(seed: 3)
+        var rng = SplitMixGenerator(seed: 3)
         for _ in 0..<50 {
             let sway = SyntheticNuisance.Sway(shake: 2, rng: &rng)
             var previous = sway.offset(frame: 0)

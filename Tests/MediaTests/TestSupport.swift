@@ -1,7 +1,10 @@
+import ConceptTestSupport
 import Foundation
 import Glibc
 import Testing
 @testable import Media
+import LibAV
+import ConceptReports
 
 /// Shared helpers for the media tests: temporary folders, ffmpeg fixtures, child processes, ports.
 enum TestSupport {
@@ -16,11 +19,7 @@ enum TestSupport {
     }
 
     /// A fresh temporary directory; remove it with `removeDirectory`.
-    static func makeDirectory(_ tag: String = "media") throws -> String {
-        let path = NSTemporaryDirectory() + "conceptd-\(tag)-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
+    static func makeDirectory(_ tag: String = "media") throws -> String { try TempDir(tag).path }
 
     static func removeDirectory(_ path: String) {
         try? FileManager.default.removeItem(atPath: path)
@@ -30,17 +29,8 @@ enum TestSupport {
     /// non-zero exit).
     /// Runs `executable` to completion (stdin closed) and returns its status, stdout and stderr.
     static func runTool(_ executable: String, _ arguments: [String]) throws -> (status: Int32, out: Data, err: Data) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, o, e)
+        let r = try runProcess(executable, arguments)
+        return (r.status, r.output, r.errorOutput)
     }
 
     static func ffmpeg(_ arguments: [String], input: Data? = nil, sourceLocation: SourceLocation = #_sourceLocation)
@@ -77,24 +67,7 @@ enum TestSupport {
     }
 
     /// A free TCP port on 127.0.0.1 (bound and released).
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw MediaError(.fileSystem, "socket failed") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { throw MediaError(.fileSystem, "bind failed") }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        return UInt16(bigEndian: addr.sin_port)
-    }
+    static func freePort() throws -> UInt16 { try ConceptTestSupport.freePort() }
 
     /// Polls `condition` every 20 ms until it holds or `timeout` seconds pass.
     static func eventually(timeout: Double, _ condition: () -> Bool) async -> Bool {

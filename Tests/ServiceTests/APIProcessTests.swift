@@ -1,9 +1,10 @@
 import Foundation
 import Service
 import Testing
-#if canImport(Glibc)
 import Glibc
-#endif
+import ConceptTestSupport
+import ConceptReports
+import ConceptAPI
 
 /// The HTTP API of a real `conceptd` process on an ephemeral loopback port: every endpoint's schema, errors as
 /// JSON 4xx, on-demand snapshots, Prometheus metrics, bearer-token auth, conceptctl against it, and the dashboard

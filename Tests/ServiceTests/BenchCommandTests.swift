@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ConceptTestSupport
 
 /// `concept-bench` (the built binary): a benchmark that cannot run says why in one line, without the usage text
 /// (issue #14, fault 8).

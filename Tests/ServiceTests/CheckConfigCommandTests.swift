@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ConceptTestSupport
 
 @Suite("conceptd check-config (the built binary)")
 struct CheckConfigCommandTests {

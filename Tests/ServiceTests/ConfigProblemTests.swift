@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Service
+import ConceptTestSupport
 
 /// Parses `text` expecting failure; returns the problems as `line: path: message` strings and the error.
 private func problems(_ text: String, env: ConfigEnvironment) throws -> (ConfigError, [String]) {

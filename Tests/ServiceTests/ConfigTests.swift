@@ -2,6 +2,7 @@ import ConceptModel
 import Testing
 
 @testable import Service
+import ConceptTestSupport
 
 /// A source for files that are about something else (a configuration without one is refused).
 private let oneSource = "\n[[source]]\nname = \"cam\"\nuri = \"lavfi:testsrc2\"\n"

@@ -1,9 +1,9 @@
 import Foundation
 import Service
 import Testing
-#if canImport(Glibc)
 import Glibc
-#endif
+import ConceptTestSupport
+import ConceptAPI
 
 /// The real `conceptd` process on temporary configurations: the systemd notify protocol in order, training,
 /// snapshots, SIGTERM, resume, the watch-folder ledger across restarts, a stalled trainer, and SIGKILL mid-snapshot.

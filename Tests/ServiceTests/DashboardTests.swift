@@ -1,9 +1,9 @@
 import Foundation
 import Service
 import Testing
-#if canImport(Glibc)
 import Glibc
-#endif
+import ConceptTestSupport
+import ConceptAPI
 
 /// The dashboard in a real browser: headless Chromium loads it from a training daemon, waits for the data, saves a
 /// screenshot, and the test fails if the page shows an error or an empty chart.

@@ -1,9 +1,8 @@
 import Foundation
 import Service
 import Testing
-#if canImport(Glibc)
 import Glibc
-#endif
+import ConceptAPI
 
 /// The embedded demo as `make run` starts it (the shipped configs/demo.toml, from a temporary state directory):
 /// within a minute the feeder's uploads are ingested and deleted, the live test pattern streams, the model trains,

@@ -4,6 +4,7 @@ import Media
 import Testing
 
 @testable import Service
+import ConceptTestSupport
 
 /// Issue #14, fault 3 (and the reconnect cap of fault 1): a configuration without a source is refused, every
 /// numeric key has a range that names itself when exceeded, and the directory checks of `check-config`.

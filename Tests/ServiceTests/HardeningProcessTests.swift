@@ -1,9 +1,9 @@
 import Foundation
 import Service
 import Testing
-#if canImport(Glibc)
 import Glibc
-#endif
+import ConceptTestSupport
+import ConceptAPI
 
 /// Issue #14 against the real `conceptd` process: unusable state directories, a full disk at SIGTERM, SIGTERM
 /// stopping after the step in progress, reloads that would remove every source, libav's lines as records, an RTSP

@@ -3,6 +3,8 @@ import Logging
 import Testing
 
 @testable import Service
+import ConceptTestSupport
+@testable import SystemdSupport
 
 private func event(_ level: Logger.Level, _ message: String, metadata: Logger.Metadata? = nil, error: (any Error)? = nil) -> LogEvent {
     LogEvent(level: level, message: "\(message)", error: error, metadata: metadata, source: "Learner",

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import Service
+import ConceptTestSupport
+@testable import SystemdSupport
 
 @Suite("sd_notify protocol")
 struct NotifierTests {

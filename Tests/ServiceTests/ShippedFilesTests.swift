@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Service
+import ConceptTestSupport
 
 @Suite("Shipped configuration and unit files")
 struct ShippedFilesTests {

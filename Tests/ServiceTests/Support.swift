@@ -1,10 +1,9 @@
+import ConceptTestSupport
 import Foundation
 import Service
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The repository root (this file is Tests/ServiceTests/Support.swift).
 let repoRoot: String = {
@@ -12,42 +11,6 @@ let repoRoot: String = {
     for _ in 0..<3 { url.deleteLastPathComponent() }
     return url.path
 }()
-
-/// A fresh temporary directory, removed by `cleanup()`.
-struct TempDir {
-    let path: String
-
-    init() throws {
-        var base = NSTemporaryDirectory()
-        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
-        var template = Array((base + "/conceptd-test-XXXXXX").utf8CString)
-        guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw TestFailure("mkdtemp: \(String(cString: strerror(errno)))")
-        }
-        path = String(cString: p)
-    }
-
-    func file(_ name: String, _ contents: String, mode: Int = 0o644) throws -> String {
-        let p = path + "/" + name
-        try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try contents.write(toFile: p, atomically: false, encoding: .utf8)
-        chmod(p, mode_t(mode))
-        return p
-    }
-
-    func directory(_ name: String) throws -> String {
-        let p = path + "/" + name
-        try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
-        return p
-    }
-
-    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
 
 /// A bound unix datagram socket that receives what the code under test sends (the notify and journal protocols).
 final class DatagramReceiver {
@@ -91,40 +54,6 @@ final class DatagramReceiver {
 }
 
 /// The output of a finished child process.
-struct ProcessResult {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-}
-
-/// Runs `executable` with `arguments` to completion (stdin closed).
-func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                stderrTo stderrPath: String? = nil, currentDirectory: String? = nil) throws -> ProcessResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    if let environment { p.environment = environment }
-    if let currentDirectory { p.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-    let out = Pipe()
-    let err = Pipe()
-    p.standardInput = FileHandle.nullDevice
-    p.standardOutput = out
-    var errFile: FileHandle?
-    if let stderrPath {
-        errFile = FileHandle(forWritingAtPath: stderrPath)
-        p.standardError = errFile
-    } else {
-        p.standardError = err
-    }
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = stderrPath == nil ? err.fileHandleForReading.readDataToEndOfFile() : Data()
-    p.waitUntilExit()
-    try errFile?.close()
-    return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                         stderr: String(decoding: e, as: UTF8.self))
-}
-
 /// The built `conceptd` executable: next to the test bundle in the build directory, or `$CONCEPTD_BINARY`.
 func conceptdBinary() throws -> String {
     if let p = ProcessInfo.processInfo.environment["CONCEPTD_BINARY"], FileManager.default.isExecutableFile(atPath: p) {

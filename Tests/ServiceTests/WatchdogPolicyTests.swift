@@ -2,6 +2,8 @@ import Synchronization
 import Testing
 
 @testable import Service
+import ConceptTestSupport
+@testable import SystemdSupport
 
 @Suite("Watchdog policy")
 struct WatchdogPolicyTests {

@@ -1,4 +1,5 @@
 import CBLAS
+import CCrypto
 import CFFmpeg
 import CSystemd
 import Testing
@@ -11,6 +12,15 @@ import Testing
         var c = [Float](repeating: 0, count: 4)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2, 2, 2, 1, a, 2, b, 2, 0, &c, 2)
         #expect(c == [19, 22, 43, 50])
+    }
+
+    @Test func libcryptoDigestsWithSHA256() {
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        let input = Array("abc".utf8)
+        #expect(EVP_Digest(input, input.count, &digest, &length, EVP_sha256(), nil) == 1)
+        #expect(length == 32)
+        #expect(Array(digest.prefix(4)) == [0xba, 0x78, 0x16, 0xbf])
     }
 
     @Test func libavReportsItsVersions() {

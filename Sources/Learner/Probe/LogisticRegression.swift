@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 
 /// Multinomial (softmax) logistic regression with an L2 penalty on the weights (not on the bias), in `Double`:
@@ -240,11 +241,9 @@ public enum LBFGS {
         var converged = false
         var flat = 0
         func maxAbs(_ v: [Double]) -> Double { v.reduce(0) { Swift.max($0, Swift.abs($1)) } }
-        func dot(_ a: [Double], _ b: [Double]) -> Double {
-            var r = 0.0
-            for i in 0..<a.count { r += a[i] * b[i] }
-            return r
-        }
+        // The vector operations of the inner loops go to BLAS (ddot, daxpy, dscal).
+        func dot(_ a: [Double], _ b: [Double]) -> Double { cblas_ddot(Int32(n), a, 1, b, 1) }
+        func axpy(_ alpha: Double, _ a: [Double], _ b: inout [Double]) { cblas_daxpy(Int32(n), alpha, a, 1, &b, 1) }
         while iterations < options.maxIterations {
             if !fx.isFinite { break }
             if maxAbs(g) <= options.gradientTolerance { converged = true; break }
@@ -254,13 +253,13 @@ public enum LBFGS {
             if m > 0 {
                 for j in stride(from: m - 1, through: 0, by: -1) {
                     alpha[j] = rho[j] * dot(s[j], direction)
-                    for i in 0..<n { direction[i] -= alpha[j] * y[j][i] }
+                    axpy(-alpha[j], y[j], &direction)
                 }
                 let gamma = dot(s[m - 1], y[m - 1]) / dot(y[m - 1], y[m - 1])
-                for i in 0..<n { direction[i] *= gamma }
+                cblas_dscal(Int32(n), gamma, &direction, 1)
                 for j in 0..<m {
                     let beta = rho[j] * dot(y[j], direction)
-                    for i in 0..<n { direction[i] += (alpha[j] - beta) * s[j][i] }
+                    axpy(alpha[j] - beta, s[j], &direction)
                 }
             }
             var slope = dot(g, direction)
@@ -275,7 +274,8 @@ public enum LBFGS {
             var fNew = Double.infinity
             var accepted = false
             for _ in 0..<50 {
-                for i in 0..<n { xNew[i] = x[i] + t * direction[i] }
+                xNew = x
+                axpy(t, direction, &xNew)
                 fNew = f(xNew, &gNew)
                 evaluations += 1
                 if fNew.isFinite && fNew <= fx + 1e-4 * t * slope { accepted = true; break }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 import Media
 
 /// How probe clips are cut from a video: `frames` (`T + 1`) consecutive frames sampled at `fps`, the frame resized so
@@ -138,7 +139,7 @@ public enum ProbeClipReader {
         DispatchQueue.concurrentPerform(iterations: count) { _ in
             while let i = box.next() {
                 do { box.set(i, .success(try read(path: paths[i], options: options, positions: positions))) } catch {
-                    box.set(i, .failure(error))
+                    box.set(i, .failure((error as? any Error & Sendable) ?? ProbeUnderlying(error)))
                 }
             }
         }
@@ -146,24 +147,29 @@ public enum ProbeClipReader {
     }
 
     /// Shared work list and results of the parallel reader.
-    private final class ResultBox: @unchecked Sendable {
-        private let lock = NSLock()
-        private var cursor = 0
-        private var failed = false
-        private var slots: [Result<[ProbeClip], any Error>?]
-        init(count: Int) { slots = Array(repeating: nil, count: count) }
-        func next() -> Int? {
-            lock.lock(); defer { lock.unlock() }
-            guard !failed, cursor < slots.count else { return nil }
-            cursor += 1
-            return cursor - 1
+    private final class ResultBox: Sendable {
+        private struct State {
+            var cursor = 0
+            var failed = false
+            var slots: [Result<[ProbeClip], any Error & Sendable>?]
         }
-        func set(_ i: Int, _ r: Result<[ProbeClip], any Error>) {
-            lock.lock(); defer { lock.unlock() }
-            slots[i] = r
-            if case .failure = r { failed = true }
+        private let state: Mutex<State>
+        init(count: Int) { state = Mutex(State(slots: Array(repeating: nil, count: count))) }
+        func next() -> Int? {
+            state.withLock { s in
+                guard !s.failed, s.cursor < s.slots.count else { return nil }
+                s.cursor += 1
+                return s.cursor - 1
+            }
+        }
+        func set(_ i: Int, _ r: Result<[ProbeClip], any Error & Sendable>) {
+            state.withLock { s in
+                if case .failure = r { s.failed = true }
+                s.slots[i] = r
+            }
         }
         func results() throws -> [[ProbeClip]] {
+            let slots = state.withLock { s in s.slots }
             for case .failure(let e)? in slots { throw e }
             return slots.map { (try? $0?.get()) ?? [] }
         }

@@ -1,6 +1,9 @@
 import ConceptModel
 import Foundation
-import Tensor
+import Synchronization
+import Autograd
+import SafeTensors
+import ConceptReports
 
 /// Probes the learner's representations periodically: decodes a labelled probe set once (clips cached in memory),
 /// runs its own copy of the network in evaluation mode on weights the trainer hands over, and fits a linear probe
@@ -17,7 +20,7 @@ import Tensor
 ///
 /// The evaluator shares nothing mutable with the trainer: the state dict is a value copy and the network is its own.
 /// Calls are serialised (one evaluation at a time); any thread may call.
-public final class ProbeEvaluator: @unchecked Sendable {
+public final class ProbeEvaluator: Sendable {
     /// Evaluator settings.
     public struct Options: Sendable, Equatable, Codable {
         /// Clip sampling rate (the daemon's default is 16 fps).
@@ -68,12 +71,14 @@ public final class ProbeEvaluator: @unchecked Sendable {
     /// How clips are cut from the set's videos.
     public let clipOptions: ProbeClipOptions
 
-    private let lock = NSLock()
-    private let cancelLock = NSLock()
-    private var cancelled = false
-    private var clips: [[Float]]?
-    private var extractor: ProbeFeatureExtractor?
-    private var cachedBaseline: ProbeResult?
+    /// What evaluations build up; the lock around it also serialises them.
+    private struct State {
+        var clips: [[Float]]?
+        var extractor: ProbeFeatureExtractor?
+        var baseline: ProbeResult?
+    }
+    private let state = Mutex(State())
+    private let cancelled = Atomic<Bool>(false)
 
     /// An evaluator for `set` and a model of `config` initialised with `seed`. Nothing is decoded yet (see
     /// `prepare()`); a baseline stored in `history` under this fingerprint is picked up.
@@ -90,32 +95,33 @@ public final class ProbeEvaluator: @unchecked Sendable {
         clipOptions = ProbeClipOptions(frames: config.frames + 1, height: config.height, width: config.width, fps: options.fps)
         try clipOptions.validate()
         fingerprint = Self.fingerprint(set: set, config: config, seed: seed, options: options)
-        cachedBaseline = history?.baseline(fingerprint: fingerprint)
+        let stored = history?.baseline(fingerprint: fingerprint)
+        state.withLock { $0.baseline = stored }
     }
 
     /// Decodes the set's clips now (otherwise the first evaluation does). Throws `ProbeError` naming the video that
     /// failed.
     public func prepare() throws {
-        try lock.withLock { _ = try clipsLocked() }
+        try state.withLock { s in _ = try clips(&s) }
     }
 
     /// Stops a running evaluation at its next batch or probe, and refuses later ones (for shutdown).
-    public func cancel() { cancelLock.withLock { cancelled = true } }
+    public func cancel() { cancelled.store(true, ordering: .relaxed) }
 
     /// The random-initialised encoder's result: stored in the history when there, else computed once (and stored).
     public func baseline() throws -> ProbeResult {
-        try lock.withLock { try baselineLocked() }
+        try state.withLock { s in try baseline(&s) }
     }
 
     /// Probes the weights in `stateDict` (a `ConceptModel.stateDict()` of the trainer's model) as of `step`: the
     /// result carries its gain over the baseline (computed first if needed) and is appended to the history.
     public func evaluate(stateDict: SafeTensorsFile, step: Int) throws -> ProbeResult {
-        try lock.withLock {
-            let base = try baselineLocked()
+        try state.withLock { s in
+            let base = try baseline(&s)
             let start = Date()
-            let network = try evaluationExtractor()
+            let network = try evaluationExtractor(&s)
             try network.load(stateDict: stateDict)
-            var result = try probe(features: extract(network), step: step, started: start)
+            var result = try probe(features: extract(network, &s), step: step, started: start)
             result.attachGains(baseline: base)
             try history?.append(result)
             return result
@@ -125,11 +131,11 @@ public final class ProbeEvaluator: @unchecked Sendable {
     /// Every representation of every clip of the set, in set order, for the weights in `stateDict` (nil: the
     /// random-initialised network).
     public func features(stateDict: SafeTensorsFile?) throws -> ProbeFeatures {
-        try lock.withLock {
-            guard let stateDict else { return try extract(freshExtractor()) }
-            let network = try evaluationExtractor()
+        try state.withLock { s in
+            guard let stateDict else { return try extract(freshExtractor(), &s) }
+            let network = try evaluationExtractor(&s)
             try network.load(stateDict: stateDict)
-            return try extract(network)
+            return try extract(network, &s)
         }
     }
 
@@ -170,28 +176,28 @@ public final class ProbeEvaluator: @unchecked Sendable {
                            trainClips: trainRows.count, testClips: testRows.count, labels: set.labelNames, rows: rows)
     }
 
-    // MARK: - locked helpers
+    // MARK: - helpers run inside the lock
 
     private func checkCancelled() throws {
-        if cancelLock.withLock({ cancelled }) { throw ProbeError.cancelled() }
+        if cancelled.load(ordering: .relaxed) { throw ProbeError.cancelled() }
     }
 
-    private func clipsLocked() throws -> [[Float]] {
-        if let clips { return clips }
+    private func clips(_ s: inout State) throws -> [[Float]] {
+        if let clips = s.clips { return clips }
         try checkCancelled()
         let decoded = try ProbeClipReader.read(paths: set.items.map(\.path), options: clipOptions, positions: [0.5],
                                                workers: options.decodeWorkers)
         let flat = decoded.map { $0[0].data }
-        clips = flat
+        s.clips = flat
         return flat
     }
 
-    private func baselineLocked() throws -> ProbeResult {
-        if let cachedBaseline { return cachedBaseline }
+    private func baseline(_ s: inout State) throws -> ProbeResult {
+        if let cached = s.baseline { return cached }
         let start = Date()
-        let result = try probe(features: extract(freshExtractor()), step: nil, started: start)
+        let result = try probe(features: extract(freshExtractor(), &s), step: nil, started: start)
         try history?.storeBaseline(result)
-        cachedBaseline = result
+        s.baseline = result
         return result
     }
 
@@ -199,15 +205,15 @@ public final class ProbeEvaluator: @unchecked Sendable {
         try ProbeFeatureExtractor(config: config, seed: seed, batchSize: options.batchSize, localFraction: options.localFraction)
     }
 
-    private func evaluationExtractor() throws -> ProbeFeatureExtractor {
-        if let extractor { return extractor }
+    private func evaluationExtractor(_ s: inout State) throws -> ProbeFeatureExtractor {
+        if let extractor = s.extractor { return extractor }
         let e = try freshExtractor()
-        extractor = e
+        s.extractor = e
         return e
     }
 
-    private func extract(_ network: ProbeFeatureExtractor) throws -> ProbeFeatures {
-        try network.features(clips: clipsLocked(), isCancelled: { [self] in cancelLock.withLock { cancelled } })
+    private func extract(_ network: ProbeFeatureExtractor, _ s: inout State) throws -> ProbeFeatures {
+        try network.features(clips: clips(&s), isCancelled: { [self] in cancelled.load(ordering: .relaxed) })
     }
 
     static func fingerprint(set: ProbeSet, config: ModelConfig, seed: UInt64, options: Options) -> String {

@@ -1,6 +1,8 @@
 import ConceptModel
 import Foundation
-import Tensor
+import Autograd
+import SafeTensors
+import ConceptReports
 
 /// Its own copy of the concept learner's network, run in evaluation mode (batch norm on running statistics, no
 /// graph) over clips to read the Table 3 representations. Weights come in as a state dict; nothing is shared with a

@@ -1,7 +1,8 @@
+import DurableFiles
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
+import Synchronization
+import ConceptReports
 
 /// The probe results of a run, kept in a directory (the daemon's state directory) so they survive restarts:
 /// `probe-history.jsonl` (one `ProbeResult` per line, appended and fsync'ed) and `probe-baseline.json` (the
@@ -10,7 +11,7 @@ import Glibc
 /// Loading skips lines that do not parse (a crash can leave the last line half written) with a warning instead of
 /// failing; a half-written last line is cut off so the next append starts on a fresh line.
 /// Safe to use from several threads.
-public final class ProbeHistory: @unchecked Sendable {
+public final class ProbeHistory: Sendable {
     /// The history file's name.
     public static let historyFileName = "probe-history.jsonl"
     /// The baseline file's name.
@@ -18,10 +19,12 @@ public final class ProbeHistory: @unchecked Sendable {
 
     /// Where the files live.
     public let directory: URL
-    private let lock = NSLock()
-    private var results: [ProbeResult] = []
-    private var problems: [String] = []
-    private var storedBaseline: ProbeResult?
+    private struct State: Sendable {
+        var results: [ProbeResult] = []
+        var problems: [String] = []
+        var baseline: ProbeResult?
+    }
+    private let state = Mutex(State())
 
     /// Opens (creating the directory when missing) and loads the history and baseline in `directory`.
     /// Throws `ProbeError.history` only when the directory cannot be created or the files cannot be read at all.
@@ -39,60 +42,52 @@ public final class ProbeHistory: @unchecked Sendable {
     public var baselineURL: URL { directory.appendingPathComponent(Self.baselineFileName) }
 
     /// Every result, oldest first.
-    public var entries: [ProbeResult] { lock.withLock { results } }
+    public var entries: [ProbeResult] { state.withLock { $0.results } }
     /// The newest result.
-    public var latest: ProbeResult? { lock.withLock { results.last } }
+    public var latest: ProbeResult? { state.withLock { $0.results.last } }
     /// What loading skipped or repaired (damaged lines, an unreadable baseline), one message each.
-    public var warnings: [String] { lock.withLock { problems } }
+    public var warnings: [String] { state.withLock { $0.problems } }
 
     /// The stored baseline when its fingerprint is `fingerprint`.
     public func baseline(fingerprint: String) -> ProbeResult? {
-        lock.withLock { storedBaseline?.fingerprint == fingerprint ? storedBaseline : nil }
+        state.withLock { $0.baseline?.fingerprint == fingerprint ? $0.baseline : nil }
     }
 
     /// Appends `result` as one line and fsyncs the file.
     public func append(_ result: ProbeResult) throws {
         var line = try Self.encode(result, file: historyURL.path)
         line.append(UInt8(ascii: "\n"))
-        try lock.withLock {
-            let fd = open(historyURL.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw ProbeError.history("cannot open for appending: \(String(cString: strerror(errno)))", file: historyURL.path) }
-            defer { close(fd) }
-            try Self.writeAll(fd, line, file: historyURL.path)
-            guard fsync(fd) == 0 else { throw ProbeError.history("fsync failed: \(String(cString: strerror(errno)))", file: historyURL.path) }
-            results.append(result)
+        let path = historyURL.path
+        try state.withLock { state in
+            do { try DurableFile.append(line, to: path) } catch {
+                throw ProbeError.history("\(error)", file: path)
+            }
+            state.results.append(result)
         }
     }
 
     /// Stores `result` (a baseline) atomically: a temporary file, fsync'ed, renamed over the old one.
     public func storeBaseline(_ result: ProbeResult) throws {
         let bytes = try Self.encode(result, file: baselineURL.path)
-        try lock.withLock {
-            let temp = directory.appendingPathComponent(".\(Self.baselineFileName).\(getpid()).tmp")
-            do {
-                try SnapshotStore.writeSynced(bytes, to: temp)
-            } catch {
-                try? FileManager.default.removeItem(at: temp)
-                throw ProbeError.history("cannot write the baseline", file: temp.path, cause: ProbeUnderlying(error))
+        let path = baselineURL.path
+        try state.withLock { state in
+            do { try DurableFile.replace(path, with: bytes) } catch {
+                throw ProbeError.history("cannot write the baseline: \(error)", file: path)
             }
-            guard rename(temp.path, baselineURL.path) == 0 else {
-                let why = String(cString: strerror(errno))
-                try? FileManager.default.removeItem(at: temp)
-                throw ProbeError.history("cannot rename the baseline into place: \(why)", file: baselineURL.path)
-            }
-            try? SnapshotStore.fsyncPath(directory)
-            storedBaseline = result
+            state.baseline = result
         }
     }
 
     private func load() throws {
+        var loaded = State()
+        defer { state.withLock { [loaded] in $0 = loaded } }
         let fm = FileManager.default
         let decoder = JSONDecoder()
         if fm.fileExists(atPath: baselineURL.path) {
             do {
-                storedBaseline = try decoder.decode(ProbeResult.self, from: Data(contentsOf: baselineURL))
+                loaded.baseline = try decoder.decode(ProbeResult.self, from: Data(contentsOf: baselineURL))
             } catch {
-                problems.append("\(baselineURL.path): unreadable baseline ignored (it will be recomputed): \(error)")
+                loaded.problems.append("\(baselineURL.path): unreadable baseline ignored (it will be recomputed): \(error)")
             }
         }
         guard fm.fileExists(atPath: historyURL.path) else { return }
@@ -109,11 +104,11 @@ public final class ProbeHistory: @unchecked Sendable {
             var parsed = true
             if !slice.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
                 do {
-                    results.append(try decoder.decode(ProbeResult.self, from: Data(slice)))
+                    loaded.results.append(try decoder.decode(ProbeResult.self, from: Data(slice)))
                 } catch {
                     parsed = false
                     let last = end == nil || end! + 1 >= bytes.count
-                    problems.append("\(historyURL.path):\(lineNumber): \(last ? "damaged last line" : "damaged line") skipped (\(Self.shortReason(error)))")
+                    loaded.problems.append("\(historyURL.path):\(lineNumber): \(last ? "damaged last line" : "damaged line") skipped (\(Self.shortReason(error)))")
                 }
             }
             guard let end else {
@@ -122,13 +117,13 @@ public final class ProbeHistory: @unchecked Sendable {
                 if parsed {
                     let fd = open(historyURL.path, O_WRONLY | O_APPEND | O_CLOEXEC)
                     if fd < 0 || Glibc.write(fd, "\n", 1) != 1 {
-                        problems.append("\(historyURL.path): cannot end the last line: \(String(cString: strerror(errno)))")
+                        loaded.problems.append("\(historyURL.path): cannot end the last line: \(String(cString: strerror(errno)))")
                     }
                     if fd >= 0 { close(fd) }
                 } else if truncate(historyURL.path, off_t(start)) != 0 {
-                    problems.append("\(historyURL.path): cannot cut off the unterminated last line: \(String(cString: strerror(errno)))")
+                    loaded.problems.append("\(historyURL.path): cannot cut off the unterminated last line: \(String(cString: strerror(errno)))")
                 } else {
-                    problems.append("\(historyURL.path):\(lineNumber): unterminated last line cut off")
+                    loaded.problems.append("\(historyURL.path):\(lineNumber): unterminated last line cut off")
                 }
                 break
             }
@@ -141,18 +136,6 @@ public final class ProbeHistory: @unchecked Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do { return Array(try encoder.encode(result)) } catch {
             throw ProbeError.history("cannot encode the result", file: file, cause: ProbeUnderlying(error))
-        }
-    }
-
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], file: String) throws {
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ProbeError.history("write failed: \(String(cString: strerror(errno)))", file: file)
-            }
-            off += n
         }
     }
 

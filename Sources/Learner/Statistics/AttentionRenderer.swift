@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import LibAV
 
 /// Pictures for the dashboard: frames back from the network's normalisation, thumbnails, and attention maps
 /// colour-mapped and laid over a frame. Pure functions of stored data; run on the reader's thread.

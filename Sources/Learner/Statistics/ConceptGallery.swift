@@ -1,5 +1,7 @@
 import Foundation
 import Media
+import LibAV
+import ConceptReports
 
 /// The recent clips that activate one concept most (a value state machine). An entry's score is its activation
 /// minus `decay` per step since it was last seen; the gallery keeps the `capacity` highest scores. Because every

@@ -1,5 +1,7 @@
 import Foundation
-import Tensor
+import Autograd
+import ConceptReports
+import TensorKernels
 
 /// Running usage statistics of one branch's concepts (a value state machine: `record` one step's codes, read
 /// `stats`). Memory: 4 doubles and 2 integers per concept.

@@ -1,7 +1,8 @@
 import ConceptModel
 import Foundation
 import Media
-import Tensor
+import Autograd
+import ConceptReports
 
 extension LiveStatistics {
     /// Seconds on a monotonic clock (for inspection scheduling).

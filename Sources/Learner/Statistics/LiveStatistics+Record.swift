@@ -1,7 +1,8 @@
 import ConceptModel
 import Foundation
 import Media
-import Tensor
+import Autograd
+import LibAV
 
 extension LiveStatistics {
     /// Folds one training step into the concept statistics: top-K frequency, mean activation, target mass and

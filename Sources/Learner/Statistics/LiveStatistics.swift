@@ -2,7 +2,9 @@ import ConceptModel
 import Foundation
 import Media
 import Synchronization
-import Tensor
+import Autograd
+import LibAV
+import ConceptReports
 
 /// Live concept statistics of a training run, for the HTTP API and dashboard.
 ///

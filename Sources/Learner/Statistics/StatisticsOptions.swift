@@ -1,9 +1,3 @@
-/// The two kinds of concept: static (appearance, `q_s`, columns `0..<Ks` of `q_v`) and dynamic (motion, `q_d`,
-/// columns `Ks..<Ks+Kd` of `q_v`). Raw values `"static"` and `"dynamic"` (the API's path component and JSON).
-public enum ConceptBranch: String, Sendable, Codable, CaseIterable {
-    case `static`, dynamic
-}
-
 /// Knobs of `LiveStatistics`. Field names are also the JSON keys (`Codable`).
 public struct StatisticsOptions: Sendable, Codable, Equatable {
     /// Rate α of the per-step exponential moving averages of concept frequency, activation, target mass and

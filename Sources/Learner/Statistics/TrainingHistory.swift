@@ -1,5 +1,7 @@
 import ConceptModel
-import Tensor
+import Autograd
+import ConceptReports
+import TensorKernels
 
 /// A loss history that stays bounded for any run length (a value state machine). Recorded steps are averaged
 /// into points of `stepsPerPoint` steps; when `capacity` points are complete, neighbouring pairs merge and
@@ -33,9 +35,9 @@ struct TrainingHistory: Sendable {
 
         var point: TrainingPoint {
             let n = Double(Swift.max(samples, 1))
-            func f(_ x: Double) -> Scalar { Scalar(x / n) }
+            func f(_ x: Double) -> Float { Float(x / n) }
             return TrainingPoint(firstStep: firstStep, step: step, samples: samples, time: time,
-                                 losses: Losses(aln: f(aln), div: f(div), fid: f(fid), loc: f(loc), nce: f(nce),
+                                 losses: LossTerms(aln: f(aln), div: f(div), fid: f(fid), loc: f(loc), nce: f(nce),
                                                nceStatic: f(nceStatic), total: f(total)),
                                  gradientNorm: gradientNorm / n, clipsPerSecond: clipsPerSecond / n,
                                  skippedSteps: skippedSteps, rollbacks: rollbacks)
@@ -68,7 +70,7 @@ struct TrainingHistory: Sendable {
         self.step = step; self.skippedSteps = skippedSteps; self.rollbacks = rollbacks
         if clipsPerSecond.isFinite && clipsPerSecond >= 0 { self.clipsPerSecond = clipsPerSecond }
         guard losses.isFinite, gradientNorm.isFinite else { return }
-        let p = TrainingPoint(firstStep: step, step: step, samples: 1, time: time, losses: losses, gradientNorm: gradientNorm,
+        let p = TrainingPoint(firstStep: step, step: step, samples: 1, time: time, losses: LossTerms(losses), gradientNorm: gradientNorm,
                               clipsPerSecond: self.clipsPerSecond, skippedSteps: skippedSteps, rollbacks: rollbacks)
         recorded += 1
         if first == nil { first = p }
@@ -87,7 +89,7 @@ struct TrainingHistory: Sendable {
     /// The report.
     var report: TrainingHistoryReport {
         TrainingHistoryReport(step: step, skippedSteps: skippedSteps, rollbacks: rollbacks, clipsPerSecond: clipsPerSecond,
-                              lossAverage: average, lossAverageRate: rate, recorded: recorded, stepsPerPoint: stepsPerPoint,
+                              lossAverage: LossTerms(average), lossAverageRate: rate, recorded: recorded, stepsPerPoint: stepsPerPoint,
                               capacity: capacity, first: first, latest: latest,
                               points: complete.map(\.point) + (pending.map { [$0.point] } ?? []))
     }

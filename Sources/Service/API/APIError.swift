@@ -1,16 +1,46 @@
 import Foundation
 import Hummingbird
+import ConceptAPI
 
 /// An error the API answers with a JSON body (`{"error": {"status": ..., "message": ...}}`) and a 4xx/5xx status.
 public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Sendable {
-    private enum Code: Sendable {
-        case badRequest, unauthorized, notFound, methodNotAllowed, payloadTooLarge, unavailable, failed
+    /// What went wrong, for matching (`error.code == .notFound`); each maps to one HTTP status.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        fileprivate enum Base: Hashable, Sendable {
+            case badRequest, unauthorized, notFound, methodNotAllowed, payloadTooLarge, unavailable, failed
+        }
+        fileprivate let base: Base
+        fileprivate init(_ base: Base) { self.base = base }
+        /// 400: a malformed value in the request.
+        public static let badRequest = Code(.badRequest)
+        /// 401: the bearer token is missing or wrong.
+        public static let unauthorized = Code(.unauthorized)
+        /// 404: no such resource.
+        public static let notFound = Code(.notFound)
+        /// 405: the path exists, the method does not.
+        public static let methodNotAllowed = Code(.methodNotAllowed)
+        /// 413: a request body where none is taken, or one over the limit.
+        public static let payloadTooLarge = Code(.payloadTooLarge)
+        /// 503: not available yet.
+        public static let unavailable = Code(.unavailable)
+        /// 500: the daemon could not do what was asked.
+        public static let failed = Code(.failed)
+        public var description: String { "\(base)" }
     }
-    private let code: Code
+
+    /// What went wrong.
+    public let code: Code
     /// What went wrong, for the client.
     public let message: String
+    /// The underlying error, if any (not sent to the client).
+    public let cause: (any Error & Sendable)?
 
-    private init(_ code: Code, _ message: String) { self.code = code; self.message = message }
+    /// An error with `code`, `message` and an optional `cause`.
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
 
     /// 400: a malformed value in the request.
     public static func badRequest(_ m: String) -> APIError { .init(.badRequest, m) }
@@ -29,7 +59,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
 
     /// The HTTP status.
     public var status: HTTPResponse.Status {
-        switch code {
+        switch code.base {
         case .badRequest: .badRequest
         case .unauthorized: .unauthorized
         case .notFound: .notFound

@@ -3,6 +3,9 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import ConceptReports
+import ConceptAPI
+import Learner
 
 /// What the HTTP API reads from, and asks of, the running daemon.
 public protocol APIBackend: Sendable {

@@ -1,20 +1,23 @@
 import Foundation
 import Metrics
 import Prometheus
+import Synchronization
 
 /// The daemon's Prometheus metrics: swift-metrics gauges and counters backed by a swift-prometheus registry.
 /// Values are pulled from the running parts when `/metrics` is scraped (``update(_:)``), so the training thread
 /// never pays for metrics. Counters follow the daemon's monotonic totals (a total that goes down, e.g. a source
 /// that was removed and added again, starts counting anew from there).
-public final class DaemonMetrics: @unchecked Sendable {
+public final class DaemonMetrics: Sendable {
     /// The registry `/metrics` exposes (also bootstrapped as swift-metrics' global backend by `conceptd`, so
     /// Hummingbird's request metrics land here too).
     public let registry: PrometheusCollectorRegistry
     /// The swift-metrics factory over ``registry``.
     public let factory: PrometheusMetricsFactory
-    private let lock = NSLock()
-    private var gauges: [String: Metrics.Gauge] = [:]
-    private var counters: [String: (counter: Metrics.Counter, last: Int)] = [:]
+    private struct Instruments {
+        var gauges: [String: Metrics.Gauge] = [:]
+        var counters: [String: (counter: Metrics.Counter, last: Int)] = [:]
+    }
+    private let instruments = Mutex(Instruments())
 
     /// Metrics in `registry`.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -28,22 +31,24 @@ public final class DaemonMetrics: @unchecked Sendable {
 
     /// Sets gauge `name{labels}` to `value`.
     public func gauge(_ name: String, _ labels: [(String, String)] = [], _ value: Double) {
-        lock.lock(); defer { lock.unlock() }
         let k = Self.key(name, labels)
-        let g = gauges[k] ?? Metrics.Gauge(label: name, dimensions: labels, factory: factory)
-        gauges[k] = g
-        g.record(value.isFinite ? value : .nan)
+        instruments.withLock { m in
+            let g = m.gauges[k] ?? Metrics.Gauge(label: name, dimensions: labels, factory: factory)
+            m.gauges[k] = g
+            g.record(value.isFinite ? value : .nan)
+        }
     }
 
     /// Moves counter `name{labels}` up to the monotonic `total`.
     public func counter(_ name: String, _ labels: [(String, String)] = [], total: Int) {
-        lock.lock(); defer { lock.unlock() }
         let k = Self.key(name, labels)
-        var entry = counters[k] ?? (Metrics.Counter(label: name, dimensions: labels, factory: factory), 0)
-        let delta = total >= entry.last ? total - entry.last : total
-        if delta > 0 { entry.counter.increment(by: Int64(delta)) }
-        entry.last = total
-        counters[k] = entry
+        instruments.withLock { m in
+            var entry = m.counters[k] ?? (Metrics.Counter(label: name, dimensions: labels, factory: factory), 0)
+            let delta = total >= entry.last ? total - entry.last : total
+            if delta > 0 { entry.counter.increment(by: Int64(delta)) }
+            entry.last = total
+            m.counters[k] = entry
+        }
     }
 
     /// The text exposition (Prometheus format 0.0.4).

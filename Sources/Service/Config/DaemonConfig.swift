@@ -1,6 +1,7 @@
 import ConceptModel
 import Learner
 import Media
+import ConceptAPI
 
 /// The daemon's whole configuration, read from a TOML file (see `configs/conceptd.toml` for every key).
 ///

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// An address and port to listen on: `127.0.0.1:8787`, `[::1]:8787`, `0.0.0.0:80`, `localhost:8787`.
 public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A secret value (stream password, API token). Printing, interpolating, dumping or reflecting it shows
 /// `<redacted>`; only ``value`` reveals it.

@@ -2,7 +2,10 @@ import ConceptModel
 import Foundation
 import Learner
 import Media
-import Tensor
+import Autograd
+import ConceptAPI
+import ConceptReports
+import TensorKernels
 
 /// The daemon as the HTTP API's backend: every answer is a snapshot of the running parts, read without
 /// stopping them.
@@ -28,8 +31,8 @@ extension Daemon: APIBackend {
     }
 
     func trainingSummary(_ t: TrainingSnapshot, _ cfg: DaemonConfig) -> API.TrainingSummary {
-        API.TrainingSummary(step: t.step, skippedSteps: t.skipped, rollbacks: t.rollbacks, losses: t.losses,
-                            lossAverage: t.lossAverage, clipsPerSecond: t.clipsPerSecond, replayFill: t.replayFill,
+        API.TrainingSummary(step: t.step, skippedSteps: t.skipped, rollbacks: t.rollbacks, losses: LossTerms(t.losses),
+                            lossAverage: LossTerms(t.lossAverage), clipsPerSecond: t.clipsPerSecond, replayFill: t.replayFill,
                             replayCapacity: cfg.training.replaySize, queueFill: t.queueFill, queueCapacity: cfg.model.queueLength,
                             warmupSteps: cfg.training.warmupSteps, localLossOn: t.step >= cfg.training.warmupSteps,
                             batchSize: cfg.training.batchSize)

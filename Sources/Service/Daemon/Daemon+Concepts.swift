@@ -1,5 +1,7 @@
 import Foundation
 import Learner
+import ConceptReports
+import ConceptAPI
 
 /// The concept and training-history endpoints, answered from the live statistics.
 extension Daemon {

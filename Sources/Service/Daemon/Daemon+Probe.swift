@@ -1,5 +1,6 @@
 import Foundation
 import Learner
+import ConceptAPI
 
 /// The probe endpoint and metrics.
 extension Daemon {

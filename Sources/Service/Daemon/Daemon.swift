@@ -5,6 +5,7 @@ import Logging
 import Media
 import ServiceLifecycle
 import Synchronization
+import SystemdSupport
 
 /// conceptd's runtime: media ingest feeding a replay buffer, the training loop on its own thread, snapshots, and
 /// the systemd protocol (READY, STATUS, WATCHDOG only on progress, RELOADING on SIGHUP, STOPPING), as
@@ -76,9 +77,10 @@ public final class Daemon: Sendable {
                               policy: config.training.replayPolicy, seed: seed)
         let ingest = MediaIngest(queueCapacity: Swift.max(8, config.training.batchSize * 2))
         self.ingest = ingest
-        loop = TrainingLoop(trainer: trainer, replay: replay, snapshots: config.snapshots, watchdog: watchdog,
-                            statistics: statistics, logger: logger,
-                            maxSteps: config.training.maxSteps, environment: environment) {
+        loop = TrainingLoop(trainer: trainer, replay: replay, snapshotEverySteps: config.snapshots.everySteps,
+                            snapshotEverySeconds: config.snapshots.everySeconds, observer: watchdog,
+                            statistics: statistics, logger: logger, maxSteps: config.training.maxSteps,
+                            stallAfterSteps: environment["CONCEPTD_TEST_STALL_AFTER_STEPS"].flatMap { Int($0) }) {
             var progress: [String: String] = [:]
             for (name, ledger) in ingest.ledgers() {
                 if let data = try? ledger.jsonData(), let text = String(data: data, encoding: .utf8) { progress[name] = text }

@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Whether the directories the daemon writes (state, snapshots, ingest records, watch folders) are usable by the
 /// user it runs as. The daemon refuses to start on an unusable one rather than train from scratch and fail later;

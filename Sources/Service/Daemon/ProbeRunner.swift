@@ -4,7 +4,8 @@ import Learner
 import Logging
 import ServiceLifecycle
 import Synchronization
-import Tensor
+import Autograd
+import ConceptReports
 
 /// The periodic probe: the baseline (random-initialised encoder) once, then every `every_steps` steps and/or
 /// `every_minutes` minutes a probe of a weight copy the trainer hands over between two steps. Evaluation runs on

@@ -1,9 +1,9 @@
 import Logging
 import Media
 
-#if canImport(Glibc)
 import Glibc
-#endif
+import LibAV
+import SystemdSupport
 
 /// Where the daemon's log records go, chosen from `[logging] format` and the environment.
 public enum LogDestination: String, Sendable, Equatable {

@@ -1,0 +1,263 @@
+import ConceptModel
+import Foundation
+import Logging
+import Synchronization
+
+/// What the training loop reports (read by the status line, and later the API).
+public struct TrainingSnapshot: Sendable {
+    public var step = 0
+    public var skipped = 0
+    public var rollbacks = 0
+    public var losses = Losses()
+    public var lossAverage = Losses()
+    public var clipsPerSecond: Double = 0
+    public var replayFill = 0
+    public var waitingForData = true
+    /// Rows in the Sinkhorn feature queues (all three fill together).
+    public var queueFill = 0
+    public var lastSnapshot: String?
+    public var lastSnapshotStep: Int?
+    public var lastSnapshotError: String?
+    /// When the last snapshot was written by this process (nil: none yet, or it came from an earlier run).
+    public var lastSnapshotTime: Date?
+}
+
+/// The result of an on-demand snapshot.
+public enum SnapshotOutcome: Sendable, Equatable {
+    /// Written at `step` into `path`.
+    case written(step: Int, path: String)
+    /// Failed; `reason` says why and whether an earlier snapshot is intact (there may be none).
+    case failed(step: Int, reason: String)
+}
+
+/// The final snapshot at shutdown could not be written: the steps since the last good snapshot are lost.
+public struct FinalSnapshotFailure: Sendable, Equatable {
+    /// The step the trainer had reached.
+    public var step: Int
+    /// The step of the newest good snapshot (nil: there is none).
+    public var lastSnapshotStep: Int?
+    /// Why the write failed.
+    public var reason: String
+    /// Steps trained since the newest good snapshot (all of them when there is none).
+    public var stepsLost: Int { step - (lastSnapshotStep ?? 0) }
+}
+
+/// Who hears how the training loop is doing (the daemon's systemd watchdog): steps made, waits with a reason,
+/// and work resuming. Called on the trainer's thread; implementations must be quick and thread-safe.
+public protocol TrainingObserver: Sendable {
+    /// The progress counter (steps, skipped steps included) grew to `counter`.
+    func progressed(to counter: UInt64)
+    /// The loop waits for a known reason (no clips yet, the step limit reached).
+    func idle(reason: String)
+    /// The loop started working again.
+    func busy()
+}
+
+/// The trainer's thread: draws batches from the replay buffer and steps, writes scheduled snapshots, reports
+/// progress to the watchdog (never from a timer), and stops between steps when asked, writing a final snapshot.
+public final class TrainingLoop: @unchecked Sendable {
+    let trainer: Trainer
+    let replay: ReplayBuffer
+    let watchdog: (any TrainingObserver)?
+    /// Live concept statistics, recorded after each step; sources are inspected between steps.
+    let statistics: LiveStatistics?
+    let logger: Logger
+    private var schedule: SnapshotSchedule
+    private let stopRequested = Mutex(false)
+    private let snapshotRequested = Mutex(false)
+    private let snapshotWaiters = Mutex<(finished: Bool, waiting: [CheckedContinuation<SnapshotOutcome, Never>])>((false, []))
+    private let report = Mutex(TrainingSnapshot())
+    private let progressProvider: @Sendable () -> [String: String]
+    private let maxSteps: Int?
+    /// A fault for the daemon's process tests: the loop blocks after this many steps, as a hung trainer would.
+    private let stallAfterSteps: Int?
+
+    /// A loop over `trainer` fed by `replay`, writing snapshots every `snapshotEverySteps` steps or
+    /// `snapshotEverySeconds` seconds (whichever comes first; nil: not by that measure), telling `observer` how it
+    /// goes, recording `statistics` after each step, and stopping after `maxSteps`. `sourceProgress` gives the
+    /// per-source ingest records a snapshot stores. `stallAfterSteps` injects a hung trainer (tests only).
+    public init(trainer: Trainer, replay: ReplayBuffer, snapshotEverySteps: Int?, snapshotEverySeconds: Double?,
+                observer: (any TrainingObserver)?, statistics: LiveStatistics? = nil, logger: Logger, maxSteps: Int?,
+                stallAfterSteps: Int? = nil, sourceProgress: @escaping @Sendable () -> [String: String]) {
+        self.trainer = trainer
+        self.replay = replay
+        self.watchdog = observer
+        self.statistics = statistics
+        self.logger = logger
+        self.maxSteps = maxSteps
+        progressProvider = sourceProgress
+        self.stallAfterSteps = stallAfterSteps
+        schedule = SnapshotSchedule(everySteps: snapshotEverySteps, everySeconds: snapshotEverySeconds,
+                                    startStep: trainer.state.step, now: Self.now())
+        report.withLock {
+            $0.step = trainer.state.step; $0.lossAverage = trainer.state.lossAverage
+            $0.skipped = trainer.state.skippedSteps; $0.rollbacks = trainer.state.rollbacks
+            $0.lastSnapshot = trainer.lastSnapshot?.directory.path; $0.lastSnapshotStep = trainer.lastSnapshot?.manifest.step
+            $0.queueFill = trainer.learner.queues[.v]?.count ?? 0
+        }
+    }
+
+    static func now() -> TimeInterval { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// The latest numbers.
+    public var status: TrainingSnapshot { report.withLock { $0 } }
+
+    /// Asks the loop to stop after the current step (it then writes a final snapshot).
+    public func requestStop() { stopRequested.withLock { $0 = true }; replay.close() }
+
+    /// Whether ``requestStop()`` was called.
+    public var isStopping: Bool { stopRequested.withLock { $0 } }
+
+    /// Set when the final snapshot at the end of ``run()`` failed.
+    public var finalSnapshotFailure: FinalSnapshotFailure? { finalFailure.withLock { $0 } }
+    private let finalFailure = Mutex<FinalSnapshotFailure?>(nil)
+
+    /// Runs `body` on the trainer's thread between two steps (or while it waits for data) and returns its result:
+    /// the way other parts read the model (a weight copy for the probe, a source inspection) without locking it.
+    public func perform<T: Sendable>(_ body: @escaping @Sendable (Trainer) -> T) async -> T? {
+        await withCheckedContinuation { (c: CheckedContinuation<T?, Never>) in
+            let accepted = jobs.withLock { j -> Bool in
+                guard !j.finished else { return false }
+                j.pending.append(Job(run: { trainer in c.resume(returning: body(trainer)) }, cancel: { c.resume(returning: nil) }))
+                return true
+            }
+            if !accepted { c.resume(returning: nil) }
+        }
+    }
+
+    private struct Job: @unchecked Sendable { let run: (Trainer) -> Void; let cancel: () -> Void }
+    private let jobs = Mutex<(finished: Bool, pending: [Job])>((false, []))
+
+    /// Runs the queued jobs (trainer thread).
+    private func runJobs() {
+        let pending = jobs.withLock { j in defer { j.pending = [] }; return j.pending }
+        for job in pending { job.run(trainer) }
+    }
+
+    /// Asks for a snapshot after the current step.
+    public func requestSnapshot() { snapshotRequested.withLock { $0 = true } }
+
+    /// Asks for a snapshot after the current step (or at once while waiting for data) and waits until it is
+    /// written or has failed. The trainer thread writes it; training goes on either way.
+    public func snapshotNow() async -> SnapshotOutcome {
+        await withCheckedContinuation { (c: CheckedContinuation<SnapshotOutcome, Never>) in
+            let finished = snapshotWaiters.withLock { w in
+                if !w.finished { w.waiting.append(c) }
+                return w.finished
+            }
+            if finished { c.resume(returning: .failed(step: status.step, reason: "the trainer has stopped")) } else { requestSnapshot() }
+        }
+    }
+
+    /// Runs until stopped (blocking; call on a dedicated thread).
+    public func run() {
+        var lastTime = Self.now(), clipsSince = 0
+        while !stopRequested.withLock({ $0 }) {
+            runJobs()
+            if let maxSteps, trainer.state.step >= maxSteps {
+                watchdog?.idle(reason: "max_steps reached")
+                if snapshotRequested.withLock({ v in defer { v = false }; return v }) { writeSnapshot() }
+                Thread.sleep(forTimeInterval: 0.2)
+                continue
+            }
+            if let stall = stallAfterSteps, trainer.state.step >= stall {
+                logger.warning("injected fault: trainer stalls at step \(trainer.state.step)")
+                while !stopRequested.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.1) }
+                break
+            }
+            guard replay.wait(forAtLeast: trainer.batchSize, timeout: 1) else {
+                watchdog?.idle(reason: "waiting for clips")
+                report.withLock { $0.waitingForData = true; $0.replayFill = replay.count }
+                if snapshotRequested.withLock({ v in defer { v = false }; return v }) { writeSnapshot() }
+                inspectSources()
+                continue
+            }
+            watchdog?.busy()
+            do {
+                let event = try trainer.step(from: replay)
+                let state = trainer.state
+                switch event {
+                case .stepped(let r):
+                    clipsSince += trainer.batchSize
+                    report.withLock { $0.losses = r.outputs.losses }
+                case .skipped(let l):
+                    logger.warning("step skipped: loss or gradients not finite", metadata: ["step": "\(state.step)", "loss": "\(l.total)"])
+                case .rolledBack(let dir):
+                    logger.error("too many non-finite steps in a row: rolled back", metadata: ["snapshot": "\(dir?.path ?? "none")"])
+                case .waitingForData:
+                    continue
+                }
+                watchdog?.progressed(to: UInt64(state.step + state.skippedSteps))
+                do { try statistics?.record(event, trainer: trainer, clipsPerSecond: report.withLock { $0.clipsPerSecond }) }
+                catch { logger.warning("concept statistics: \(error)") }
+                inspectSources()
+                let now = Self.now()
+                if now - lastTime >= 2 {
+                    let rate = Double(clipsSince) / (now - lastTime)
+                    report.withLock { $0.clipsPerSecond = rate }
+                    lastTime = now; clipsSince = 0
+                }
+                report.withLock {
+                    $0.step = state.step; $0.skipped = state.skippedSteps; $0.rollbacks = state.rollbacks
+                    $0.lossAverage = state.lossAverage; $0.replayFill = replay.count; $0.waitingForData = false
+                    $0.queueFill = trainer.learner.queues[.v]?.count ?? 0
+                }
+                let asked = snapshotRequested.withLock { v in defer { v = false }; return v }
+                if asked || schedule.isDue(step: state.step, now: now) { writeSnapshot() }
+            } catch {
+                logger.error("training step failed: \(error)")
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+        let lastGood = trainer.lastSnapshot?.manifest.step
+        if trainer.state.step > (lastGood ?? -1) || snapshotRequested.withLock({ $0 }) {
+            if case .failed(let step, let reason) = writeSnapshot() {
+                finalFailure.withLock { $0 = FinalSnapshotFailure(step: step, lastSnapshotStep: lastGood, reason: reason) }
+            }
+        } else { finishSnapshotWaiters(.written(step: trainer.state.step, path: trainer.lastSnapshot?.directory.path ?? "")) }
+        let leftJobs = jobs.withLock { j in defer { j = (true, []) }; return j.pending }
+        for job in leftJobs { job.cancel() }
+        let late = snapshotWaiters.withLock { w in defer { w = (true, []) }; return w.waiting }
+        for w in late { w.resume(returning: .failed(step: trainer.state.step, reason: "the trainer has stopped")) }
+    }
+
+    private func finishSnapshotWaiters(_ outcome: SnapshotOutcome) {
+        let waiters = snapshotWaiters.withLock { w in defer { w.waiting = [] }; return w.waiting }
+        for w in waiters { w.resume(returning: outcome) }
+    }
+
+    /// Inspects a source whose latest clip is due (one eval forward of that clip; a few tens of ms for tiny).
+    private func inspectSources() {
+        guard let statistics else { return }
+        do { try statistics.inspectDue(replay: replay, learner: trainer.learner) }
+        catch { logger.warning("source inspection failed: \(error)") }
+    }
+
+    /// Writes a snapshot now (on the trainer's thread); errors are logged and reported, training goes on.
+    @discardableResult
+    func writeSnapshot() -> SnapshotOutcome {
+        let step = trainer.state.step
+        schedule.didSnapshot(step: step, now: Self.now())
+        do {
+            trainer.setSourceProgress(progressProvider())
+            let info = try trainer.snapshot()
+            logger.info("snapshot written", metadata: ["step": "\(step)", "path": "\(info.directory.path)"])
+            report.withLock {
+                $0.lastSnapshot = info.directory.path; $0.lastSnapshotStep = step; $0.lastSnapshotError = nil
+                $0.lastSnapshotTime = Date()
+            }
+            let outcome = SnapshotOutcome.written(step: step, path: info.directory.path)
+            finishSnapshotWaiters(outcome)
+            return outcome
+        } catch {
+            // Only claim an intact earlier snapshot when there is one.
+            let previous = trainer.lastSnapshot.map { "the previous one (step \($0.manifest.step)) is intact" }
+                ?? "there is no earlier snapshot"
+            logger.error("snapshot failed, \(previous): \(error)", metadata: ["step": "\(step)"])
+            report.withLock { $0.lastSnapshotError = "\(error)" }
+            let outcome = SnapshotOutcome.failed(step: step, reason: "\(error); \(previous)")
+            finishSnapshotWaiters(outcome)
+            return outcome
+        }
+    }
+}

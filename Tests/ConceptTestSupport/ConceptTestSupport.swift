@@ -1,0 +1,129 @@
+import Foundation
+import Glibc
+
+// Helpers shared by the test targets (never linked into a product): temporary directories, a process runner, a
+// free loopback port and the relative error that every numeric comparison uses. The seeded generator is the
+// product's own (`SeededRandom`).
+
+/// A test failure outside an expectation (a set-up step that could not run).
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// `‖ours − reference‖ / max(‖reference‖, floor)` over the elements, in Double; infinity when the counts differ.
+public func relativeError<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_ ours: [A], _ reference: [B],
+                                                                          floor: Double = 1e-12) -> Double {
+    guard ours.count == reference.count else { return .infinity }
+    var d: Double = 0, n: Double = 0
+    for i in 0..<reference.count {
+        let e = Double(ours[i]) - Double(reference[i])
+        d += e * e
+        n += Double(reference[i]) * Double(reference[i])
+    }
+    return d.squareRoot() / Swift.max(n.squareRoot(), floor)
+}
+
+/// A fresh temporary directory (`mkdtemp`), removed by `cleanup()`.
+public struct TempDir: Sendable {
+    /// Its path.
+    public let path: String
+
+    /// Creates `$TMPDIR/conceptd-<tag>-XXXXXX`.
+    public init(_ tag: String = "test") throws {
+        var base = NSTemporaryDirectory()
+        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+        var template = Array((base + "/conceptd-\(tag)-XXXXXX").utf8CString)
+        guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw TestFailure("mkdtemp: \(String(cString: strerror(errno)))")
+        }
+        path = String(cString: p)
+    }
+
+    /// Writes `contents` to `name` inside (creating parent directories) with `mode`; returns its path.
+    @discardableResult
+    public func file(_ name: String, _ contents: String, mode: Int = 0o644) throws -> String {
+        let p = path + "/" + name
+        try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try contents.write(toFile: p, atomically: false, encoding: .utf8)
+        chmod(p, mode_t(mode))
+        return p
+    }
+
+    /// Creates directory `name` inside; returns its path.
+    @discardableResult
+    public func directory(_ name: String) throws -> String {
+        let p = path + "/" + name
+        try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+        return p
+    }
+
+    /// Removes the directory and everything in it.
+    public func cleanup() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// What a finished process returned.
+public struct ProcessResult: Sendable {
+    /// Its exit status.
+    public let status: Int32
+    /// Its standard output, as bytes.
+    public let output: Data
+    /// Its standard error, as bytes.
+    public let errorOutput: Data
+    /// Standard output as text.
+    public var stdout: String { String(decoding: output, as: UTF8.self) }
+    /// Standard error as text.
+    public var stderr: String { String(decoding: errorOutput, as: UTF8.self) }
+}
+
+/// Runs `executable` with `arguments` to completion, `input` (or nothing) on its standard input; standard error
+/// goes to `stderrPath` when given.
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                       input: Data? = nil, stderrTo stderrPath: String? = nil,
+                       currentDirectory: String? = nil) throws -> ProcessResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    if let environment { p.environment = environment }
+    if let currentDirectory { p.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
+    let out = Pipe(), err = Pipe(), inPipe = Pipe()
+    p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
+    p.standardOutput = out
+    var errFile: FileHandle?
+    if let stderrPath {
+        errFile = FileHandle(forWritingAtPath: stderrPath)
+        p.standardError = errFile
+    } else {
+        p.standardError = err
+    }
+    try p.run()
+    if let input {
+        inPipe.fileHandleForWriting.write(input)
+        try inPipe.fileHandleForWriting.close()
+    }
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = stderrPath == nil ? err.fileHandleForReading.readDataToEndOfFile() : Data()
+    p.waitUntilExit()
+    try errFile?.close()
+    return ProcessResult(status: p.terminationStatus, output: o, errorOutput: e)
+}
+
+/// A free TCP port on 127.0.0.1 (bound to port 0 and released).
+public func freePort() throws -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestFailure("socket: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else { throw TestFailure("bind: \(String(cString: strerror(errno)))") }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    return UInt16(bigEndian: addr.sin_port)
+}
