@@ -7,7 +7,7 @@ import PackageDescription
 ///   1. C wrappers    CBLAS, CFFmpeg, CSystemd, CCrypto (libcrypto SHA-256)
 ///   2. TensorKernels raw *_forward/*_backward loops, conv3d, GEMM, the parallel-for (the only unchecked code)
 ///      SafeTensors   the safetensors file format (no tensors); DurableFiles: write all, fsync, rename, fsync dir
-///      SeededRandom  the one seeded generator
+///      SeededRandom  the seeded generators (learner; ingest and scenes)
 ///      Autograd      Tensor storage, ops with autograd, parameters, SGD
 ///   3. ConceptModel R(2+1)D, concept heads, losses, Sinkhorn, training step
 ///   4. LibAV        owning wrappers of libav objects, decode and encode, MediaError, PNG

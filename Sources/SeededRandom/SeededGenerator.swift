@@ -1,7 +1,7 @@
-/// The one seedable random generator of conceptd (xoshiro256**, seeded through SplitMix64): model
-/// initialisation, batch sampling, crops and flips, backoff jitter and the synthetic scenes all draw from it, so
-/// a seed reproduces a run on every toolchain (the standard library's algorithms may change). Its state can be
-/// saved and restored (snapshots keep the trainer's).
+/// The learner's seedable random generator (xoshiro256**, seeded through SplitMix64): model initialisation and
+/// batch sampling draw from it, so a seed reproduces a run on every toolchain (the standard library's algorithms may
+/// change). Its state can be saved and restored (snapshots keep the trainer's). Media and the scene generator still
+/// draw from `SplitMixGenerator` below.
 public struct SeededGenerator: RandomNumberGenerator, Sendable, Hashable, Codable {
     private var s0, s1, s2, s3: UInt64
 
@@ -16,13 +16,6 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Hashable, Codabl
             return z ^ (z >> 31)
         }
         s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
-    }
-
-    /// A generator for `name` derived from `seed` (FNV-1a of the name mixed in), so that sources differ.
-    public init(seed: UInt64, name: String) {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        self.init(seed: seed ^ h)
     }
 
     /// Restores a saved `state` (four words, not all zero); nil for anything else.
@@ -42,17 +35,6 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Hashable, Codabl
         s3 = (s3 << 45) | (s3 >> 19)
         return result
     }
-
-    /// A generator for the sub-stream `tags` of `seed` (mixed through the generator, so neighbouring tags are
-    /// unrelated).
-    public static func derived(_ seed: UInt64, _ tags: UInt64...) -> SeededGenerator {
-        var g = SeededGenerator(seed: seed)
-        for t in tags { g = SeededGenerator(seed: g.next() ^ (t &* 0x9e37_79b9_7f4a_7c15)) }
-        return g
-    }
-
-    /// Uniform in [0, 1), with 53 random bits.
-    public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
 
     // Saved as the array of the four words.
     public init(from decoder: any Decoder) throws {
