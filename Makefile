@@ -53,7 +53,7 @@ run: build
 		--backgrounds 4 --motions 4 --clips-per-pair 8 --size 96x96 --frames 48 --test-fraction 0.5 --seed 7
 	@echo "conceptd demo: a feeder drops generated clips into $(DEMO)/watch (log: $(DEMO)/feed.log), plus a live test pattern."
 	@echo "Dashboard and API: http://127.0.0.1:8787/   (conceptctl watch for a terminal view). Ctrl-C stops it."
-	@.build/release/conceptctl feed $(DEMO)/watch --every 15 --clips 4 --size 96x96 --frames 48 > $(DEMO)/feed.log 2>&1 & \
+	@.build/release/conceptctl feed $(DEMO)/watch --every 15 --clips 4 --backgrounds 4 --motions 4 --size 96x96 --frames 48 > $(DEMO)/feed.log 2>&1 & \
 	feeder=$$!; trap 'kill $$feeder 2>/dev/null' EXIT; \
 	.build/release/conceptd --config configs/demo.toml
 

@@ -13,6 +13,7 @@ import PackageDescription
 ///   4. LibAV        owning wrappers of libav objects, decode and encode, MediaError, PNG
 ///      Media        ingest: sources, reconnects, clips and views, ledgers
 ///      SyntheticVideo  the labelled scene generator and video writer (tools and tests, not the daemon)
+///      SyntheticVideoCLI  the generated-video command-line options (conceptctl, concept-bench)
 ///   5. Learner      replay buffer, training loop, snapshots, probe evaluation, live concept statistics
 ///   6. SystemdSupport  notify, watchdog, journal and text log handlers
 ///      ConceptAPI   the API's JSON models and client (over ConceptReports, the shared report values)
@@ -73,6 +74,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SyntheticVideo", dependencies: ["LibAV", "SeededRandom", "CFFmpeg"]),
+        // The generated-video command-line options that conceptctl and concept-bench share.
+        .target(name: "SyntheticVideoCLI", dependencies: [
+            "SyntheticVideo", "LibAV", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // Layer 5: replay buffer, training loop, snapshots.
         .target(name: "Learner", dependencies: [
             "ConceptModel", "Autograd", "TensorKernels", "SafeTensors", "SeededRandom", "DurableFiles", "ConceptReports",
@@ -107,22 +112,24 @@ let package = Package(
 
         // Executables.
         .executableTarget(name: "conceptd", dependencies: [
-            "TensorKernels", "LibAV", "Media", "Service",
+            "Service",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "conceptctl", dependencies: [
-            "LibAV", "Media", "SyntheticVideo", "SeededRandom", "ConceptAPI", "ConceptReports",
+            "LibAV", "Media", "SyntheticVideo", "SyntheticVideoCLI", "SeededRandom", "ConceptAPI", "ConceptReports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "concept-bench", dependencies: [
             "CBLAS", "TensorKernels", "SeededRandom", "Autograd", "SafeTensors", "ConceptModel", "LibAV", "Media",
-            "SyntheticVideo", "ConceptReports", "Learner", "Service",
+            "SyntheticVideo", "SyntheticVideoCLI", "ConceptReports", "Learner", "Service",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Tests, and the helpers they share (temporary directories, a process runner, ports, relative error).
-        .target(name: "ConceptTestSupport", path: "Tests/ConceptTestSupport"),
+        // Tests, and the helpers they share (temporary directories, a process runner, ports, relative error, test
+        // data from the seeded generator); the real daemon with test seams injected, for the process tests.
+        .executableTarget(name: "conceptd-testhost", dependencies: ["Service"], path: "Tests/ConceptdTestHost"),
+        .target(name: "ConceptTestSupport", dependencies: ["SeededRandom"], path: "Tests/ConceptTestSupport"),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CFFmpeg", "CSystemd", "CCrypto"]),
         .testTarget(name: "AutogradTests", dependencies: [
             "Autograd", "TensorKernels", "SafeTensors", "SeededRandom", "ConceptTestSupport",
@@ -136,7 +143,8 @@ let package = Package(
             "ConceptReports", "ConceptTestSupport",
         ]),
         .testTarget(name: "MediaTests", dependencies: [
-            "LibAV", "Media", "SyntheticVideo", "SeededRandom", "DurableFiles", "ConceptReports", "CFFmpeg", "ConceptTestSupport",
+            "LibAV", "Media", "SyntheticVideo", "SyntheticVideoCLI", "SeededRandom", "DurableFiles", "ConceptReports", "CFFmpeg",
+            "ConceptTestSupport",
         ]),
         .testTarget(name: "ServiceTests", dependencies: [
             "Service", "SystemdSupport", "ConceptAPI", "ConceptReports", "ConceptModel", "LibAV", "Media", "ConceptTestSupport",

@@ -18,16 +18,7 @@ extension MediaSource {
                 stats.warn("ignoring unreadable ledger \(ledgerPath): \(error)")
             }
         }
-        let assembler: ClipAssembler
-        do {
-            assembler = try ClipAssembler(source: name, options: options.clip)
-        } catch {
-            stats.update {
-                $0.state = .failed
-                $0.lastError = "\(error)"
-            }
-            return
-        }
+        guard let assembler = makeAssembler() else { return }
         var context = FolderContext(directory: directory, ledgerPath: ledgerPath, assembler: assembler,
                                     tracker: SettleTracker(settle: watchOptions.settleSeconds))
         var watch: DirectoryWatch? = nil

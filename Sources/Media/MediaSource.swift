@@ -217,6 +217,20 @@ public final class MediaSource: @unchecked Sendable {
         if !accepted { throw MediaError(.cancelled, "source stopped or queue closed") }
     }
 
+    /// The clip assembler of this source; nil (the source marked failed, with the reason) when its options are
+    /// unusable.
+    func makeAssembler() -> ClipAssembler? {
+        do {
+            return try ClipAssembler(source: name, options: options.clip)
+        } catch {
+            stats.update {
+                $0.state = .failed
+                $0.lastError = "\(error)"
+            }
+            return nil
+        }
+    }
+
     private func runStream() {
         let url: String
         var format: String? = nil
@@ -229,16 +243,7 @@ public final class MediaSource: @unchecked Sendable {
         case .folder: return
         }
         let realtime = options.realtime ?? (format == "lavfi")
-        let assembler: ClipAssembler
-        do {
-            assembler = try ClipAssembler(source: name, options: options.clip)
-        } catch {
-            stats.update {
-                $0.state = .failed
-                $0.lastError = "\(error)"
-            }
-            return
-        }
+        guard let assembler = makeAssembler() else { return }
         var input: VideoInput? = nil
         var pendingBadPackets = 0
         runSessions(live: spec.isLive, announceReconnects: true, open: {

@@ -1,5 +1,6 @@
 import ConceptModel
 import Foundation
+import SyntheticVideoCLI
 import Learner
 import Media
 import Autograd
@@ -158,7 +159,7 @@ extension LearnBench {
               change("loc", \.loc), change("nce", \.nce), change("nce_static", \.nceStatic)].joined(separator: ", ") + "; skipped steps \(run.skipped)")
         print("")
         let test = final.result.testClips
-        print("Table 3 on generated data (\(final.result.trainClips) train / \(test) test clips; \(backgrounds) backgrounds, \(motions) motions): trained / random init")
+        print("Table 3 on generated data (\(final.result.trainClips) train / \(test) test clips; \(video.backgrounds) backgrounds, \(video.motions) motions): trained / random init")
         print(final.result.table(.accuracy, baseline: baseline))
         let chance = set.labelNames.map { l in "\(l) \(fmt(100 * (final.result.row(l, .v)?.chance ?? .nan), 1))" }.joined(separator: ", ")
         print("chance (most frequent train class): \(chance). Standard error of one accuracy √(p(1−p)/n) with n = \(test): "

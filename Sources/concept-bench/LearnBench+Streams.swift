@@ -55,15 +55,16 @@ final class FeederThread: Sendable {
 /// pair every `every` seconds (new seeds; none when `every` is 0).
 final class SyntheticStreamFeeder: StreamFeeding {
     let directory: String, staging: String
-    let backgrounds: Int, motions: Int, initialPerPair: Int, size: SyntheticDataset.Size, frames: Int
+    let backgrounds: Int, motions: Int, initialPerPair: Int, size: SyntheticDataset.Size, frames: Int, fps: Double
     let nuisance: SyntheticNuisance, seed: UInt64, every: Double
     private let thread = FeederThread()
     private var initial = 0
 
     init(directory: String, staging: String, backgrounds: Int, motions: Int, initialPerPair: Int, size: SyntheticDataset.Size,
-         frames: Int, nuisance: SyntheticNuisance, seed: UInt64, every: Double) throws {
+         frames: Int, fps: Double, nuisance: SyntheticNuisance, seed: UInt64, every: Double) throws {
         (self.directory, self.staging, self.backgrounds, self.motions) = (directory, staging, backgrounds, motions)
-        (self.initialPerPair, self.size, self.frames, self.nuisance, self.seed, self.every) = (initialPerPair, size, frames, nuisance, seed, every)
+        (self.initialPerPair, self.size, self.frames, self.fps) = (initialPerPair, size, frames, fps)
+        (self.nuisance, self.seed, self.every) = (nuisance, seed, every)
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
     }
 
@@ -71,11 +72,11 @@ final class SyntheticStreamFeeder: StreamFeeding {
         let items = try SyntheticDataset.plan(backgrounds: backgrounds, motions: motions, clipsPerPair: initialPerPair, size: size,
                                               frames: frames, seed: seed, testFraction: 0, nuisance: nuisance)
         for (i, item) in items.enumerated() {
-            try item.clip.deliver(named: String(format: "initial-%06d.mp4", i), to: directory, via: staging, fps: 16)
+            try item.clip.deliver(named: String(format: "initial-%06d.mp4", i), to: directory, via: staging, fps: fps)
         }
         initial = items.count
         guard every > 0 else { return }
-        let (directory, staging, size, frames, nuisance, seed) = (directory, staging, size, frames, nuisance, seed)
+        let (directory, staging, size, frames, fps, nuisance, seed) = (directory, staging, size, frames, fps, nuisance, seed)
         let bs = Array(SyntheticBackground.allCases.prefix(backgrounds)), ms = Array(SyntheticMotion.allCases.prefix(motions))
         thread.start(name: "bench-stream", every: every) { round in
             var rng = SplitMixGenerator(seed: seed &+ 1 &+ UInt64(round))
@@ -84,7 +85,7 @@ final class SyntheticStreamFeeder: StreamFeeding {
                     let clip = try SyntheticClip(background: b, motion: m, width: size.width, height: size.height, frames: frames,
                                                  seed: rng.next(), nuisance: nuisance)
                     try clip.deliver(named: String(format: "fresh-r%06d-%@-%@.mp4", round, b.name, m.name), to: directory,
-                                     via: staging, fps: 16)
+                                     via: staging, fps: fps)
                 }
             }
             return bs.count * ms.count

@@ -7,6 +7,7 @@ import Autograd
 import TensorKernels
 import LibAV
 import SyntheticVideo
+import SyntheticVideoCLI
 
 /// `concept-bench learn --minutes 30`: trains a preset online on a stream that goes through the daemon's path (a
 /// watch folder that keeps receiving videos → the media layer's clips → replay buffer → `Trainer`), then prints the
@@ -29,8 +30,8 @@ struct LearnBench: ParsableCommand {
     @Option(help: "Model preset: tiny, small or paper.") var preset = "tiny"
     @Option(help: "Method: conceptd (the measured default) or paper (the spec's configuration, pinned).")
     var method: ModelConfig.Method = .conceptd
-    @Option(help: "Override the preset's clip side (height = width).") var size: Int?
-    @Option(help: "Override the preset's frames per view T (clips have T + 1).") var frames: Int?
+    @Option(help: "Override the preset's clip side (height = width).") var clipSize: Int?
+    @Option(help: "Override the preset's frames per view T (clips have T + 1).") var clipFrames: Int?
     @Option(help: "Override Ks = Kd (the paper's 50).") var concepts: Int?
     @Option(name: .customLong("set"), help: "A model option as KEY=VALUE with the keys of the parity cases' metadata (nce=1, nce_static=0.5, difference=raw, queue_length=0, lr=0.02, ...); repeatable, applied after --method.")
     var overrides: [String] = []
@@ -46,14 +47,11 @@ struct LearnBench: ParsableCommand {
     var losses = "aln,fid,div,loc"
     @Option(help: "The training stream: synthetic (generated videos) or real (segments of 30 of the real videos).")
     var data: DataMode = .synthetic
-    @Option(help: "Background classes of the generated data.") var backgrounds = 6
-    @Option(help: "Motion classes of the generated data.") var motions = 6
+    @OptionGroup(title: "Generated videos (the synthetic stream and the probe set)") var video: GeneratedVideoOptions
     @Option(help: "Initial training videos per (background, motion) pair (synthetic stream).") var clipsPerPair = 8
     @Option(help: "Probe videos per (background, motion) pair (--probe-test-fraction of them on the test side).")
     var probeClipsPerPair = 44
     @Option(help: "Share of the probe set's clips on its test side.") var probeTestFraction = 0.5
-    @Option(help: "Frames per generated video (16 fps).") var videoFrames = 32
-    @Option(help: "Camera nuisances of the generated videos: none or camera.") var nuisances = "camera"
     @Option(help: "Replay buffer capacity in clips.") var replay = 1024
     @Option(help: "Seconds between rounds of new stream videos renamed into the watch folder (synthetic: one per background/motion pair, new seeds; real: \(RealSegmentFeeder.segmentsPerRound) random segments); the replay buffer then keeps the newest clips (FIFO). 0: only the initial videos, kept by reservoir sampling (synthetic only).")
     var freshEvery: Double = 10
@@ -105,9 +103,8 @@ struct LearnBench: ParsableCommand {
         return names
     }
 
-    func nuisance() throws -> SyntheticNuisance {
-        do { return try SyntheticNuisance(named: nuisances) } catch let e as MediaError { throw ValidationError(e.message) }
-    }
+    /// The camera nuisances (on unless `--nuisances none`: the benchmark asks about real cameras).
+    func nuisance() throws -> SyntheticNuisance { try video.camera.resolved(default: "camera") }
 
     func schedule() throws -> LearningRateSchedule {
         switch lrSchedule {
@@ -120,8 +117,8 @@ struct LearnBench: ParsableCommand {
     /// The model: preset, method, overrides, loss switches.
     func modelConfig() throws -> ModelConfig {
         var config = try ModelConfig.preset(preset, method: method)
-        if let size { config.height = size; config.width = size }
-        if let frames { config.frames = frames }
+        if let clipSize { config.height = clipSize; config.width = clipSize }
+        if let clipFrames { config.frames = clipFrames }
         if let concepts { config.ks = concepts; config.kd = concepts; config.topK = Swift.min(config.topK, concepts) }
         do { try config.apply(overrides: try Self.parseOverrides(overrides)) } catch let e as ModelError { throw ValidationError(e.description) }
         let on = try Self.lossWeights(losses)
@@ -145,14 +142,15 @@ struct LearnBench: ParsableCommand {
         try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { if work == nil { try? fm.removeItem(atPath: root) } }
         let side = Swift.max(config.height, config.width)
-        let size = SyntheticDataset.Size(width: side + side % 2, height: side + side % 2)
+        let size = try video.resolvedSize(default: SyntheticDataset.Size(width: side + side % 2, height: side + side % 2))
+        let videoFrames = video.frames
         let on = try Self.lossWeights(losses)
         print("concept-bench learn: preset \(preset), method \(method) (\(config.frames + 1)x\(config.height)x\(config.width) clips at \(fmt(clipFps, 1)) fps, \(config.ks)+\(config.kd) concepts), batch \(batch), warm-up \(warmup) steps, lr \(config.learningRate) (\(schedule)), losses \(["aln", "fid", "div", "loc"].filter(on.contains).joined(separator: "+")) (w_aln \(config.alnWeight), α \(config.alpha), β \(config.beta), γ \(config.gamma)), \(Self.optionText(config)), \(steps.map { "\($0) steps" } ?? fmt(minutes, 1) + " min"), seed \(seed), stream \(data), nuisances \(nuisance)")
 
         // The probe set: generated videos with the same nuisances, other seeds than the stream.
         var t = Date()
-        let probeData = try SyntheticDataset.generate(directory: root + "/probe", backgrounds: backgrounds, motions: motions,
-                                                      clipsPerPair: probeClipsPerPair, size: size, frames: videoFrames,
+        let probeData = try SyntheticDataset.generate(directory: root + "/probe", backgrounds: video.backgrounds, motions: video.motions,
+                                                      clipsPerPair: probeClipsPerPair, size: size, frames: videoFrames, fps: video.fps,
                                                       seed: seed &* 1000 &+ 2, testFraction: probeTestFraction, overwrite: true,
                                                       nuisance: nuisance)
         let set = try ProbeSet.load(from: URL(fileURLWithPath: probeData.manifestPath))
@@ -184,8 +182,8 @@ struct LearnBench: ParsableCommand {
         let stream: any StreamFeeding
         switch data {
         case .synthetic:
-            stream = try SyntheticStreamFeeder(directory: watch, staging: root + "/stream/staging", backgrounds: backgrounds,
-                                               motions: motions, initialPerPair: clipsPerPair, size: size, frames: videoFrames,
+            stream = try SyntheticStreamFeeder(directory: watch, staging: root + "/stream/staging", backgrounds: video.backgrounds,
+                                               motions: video.motions, initialPerPair: clipsPerPair, size: size, frames: videoFrames, fps: video.fps,
                                                nuisance: nuisance, seed: seed &* 1000 &+ 3, every: freshEvery)
         case .real:
             guard let real, !real.training.isEmpty else { throw ValidationError("--data real needs the real videos (--videos)") }

@@ -3,6 +3,7 @@ import Foundation
 import Media
 import LibAV
 import SyntheticVideo
+import SyntheticVideoCLI
 
 /// `conceptctl make-dataset DIR --backgrounds 6 --motions 6 --clips-per-pair 4 --size 64x64 --frames 24
 /// --seed 1`: a synthetic static/dynamic video dataset with a manifest.
@@ -21,26 +22,14 @@ struct MakeDataset: AsyncParsableCommand {
     @Argument(help: "Output folder (created when missing).")
     var directory: String
 
-    @Option(help: "Background classes, the first B of the list below (1 ... \(SyntheticBackground.allCases.count)).")
-    var backgrounds: Int
-
-    @Option(help: "Motion classes, the first M of the list below (1 ... \(SyntheticMotion.allCases.count)).")
-    var motions: Int
+    @OptionGroup(title: "Generated videos")
+    var video: GeneratedVideoOptions
 
     @Option(help: "Clips per (background, motion) pair.")
     var clipsPerPair: Int
 
-    @Option(help: "Frame size WxH (even sides, at least 16), or N for a square.")
-    var size: String
-
-    @Option(help: "Frames per clip.")
-    var frames: Int
-
     @Option(help: "Random seed: the same arguments give byte-identical files.")
     var seed: UInt64
-
-    @Option(help: "Frame rate of the videos.")
-    var fps: Double = 16
 
     @Option(help: "Share of each pair's clips in the test split, in [0, 1).")
     var testFraction: Double = 0.25
@@ -54,20 +43,13 @@ struct MakeDataset: AsyncParsableCommand {
     @Flag(help: "Replace a dataset already in DIR (its manifest and train/test videos).")
     var overwrite = false
 
-    @OptionGroup(title: "Camera nuisances")
-    var nuisances: NuisanceOptions
-
     func validate() throws {
-        guard SyntheticDataset.fpsRange.contains(fps) else {
-            throw ValidationError("--fps must be in \(SyntheticDataset.fpsRange.lowerBound) ... \(SyntheticDataset.fpsRange.upperBound), got \(fps)")
-        }
         guard threads >= 0 else { throw ValidationError("--threads must be at least 0, got \(threads)") }
-        _ = try nuisances.resolved()
         // The library's own checks (counts, size, frames, split), reported with this command's usage.
         do {
             _ = try SyntheticDataset.plan(
-                backgrounds: backgrounds, motions: motions, clipsPerPair: clipsPerPair,
-                size: try SyntheticDataset.Size(parsing: size), frames: frames, seed: seed, testFraction: testFraction)
+                backgrounds: video.backgrounds, motions: video.motions, clipsPerPair: clipsPerPair,
+                size: try video.resolvedSize(), frames: video.frames, seed: seed, testFraction: testFraction)
         } catch let error as MediaError {
             throw ValidationError(error.message)
         }
@@ -76,15 +58,15 @@ struct MakeDataset: AsyncParsableCommand {
     func run() async throws {
         MediaLibrary.routeLibavLogs(to: nil, level: .error)
         let summary = try SyntheticDataset.generate(
-            directory: directory, backgrounds: backgrounds, motions: motions, clipsPerPair: clipsPerPair,
-            size: try SyntheticDataset.Size(parsing: size), frames: frames, fps: fps, seed: seed,
+            directory: directory, backgrounds: video.backgrounds, motions: video.motions, clipsPerPair: clipsPerPair,
+            size: try video.resolvedSize(), frames: video.frames, fps: video.fps, seed: seed,
             testFraction: testFraction, codec: codec, overwrite: overwrite,
-            threads: threads, nuisance: try nuisances.resolved())
+            threads: threads, nuisance: try video.camera.resolved())
         let megabytes = Double(summary.bytes) / 1_000_000
         print("""
             wrote \(summary.items.count) clips (\(summary.trainCount) train, \(summary.testCount) test): \
-            \(backgrounds) backgrounds x \(motions) motions x \(clipsPerPair), \(size) x \(frames) frames at \
-            \(fps) fps, nuisances \(try nuisances.resolved()), \(summary.codec), \(String(format: "%.2f", megabytes)) MB in \
+            \(video.backgrounds) backgrounds x \(video.motions) motions x \(clipsPerPair), \(try video.resolvedSize()) x \(video.frames) frames at \
+            \(video.fps) fps, nuisances \(try video.camera.resolved()), \(summary.codec), \(String(format: "%.2f", megabytes)) MB in \
             \(String(format: "%.2f", summary.seconds)) s
             manifest: \(summary.manifestPath)
             """)

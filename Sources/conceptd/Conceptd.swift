@@ -1,10 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
-import Media
 import Service
-import TensorKernels
-import LibAV
 
 /// conceptd: learns static and dynamic visual concepts from live video.
 @main
@@ -35,26 +32,8 @@ struct Run: AsyncParsableCommand {
     var config: String = "/etc/conceptd/conceptd.toml"
 
     func run() async throws {
-        let cfg = try loadConfigOrExit(config, printingTo: .standardError)
-        LogDestination.bootstrap(cfg.logging, environment: ProcessInfo.processInfo.environment)
-        let logger = Logger(label: "conceptd")
-        // libav's own lines (decode errors, RTSP replies) as records with the source's name, rate-limited.
-        MediaLibrary.routeLibavLogs(to: Logger(label: "conceptd.libav"), level: cfg.logging.level.libavLevel)
-        logger.info("configuration loaded: \(cfg.summary)", metadata: ["config": "\(config)"])
-        ComputeThreads.configure(cfg.training.threads)
-        let daemon: Daemon
-        do {
-            daemon = try Daemon(config: cfg, configPath: config, logger: logger, environment: ProcessInfo.processInfo.environment)
-        } catch let error as DaemonError {
-            logger.critical("cannot start: \(error)")
-            throw ExitCode(error.exitStatus)
-        } catch {
-            logger.critical("cannot start: \(error)")
-            throw ExitCode(1)
-        }
-        do { try await daemon.run() } catch let error as DaemonError {
-            throw ExitCode(error.exitStatus)
-        }
+        let status = await DaemonMain.run(configPath: config)
+        if status != 0 { throw ExitCode(status) }
     }
 }
 

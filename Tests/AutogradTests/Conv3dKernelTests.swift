@@ -1,23 +1,15 @@
 import Testing
+import SeededRandom
+import ConceptTestSupport
 
 @testable import Autograd
 @testable import TensorKernels
 
-/// Deterministic SplitMix64 for reproducible random tensors.
-private struct Conv3dTestRNG {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 52) - 1 }
-    mutating func floats(_ count: Int) -> [Scalar] { (0..<count).map { _ in Scalar(uniform()) } }
-    mutating func doubles(_ count: Int) -> [Double] { (0..<count).map { _ in uniform() } }
-    mutating func index(_ count: Int) -> Int { Int(next() % UInt64(count)) }
+/// Random tensors in [-1, 1) from the project's seeded generator.
+private extension SplitMixGenerator {
+    mutating func floats(_ count: Int) -> [Scalar] { (0..<count).map { _ in Scalar(symmetric()) } }
+    mutating func doubles(_ count: Int) -> [Double] { (0..<count).map { _ in symmetric() } }
+    mutating func index(_ count: Int) -> Int { integer(below: count) }
 }
 
 /// ||a - b|| / ||b||, with 0 when both are zero (and infinity when only b is).
@@ -128,7 +120,7 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     func fastMatchesNaive(_ c: Conv3dCase) throws {
         let g = c.g
         try g.validate()
-        var rng = Conv3dTestRNG(state: c.name.utf8.reduce(17) { $0 &* 31 &+ UInt64($1) })
+        var rng = SplitMixGenerator(seed: c.name.utf8.reduce(17) { $0 &* 31 &+ UInt64($1) })
         let inp = rng.floats(g.inputCount), weight = rng.floats(g.weightCount)
         let bias = rng.floats(g.cout), dout = rng.floats(g.outputCount)
         for b in [bias, nil] {
@@ -156,7 +148,7 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     ])
     func publicFastMatchesNaiveOnLargerShapes(_ c: Conv3dCase) {
         let g = c.g
-        var rng = Conv3dTestRNG(state: 99)
+        var rng = SplitMixGenerator(seed: 99)
         let inp = rng.floats(g.inputCount), weight = rng.floats(g.weightCount)
         let bias = rng.floats(g.cout), dout = rng.floats(g.outputCount)
         let ref = run(g, inp: inp, weight: weight, bias: bias, dout: dout, forward: conv3d_forward_naive,
@@ -173,7 +165,7 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     @Test(arguments: [cases[0], cases[1], cases[3], cases[8], cases[11]])
     func backwardAccumulates(_ c: Conv3dCase) {
         let g = c.g
-        var rng = Conv3dTestRNG(state: 5)
+        var rng = SplitMixGenerator(seed: 5)
         let inp = rng.floats(g.inputCount), weight = rng.floats(g.weightCount)
         let bias = rng.floats(g.cout), dout = rng.floats(g.outputCount)
         var backwards: [(String, Backward)] = [
@@ -198,7 +190,7 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     @Test(arguments: cases)
     func freshInputGradientIsOverwritten(_ c: Conv3dCase) {
         let g = c.g
-        var rng = Conv3dTestRNG(state: 6)
+        var rng = SplitMixGenerator(seed: 6)
         let inp = rng.floats(g.inputCount), weight = rng.floats(g.weightCount), dout = rng.floats(g.outputCount)
         for (name, tuning) in Self.tunings {
             for withWeight in [true, false] {
@@ -221,7 +213,7 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     /// The tiled transpose (with and without bias, accumulating or not) equals the element-by-element one, for sizes
     /// around its 4 x 4 tiles and 64 x 64 blocks.
     @Test func transposeMatchesElementByElement() {
-        var rng = Conv3dTestRNG(state: 12)
+        var rng = SplitMixGenerator(seed: 12)
         for (rows, cols) in [(1, 1), (3, 5), (4, 4), (13, 7), (67, 9), (16, 130), (130, 16)] {
             let src = rng.floats(rows * cols), bias = rng.floats(cols), ldd = rows + 3
             for withBias in [false, true] {
@@ -247,7 +239,7 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     /// Gradients left nil are not touched and the others still come out right.
     @Test func nilGradientsAreSkipped() {
         let g = Self.cases[5].g
-        var rng = Conv3dTestRNG(state: 8)
+        var rng = SplitMixGenerator(seed: 8)
         let inp = rng.floats(g.inputCount), weight = rng.floats(g.weightCount), dout = rng.floats(g.outputCount)
         var ref = [Scalar](repeating: 0, count: g.weightCount), fast = ref
         conv3d_backward_naive(dinp: nil, dweight: &ref, dbias: nil, dout: dout, inp: inp, weight: weight, g)
@@ -268,7 +260,7 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     ])
     func naiveBackwardMatchesFiniteDifferences(_ c: Conv3dCase) {
         let g = c.g
-        var rng = Conv3dTestRNG(state: 1234)
+        var rng = SplitMixGenerator(seed: 1234)
         let inp = rng.doubles(g.inputCount), weight = rng.doubles(g.weightCount), bias = rng.doubles(g.cout)
         let r = rng.doubles(g.outputCount)
         func loss(_ inp: [Double], _ weight: [Double], _ bias: [Double]) -> Double {

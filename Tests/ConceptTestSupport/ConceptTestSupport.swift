@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SeededRandom
 
 // Helpers shared by the test targets (never linked into a product): temporary directories, a process runner, a
 // free loopback port and the relative error that every numeric comparison uses. The seeded generator is the
@@ -126,4 +127,70 @@ public func freePort() throws -> UInt16 {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
     }
     return UInt16(bigEndian: addr.sin_port)
+}
+
+/// Test data from SplitMix64 (the generator of media and scenes), so test sequences stay fixed across toolchains.
+extension SplitMixGenerator {
+    /// Uniform in [-1, 1).
+    public mutating func symmetric() -> Double { unit() * 2 - 1 }
+    /// Standard normal (Box-Muller).
+    public mutating func standardNormal() -> Double {
+        let u = Swift.max(unit(), 1e-300), v = unit()
+        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
+    }
+    /// In 0 ..< n (modulo: a tiny bias, fine for test data).
+    public mutating func integer(below n: Int) -> Int { Int(next() % UInt64(n)) }
+}
+
+/// The repository root (this file is Tests/ConceptTestSupport/ConceptTestSupport.swift).
+public let repositoryRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+/// `Tests/tools/rtsp_server.py` (GStreamer's RTSP server through Debian's python3-gi), killed on `stop()`.
+public final class RTSPTestServer: @unchecked Sendable {
+    let process = Process()
+    /// `rtsp://127.0.0.1:PORT/test` (or with the path the arguments ask for).
+    public let url: String
+
+    /// Starts the server with `arguments` and waits (up to 20 s) for its READY line; throws ``TestFailure`` with
+    /// what it printed when it does not start.
+    public init(_ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [repositoryRoot + "/Tests/tools/rtsp_server.py"] + arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let fd = out.fileHandleForReading.fileDescriptor
+        var text = ""
+        let until = Date(timeIntervalSinceNow: 20)
+        while !text.contains("\n") && Date() < until && process.isRunning {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, 100) == 1 else { continue }
+            var buf = [UInt8](repeating: 0, count: 512)
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            text += String(decoding: buf[0..<n], as: UTF8.self)
+        }
+        guard let line = text.split(separator: "\n").first, line.hasPrefix("READY ") else {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            throw TestFailure("the RTSP test server did not start (make deps installs python3-gi, "
+                + "gir1.2-gst-rtsp-server-1.0 and gstreamer1.0-plugins-*): \(text) \(e)")
+        }
+        url = String(line.dropFirst("READY ".count))
+    }
+
+    /// Kills the server and waits for it.
+    public func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
 }

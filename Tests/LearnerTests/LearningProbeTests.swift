@@ -2,6 +2,8 @@ import ConceptModel
 import Foundation
 import Media
 import Testing
+import ConceptTestSupport
+import SeededRandom
 @testable import Learner
 import LibAV
 import SyntheticVideo
@@ -43,6 +45,7 @@ struct LearningProbeTests {
         defer { try? FileManager.default.removeItem(at: root) }
         let method = ModelConfig.Method.conceptd
         let steps = ProcessInfo.processInfo.environment["CONCEPT_LEARNING_STEPS"].flatMap(Int.init) ?? 400
+        let seed = ProcessInfo.processInfo.environment["CONCEPT_LEARNING_SEED"].flatMap(UInt64.init) ?? 7
         var config = try reducedTinyConfig(frames: 4, side: 32, concepts: 8)
         config.apply(method: method)
         (config.ks, config.kd, config.topK) = (8, 8, 3)
@@ -54,16 +57,16 @@ struct LearningProbeTests {
         let stream = try SyntheticDataset.generate(directory: root.path + "/stream", backgrounds: 2, motionKinds: [.still, .translateRight], clipsPerPair: 32,
                                                    size: size, frames: 6, seed: 1001, testFraction: 0, nuisance: .camera)
         let set = try ProbeSet.load(from: URL(fileURLWithPath: probe.manifestPath))
-        let evaluator = try ProbeEvaluator(set: set, config: config, seed: 7)
+        let evaluator = try ProbeEvaluator(set: set, config: config, seed: seed)
 
         let clips = try ProbeClipReader.read(paths: stream.items.map { root.path + "/stream/" + $0.path },
                                              options: evaluator.clipOptions, positions: [0.3, 0.7]).flatMap { $0 }
         let replay = ReplayBuffer(capacity: clips.count, policy: .fifo, seed: 1)
-        var rng = TestRandom(5)
+        var rng = SplitMixGenerator(seed: 5)
         for (i, c) in clips.enumerated() {
-            replay.add(ReplayClip(data: c.data, staticIndex: rng.below(config.frames), source: "stream-\(i % 4)"))
+            replay.add(ReplayClip(data: c.data, staticIndex: rng.integer(below: config.frames), source: "stream-\(i % 4)"))
         }
-        let trainer = try Trainer(config: config, batchSize: 16, warmupSteps: 100, seed: 7, store: nil,
+        let trainer = try Trainer(config: config, batchSize: 16, warmupSteps: 100, seed: seed, store: nil,
                                   schedule: method.training.schedule)
         let start = Date()
         for _ in 0..<steps {

@@ -1,5 +1,7 @@
 import ConceptModel
 import Testing
+import ConceptTestSupport
+import SeededRandom
 @testable import Learner
 
 /// The learning-rate schedules: the formula, its validation, and that the trainer applies it step by step (so a
@@ -37,7 +39,7 @@ import Testing
         config.learningRate = 0.05
         let trainer = try Trainer(config: config, batchSize: 2, warmupSteps: 0, seed: 3, store: nil,
                                   schedule: .inverseSquareRoot(hold: 2))
-        var rng = TestRandom(9)
+        var rng = SplitMixGenerator(seed: 9)
         var rates: [Float] = []
         for _ in 0..<5 {
             _ = try trainer.step(frames: randomFrames(2, config, &rng))

@@ -2,6 +2,8 @@ import ConceptModel
 import Foundation
 import Media
 import Testing
+import ConceptTestSupport
+import SeededRandom
 @testable import Learner
 import Autograd
 import LibAV
@@ -17,9 +19,9 @@ func reducedTinyConfig(frames: Int = 4, side: Int = 32, concepts: Int = 10) thro
 }
 
 /// `n` clips of standard-normal pixels for `config`.
-func randomFrames(_ n: Int, _ config: ModelConfig, _ rng: inout TestRandom) throws -> Tensor {
+func randomFrames(_ n: Int, _ config: ModelConfig, _ rng: inout SplitMixGenerator) throws -> Tensor {
     let shape = [n, 3, config.frames + 1, config.height, config.width]
-    return try Tensor(floats: (0..<shape.reduce(1, *)).map { _ in Float(rng.normal()) }, shape: shape)
+    return try Tensor(floats: (0..<shape.reduce(1, *)).map { _ in Float(rng.standardNormal()) }, shape: shape)
 }
 
 @Suite(.serialized) struct ProbeEvaluatorTests {
@@ -51,7 +53,7 @@ func randomFrames(_ n: Int, _ config: ModelConfig, _ rng: inout TestRandom) thro
 
         // Weights of a trainer that took a few steps (on its own thread's model; the evaluator gets a copy).
         let trainer = try Trainer(config: config, batchSize: 4, warmupSteps: 1, seed: 5, store: nil)
-        var rng = TestRandom(3)
+        var rng = SplitMixGenerator(seed: 3)
         for _ in 0..<3 { _ = try trainer.step(frames: randomFrames(4, config, &rng)) }
         let weights = try trainer.learner.model.stateDict()
 
@@ -125,7 +127,7 @@ func randomFrames(_ n: Int, _ config: ModelConfig, _ rng: inout TestRandom) thro
         let weights = try trainer.learner.model.stateDict()
         // The evaluation runs on a background thread while this thread keeps training the trainer's own model.
         let background = Task.detached { try evaluator.evaluate(stateDict: weights, step: 0) }
-        var rng = TestRandom(4)
+        var rng = SplitMixGenerator(seed: 4)
         for _ in 0..<4 {
             let event = try trainer.step(frames: randomFrames(4, config, &rng))
             guard case .stepped = event else { Issue.record("training step did not apply: \(event)"); break }

@@ -4,6 +4,7 @@ import Testing
 @testable import Media
 import LibAV
 import SeededRandom
+import ConceptTestSupport
 
 /// Suites whose checks are measured in wall-clock seconds against real servers (reconnect delays of a flapping
 /// stream, RTSP sessions that stall or change size). They run one at a time, and `make test` runs them on their own
@@ -147,52 +148,6 @@ extension RealTimeSuites {
         #expect(cam.statistics.reconnects == 0 && cam.statistics.state == .live, "\(cam.statistics)")
     }
 }
-}
-
-/// `Tests/tools/rtsp_server.py` run by Debian's python3 (GStreamer through python3-gi), killed on `stop()`.
-final class RTSPTestServer: @unchecked Sendable {
-    let process = Process()
-    /// `rtsp://127.0.0.1:PORT/test`.
-    let url: String
-
-    /// Starts the server with `arguments` and waits (up to 20 s) for its READY line.
-    init(_ arguments: [String]) throws {
-        let python = "/usr/bin/python3"
-        let script = TestSupport.repositoryRoot + "/Tests/tools/rtsp_server.py"
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let fd = out.fileHandleForReading.fileDescriptor
-        var text = ""
-        let until = Date(timeIntervalSinceNow: 20)
-        while !text.contains("\n") && Date() < until && process.isRunning {
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&pfd, 1, 100) == 1 else { continue }
-            var buf = [UInt8](repeating: 0, count: 512)
-            let n = read(fd, &buf, buf.count)
-            if n <= 0 { break }
-            text += String(decoding: buf[0..<n], as: UTF8.self)
-        }
-        guard let line = text.split(separator: "\n").first, line.hasPrefix("READY ") else {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw MediaError(.openFailed, "the RTSP test server did not start (needs make deps: python3-gi, "
-                + "gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-*): \(text) \(e)")
-        }
-        url = String(line.dropFirst("READY ".count))
-    }
-
-    func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    deinit { stop() }
 }
 
 /// A loopback TCP server streaming an MPEG-TS payload to each client in real time (the first second at once, as a

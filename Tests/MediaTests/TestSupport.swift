@@ -137,16 +137,12 @@ enum TestSupport {
         return (count, ok, source.statistics)
     }
 
-    /// The repository root (this file is Tests/MediaTests/TestSupport.swift).
-    static var repositoryRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-    }
+    /// The repository root.
+    static var repositoryRoot: String { ConceptTestSupport.repositoryRoot }
 
     /// The shared real-video folder: `<repo>/../shared/data/videos`, else `$CONCEPT_VIDEOS_DIR`.
     static var videosDirectory: String? {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
+        let repo = URL(fileURLWithPath: repositoryRoot)
         let candidates = [
             repo.deletingLastPathComponent().appendingPathComponent("shared/data/videos").path,
             ProcessInfo.processInfo.environment["CONCEPT_VIDEOS_DIR"],

@@ -18,9 +18,10 @@ extension ProcessSuites {
         var messages: [String] = []
 
         /// Starts conceptd on `config`; with `prefix` (e.g. `setpriv ...` or `unshare ... sh -c '...; exec "$@"'`) the
-        /// prefix runs and execs conceptd, so the process id is conceptd's either way.
+        /// prefix runs and execs conceptd, so the process id is conceptd's either way. With `seams` (options of
+        /// `conceptd-testhost`, e.g. `--stall-after-steps 3`) the same daemon runs with those test seams injected.
         init(dir: TempDir, config: String, environment extra: [String: String] = [:], run: Int = 0,
-             prefix: [String] = []) throws {
+             prefix: [String] = [], seams: [String] = []) throws {
             self.dir = dir
             log = dir.path + "/log-\(run).txt"
             FileManager.default.createFile(atPath: log, contents: nil)
@@ -30,7 +31,8 @@ extension ProcessSuites {
             env["NOTIFY_SOCKET"] = notify.address
             env.removeValue(forKey: "WATCHDOG_USEC"); env.removeValue(forKey: "WATCHDOG_PID"); env.removeValue(forKey: "JOURNAL_STREAM")
             for (k, v) in extra { env[k] = v }
-            let command = prefix + [try conceptdBinary(), "--config", config]
+            let binary = seams.isEmpty ? try conceptdBinary() : try conceptdTestHostBinary()
+            let command = prefix + [binary, "--config", config] + seams
             process.executableURL = URL(fileURLWithPath: command[0])
             process.arguments = Array(command.dropFirst())
             process.environment = env
@@ -151,7 +153,8 @@ extension ProcessSuites {
     @Test func aStalledTrainerStopsTheWatchdogPings() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         let config = try Self.config(dir, sources: Self.liveSource, snapshotEvery: 1000)
-        let d = try Daemon(dir: dir, config: config, environment: ["WATCHDOG_USEC": "1000000", "CONCEPTD_TEST_STALL_AFTER_STEPS": "3"])
+        let d = try Daemon(dir: dir, config: config, environment: ["WATCHDOG_USEC": "1000000"],
+                               seams: ["--stall-after-steps", "3"])
         #expect(d.waitFor("READY=1", timeout: 60))
         #expect(d.waitFor("WATCHDOG=1", timeout: 90), "log:\n\(d.logText)")
         let deadline = Date(timeIntervalSinceNow: 90)
@@ -196,7 +199,7 @@ extension ProcessSuites {
         var lastStep = -1
         for run in 0..<4 {
             // Every file write pauses, so the kill often lands inside a snapshot.
-            let d = try Daemon(dir: dir, config: config, environment: ["CONCEPTD_TEST_SNAPSHOT_PAUSE_SECONDS": "0.15"], run: run)
+            let d = try Daemon(dir: dir, config: config, run: run, seams: ["--snapshot-pause", "0.15"])
             #expect(d.waitFor("READY=1", timeout: 60), "run \(run): log:\n\(d.logText)")
             if run > 0 {
                 #expect(d.logText.contains("resumed"), "run \(run) did not resume; log:\n\(d.logText)")

@@ -14,7 +14,8 @@ extension ProcessSuites {
         defer { demo.dir.cleanup() }
         let feeder = Process()
         feeder.executableURL = URL(fileURLWithPath: try DemoFixture.conceptctl())
-        feeder.arguments = ["feed", demo.state + "/watch", "--every", "3", "--clips", "2", "--size", "96x96", "--frames", "48"]
+        feeder.arguments = ["feed", demo.state + "/watch", "--every", "3", "--clips", "2", "--backgrounds", "4", "--motions", "4",
+                             "--size", "96x96", "--frames", "48"]
         feeder.standardOutput = FileHandle.nullDevice
         try feeder.run()
         defer { feeder.terminate(); feeder.waitUntilExit() }

@@ -328,7 +328,7 @@ extension ProcessSuites {
         let credentials = try dir.directory("credentials")
         _ = try dir.file("credentials/stream_cam1", password + "\n", mode: 0o600)
         _ = try dir.file("credentials/stream_cam2", "wrong-\(password)\n", mode: 0o600)
-        let server = try RTSPServerProcess(["--protocols", "tcp", "--user", "viewer", "--password-file", serverPassword])
+        let server = try RTSPTestServer(["--protocols", "tcp", "--user", "viewer", "--password-file", serverPassword])
         defer { server.stop() }
         let config = try DaemonProcessTests.config(dir, sources: """
             [[source]]
@@ -475,42 +475,3 @@ final class RawHTTP {
     func close() { Glibc.close(fd) }
 }
 
-/// `Tests/tools/rtsp_server.py` (GStreamer's RTSP server through Debian's python3-gi), killed on `stop()`.
-final class RTSPServerProcess {
-    let process = Process()
-    let url: String
-
-    init(_ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [repoRoot + "/Tests/tools/rtsp_server.py"] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let fd = out.fileHandleForReading.fileDescriptor
-        var text = ""
-        let until = Date(timeIntervalSinceNow: 20)
-        while !text.contains("\n") && Date() < until && process.isRunning {
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&pfd, 1, 100) == 1 else { continue }
-            var buf = [UInt8](repeating: 0, count: 512)
-            let n = read(fd, &buf, buf.count)
-            if n <= 0 { break }
-            text += String(decoding: buf[0..<n], as: UTF8.self)
-        }
-        guard let line = text.split(separator: "\n").first, line.hasPrefix("READY ") else {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            throw TestFailure("the RTSP test server did not start (make deps installs python3-gi and GStreamer's RTSP server): \(text)")
-        }
-        url = String(line.dropFirst("READY ".count))
-    }
-
-    func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    deinit { stop() }
-}

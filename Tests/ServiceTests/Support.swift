@@ -5,12 +5,8 @@ import Testing
 
 import Glibc
 
-/// The repository root (this file is Tests/ServiceTests/Support.swift).
-let repoRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path
-}()
+/// The repository root.
+let repoRoot: String = repositoryRoot
 
 /// A bound unix datagram socket that receives what the code under test sends (the notify and journal protocols).
 final class DatagramReceiver {
@@ -53,10 +49,15 @@ final class DatagramReceiver {
     func receiveText(timeout: Double = 5) -> String? { receive(timeout: timeout).map { String(decoding: $0, as: UTF8.self) } }
 }
 
-/// The output of a finished child process.
 /// The built `conceptd` executable: next to the test bundle in the build directory, or `$CONCEPTD_BINARY`.
-func conceptdBinary() throws -> String {
-    if let p = ProcessInfo.processInfo.environment["CONCEPTD_BINARY"], FileManager.default.isExecutableFile(atPath: p) {
+func conceptdBinary() throws -> String { try builtExecutable("conceptd", override: "CONCEPTD_BINARY") }
+
+/// `conceptd-testhost`: the real daemon with test seams (Tests/ConceptdTestHost).
+func conceptdTestHostBinary() throws -> String { try builtExecutable("conceptd-testhost", override: "CONCEPTD_TESTHOST_BINARY") }
+
+/// A built executable of this package: next to the test bundle in the build directory, or `$override`.
+func builtExecutable(_ name: String, override: String) throws -> String {
+    if let p = ProcessInfo.processInfo.environment[override], FileManager.default.isExecutableFile(atPath: p) {
         return p
     }
     var candidates: [URL] = []
@@ -68,12 +69,12 @@ func conceptdBinary() throws -> String {
         var d = dir
         // The test binary may sit inside a bundle directory; walk up a few levels.
         for _ in 0..<3 {
-            let p = d.appendingPathComponent("conceptd").path
+            let p = d.appendingPathComponent(name).path
             if FileManager.default.isExecutableFile(atPath: p) { return p }
             d.deleteLastPathComponent()
         }
     }
-    throw TestFailure("conceptd binary not found next to the tests (\(exe.path)); build with --build-tests or set CONCEPTD_BINARY")
+    throw TestFailure("\(name) not found next to the tests (\(exe.path)); build with --build-tests or set \(override)")
 }
 
 /// Searches PATH for a program.

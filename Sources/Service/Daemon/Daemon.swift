@@ -35,8 +35,9 @@ public final class Daemon: Sendable {
     /// Loads the newest good snapshot (or starts fresh) and prepares every part; nothing runs yet. Throws
     /// ``DaemonError`` (`.unusableDirectory`) when the state, snapshot or ingest-record directory cannot be created,
     /// listed or written by this user: it never starts a fresh model it could not save.
+    /// `seams` are for tests only (see ``DaemonSeams``).
     public init(config: DaemonConfig, configPath: String, logger: Logger, environment: [String: String],
-                metrics: DaemonMetrics = DaemonMetrics()) throws {
+                metrics: DaemonMetrics = DaemonMetrics(), seams: DaemonSeams = DaemonSeams()) throws {
         try DirectoryAccess.prepare(config.stateDirectory, role: "state directory")
         try DirectoryAccess.prepare(config.snapshots.directory, role: "snapshot directory", generations: true)
         if config.sources.contains(where: { $0.kind == .folder }) {
@@ -52,9 +53,7 @@ public final class Daemon: Sendable {
         watchdog = WatchdogSettings(environment: environment).map { WatchdogMonitor(settings: $0) }
         let seed = config.training.seed ?? UInt64(Date().timeIntervalSince1970)
         var store = SnapshotStore(directory: URL(fileURLWithPath: config.snapshots.directory), keep: config.snapshots.keep)
-        if let pause = environment["CONCEPTD_TEST_SNAPSHOT_PAUSE_SECONDS"].flatMap(Double.init) {
-            store.afterEachFile = { _ in Thread.sleep(forTimeInterval: pause) }   // test hook: widen the write window
-        }
+        store.afterEachFile = seams.afterSnapshotFile
         if config.method == .paper {
             let ignoring = config.pinnedKeys.isEmpty ? "" : "; ignoring \(config.pinnedKeys.joined(separator: ", ")) from the file"
             logger.notice("method = paper: the spec's configuration is pinned\(ignoring)")
@@ -80,7 +79,7 @@ public final class Daemon: Sendable {
         loop = TrainingLoop(trainer: trainer, replay: replay, snapshotEverySteps: config.snapshots.everySteps,
                             snapshotEverySeconds: config.snapshots.everySeconds, observer: watchdog,
                             statistics: statistics, logger: logger, maxSteps: config.training.maxSteps,
-                            stallAfterSteps: environment["CONCEPTD_TEST_STALL_AFTER_STEPS"].flatMap { Int($0) }) {
+                            stallAfterSteps: seams.stallAfterSteps) {
             var progress: [String: String] = [:]
             for (name, ledger) in ingest.ledgers() {
                 if let data = try? ledger.jsonData(), let text = String(data: data, encoding: .utf8) { progress[name] = text }
