@@ -16,12 +16,8 @@ struct Conceptd: AsyncParsableCommand {
 
 /// Loads a configuration or exits with status 78 (EX_CONFIG) after printing every problem to `handle`.
 func loadConfigOrExit(_ path: String, printingTo handle: FileHandle) throws -> DaemonConfig {
-    do {
-        return try DaemonConfig.load(file: path)
-    } catch {
-        handle.write(Data(error.lines.map { $0 + "\n" }.joined().utf8))
-        throw ExitCode(ConfigError.exitStatus)
-    }
+    guard let config = DaemonConfig.load(file: path, reportingTo: handle) else { throw ExitCode(ConfigError.exitStatus) }
+    return config
 }
 
 /// The daemon.

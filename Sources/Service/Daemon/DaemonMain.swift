@@ -3,6 +3,18 @@ import Logging
 import LibAV
 import TensorKernels
 
+extension DaemonConfig {
+    /// Loads `file`, or writes every problem (FILE:LINE: key.path: message, a line each) to `handle` and returns nil.
+    public static func load(file: String, reportingTo handle: FileHandle) -> DaemonConfig? {
+        do {
+            return try load(file: file)
+        } catch {
+            handle.write(Data(error.lines.map { $0 + "\n" }.joined().utf8))
+            return nil
+        }
+    }
+}
+
 /// `conceptd run`'s whole life as one call, shared by the `conceptd` executable and the test host.
 public enum DaemonMain {
     /// Loads `configPath` (every problem to standard error and 78, EX_CONFIG, when it is invalid), sets up logging,
@@ -11,13 +23,7 @@ public enum DaemonMain {
     /// snapshot fails, 1 for any other start failure.
     public static func run(configPath: String, environment: [String: String] = ProcessInfo.processInfo.environment,
                            seams: DaemonSeams = DaemonSeams()) async -> Int32 {
-        let cfg: DaemonConfig
-        do {
-            cfg = try DaemonConfig.load(file: configPath)
-        } catch {
-            FileHandle.standardError.write(Data(error.lines.map { $0 + "\n" }.joined().utf8))
-            return ConfigError.exitStatus
-        }
+        guard let cfg = DaemonConfig.load(file: configPath, reportingTo: .standardError) else { return ConfigError.exitStatus }
         LogDestination.bootstrap(cfg.logging, environment: environment)
         let logger = Logger(label: "conceptd")
         // libav's own lines (decode errors, RTSP replies) as records with the source's name, rate-limited.
