@@ -10,7 +10,8 @@ IMPORT_CHECK := --explicit-target-dependency-import-check=error
 DEB_PACKAGES := pkg-config libopenblas-dev libavformat-dev libavcodec-dev libavutil-dev \
 	libswscale-dev libavdevice-dev libsystemd-dev libssl-dev ffmpeg systemd chromium util-linux \
 	python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
+	openmpi-bin libopenmpi-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PREFIX ?= /usr/local

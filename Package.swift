@@ -4,10 +4,11 @@ import PackageDescription
 /// conceptd: learn static and dynamic visual concepts from live video.
 ///
 /// Layers (each a target; a layer never imports one above it):
-///   1. C wrappers    CBLAS, CFFmpeg, CSystemd, CCrypto (libcrypto SHA-256)
+///   1. C wrappers    CBLAS, CFFmpeg, CSystemd, CCrypto (libcrypto SHA-256), CMPI (Open MPI)
 ///   2. TensorKernels raw *_forward/*_backward loops, conv3d, GEMM, the parallel-for (the only unchecked code)
 ///      SafeTensors   the safetensors file format (no tensors); DurableFiles: write all, fsync, rename, fsync dir
 ///      SeededRandom  the seeded generators (learner; ingest and scenes)
+///      Collective    the data-parallel world (Communicator, SingleProcess); OpenMPI: its Open MPI implementation
 ///      Autograd      Tensor storage, ops with autograd, parameters, SGD
 ///   3. ConceptModel R(2+1)D, concept heads, losses, Sinkhorn, training step
 ///   4. LibAV        owning wrappers of libav objects, decode and encode, MediaError, PNG
@@ -49,6 +50,9 @@ let package = Package(
             name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]),
         .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(
             name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]),
 
@@ -58,12 +62,16 @@ let package = Package(
         .target(name: "DurableFiles", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "SafeTensors", dependencies: ["DurableFiles"]),
         .target(name: "SeededRandom"),
+        // The data-parallel world: the Communicator protocol and the single-process world (no dependencies), and
+        // Open MPI's world behind it.
+        .target(name: "Collective"),
+        .target(name: "OpenMPI", dependencies: ["CMPI", "Collective"]),
         // The report values the learner, the daemon and the API share (probe results, concept usage, source
         // concepts and counters, loss terms): plain Codable types, no dependencies.
         .target(name: "ConceptReports"),
         .target(name: "Autograd", dependencies: ["TensorKernels", "SeededRandom"]),
         // Layer 3: the concept learner.
-        .target(name: "ConceptModel", dependencies: ["Autograd", "TensorKernels", "SafeTensors", "SeededRandom"]),
+        .target(name: "ConceptModel", dependencies: ["Autograd", "TensorKernels", "SafeTensors", "SeededRandom", "Collective"]),
         // Layer 4: libav wrappers, media ingest, generated video.
         .target(name: "LibAV", dependencies: [
             "CFFmpeg",
@@ -81,7 +89,7 @@ let package = Package(
         // Layer 5: replay buffer, training loop, snapshots.
         .target(name: "Learner", dependencies: [
             "ConceptModel", "Autograd", "TensorKernels", "SafeTensors", "SeededRandom", "DurableFiles", "ConceptReports",
-            "LibAV", "Media", "CBLAS", "CCrypto",
+            "LibAV", "Media", "CBLAS", "CCrypto", "Collective",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Layer 6: systemd's notify and watchdog protocols and the journal and text log handlers; the daemon's
@@ -129,11 +137,16 @@ let package = Package(
         // Tests, and the helpers they share (temporary directories, a process runner, ports, relative error, test
         // data from the seeded generator); the real daemon with test seams injected, for the process tests.
         .executableTarget(name: "conceptd-testhost", dependencies: ["Service"], path: "Tests/ConceptdTestHost"),
+        // Two-rank checks under mpirun, for the CollectiveTests.
+        .executableTarget(name: "collective-testhost", dependencies: [
+            "Autograd", "Collective", "ConceptModel", "OpenMPI", "SeededRandom", "TensorKernels",
+        ], path: "Tests/CollectiveTestHost"),
         .target(name: "ConceptTestSupport", dependencies: ["SeededRandom"], path: "Tests/ConceptTestSupport"),
-        .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CFFmpeg", "CSystemd", "CCrypto"]),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CFFmpeg", "CSystemd", "CCrypto", "CMPI"]),
         .testTarget(name: "AutogradTests", dependencies: [
             "Autograd", "TensorKernels", "SafeTensors", "SeededRandom", "ConceptTestSupport",
         ], resources: [.copy("fixtures")]),
+        .testTarget(name: "CollectiveTests", dependencies: ["Collective", "ConceptModel", "SeededRandom", "TensorKernels", "ConceptTestSupport"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "SeededRandom", "ConceptTestSupport"]),
         .testTarget(name: "ConceptModelTests", dependencies: [
             "ConceptModel", "Autograd", "TensorKernels", "SafeTensors", "SeededRandom", "ConceptTestSupport",

@@ -12,14 +12,20 @@ import TensorKernels
 ///
 /// In training, normalises with the batch mean and biased variance and updates the running statistics in place:
 /// `running = (1 − momentum)·running + momentum·batch` (unbiased variance). In evaluation, uses the running ones.
+/// With `replicas` (synchronised batch norm), training statistics are those of every replica's batch together: the
+/// per-channel sums are summed across replicas in the forward pass, and so are the backward pass's.
 public func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
-                      training: Bool, momentum: Scalar = 0.1, eps: Scalar = 1e-5) throws -> Tensor {
+                      training: Bool, momentum: Scalar = 0.1, eps: Scalar = 1e-5, across replicas: CrossReplica? = nil) throws -> Tensor {
     guard x.rank >= 2 else { throw TensorError.shapeMismatch("batchNorm needs N x C x ..., got \(x.shape)") }
     let n = x.shape[0], c = x.shape[1], l = x.count / Swift.max(n * c, 1)
     for (name, t) in [("weight", weight), ("bias", bias), ("running_mean", runningMean), ("running_var", runningVar)] where t.shape != [c] {
         throw TensorError.shapeMismatch("batchNorm \(name) \(t.shape) for \(c) channels")
     }
     if training && n * l < 2 { throw TensorError.invalidArgument("batchNorm in training needs more than one value per channel, got \(x.shape)") }
+    if training, let replicas, replicas.replicas > 1 {
+        return synchronizedBatchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+                                     momentum: momentum, eps: eps, across: replicas)
+    }
     let mean = TensorStorage(count: c), invstd = TensorStorage(count: c)
     let out = Tensor.result(x.shape, inputs: [x, weight, bias]) { out in
         let dx = x.requiresGrad ? x.gradDestination() : nil
@@ -41,6 +47,34 @@ public func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Te
     return out
 }
 
+/// Training batch norm over every replica's batch (see `batchNorm`): the statistics of `replicas · N · L` values per
+/// channel, the running statistics updated with them, and dx from the backward sums of every replica.
+func synchronizedBatchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
+                           momentum: Scalar, eps: Scalar, across replicas: CrossReplica) -> Tensor {
+    let n = x.shape[0], c = x.shape[1], l = x.count / Swift.max(n * c, 1)
+    let m = n * l * replicas.replicas
+    let mean = TensorStorage(count: c), invstd = TensorStorage(count: c), unbiased = TensorStorage(count: c)
+    let out = Tensor.result(x.shape, inputs: [x, weight, bias]) { out in
+        let dy = out.gradStorage!.pointer
+        var local = [Double](repeating: 0, count: 2 * c)
+        local.withUnsafeMutableBufferPointer { batchnorm_sums_backward($0.baseAddress!, dy, x.storage.pointer, n, c, l) }
+        var global = local
+        global.withUnsafeMutableBufferPointer { replicas.sum($0.baseAddress!, count: 2 * c) }
+        let dx = x.requiresGrad ? x.gradDestination() : nil
+        batchnorm_backward_from_sums(dx?.pointer, weight.requiresGrad ? weight.gradPointer() : nil,
+                                     bias.requiresGrad ? bias.gradPointer() : nil, global, local, m, dy, x.storage.pointer,
+                                     weight.storage.pointer, mean.pointer, invstd.pointer, n, c, l,
+                                     accumulate: dx?.accumulate ?? true)
+    }
+    var sums = [Double](repeating: 0, count: 2 * c)
+    sums.withUnsafeMutableBufferPointer { batchnorm_sums_forward($0.baseAddress!, x.storage.pointer, n, c, l) }
+    sums.withUnsafeMutableBufferPointer { replicas.sum($0.baseAddress!, count: 2 * c) }
+    batchnorm_forward_from_sums(out.storage.pointer, mean.pointer, invstd.pointer, unbiased.pointer, sums, m, x.storage.pointer,
+                                weight.storage.pointer, bias.storage.pointer, n, c, l, eps)
+    batchnorm_update_running(runningMean.storage.pointer, runningVar.storage.pointer, mean.pointer, unbiased.pointer, c, momentum)
+    return out
+}
+
 // MARK: - batch norm, residual sum and ReLU fused: z = max(bn(x) (+ r), 0)
 //
 // One pass each way instead of three: neither the batch-norm output nor the sum is stored, and the ReLU's
@@ -56,8 +90,15 @@ public func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Te
 /// `relu(batchNorm(x) + residual)` (residual optional) as one operation: the same values and gradients as the three
 /// operations apart, with one pass over the activations each way instead of three and no intermediate tensors.
 /// Arguments and running-statistics updates as in `batchNorm`; `residual` must have x's shape.
+/// With `replicas` in training it is the composition over synchronised batch norm.
 public func batchNormReLU(_ x: Tensor, adding residual: Tensor? = nil, weight: Tensor, bias: Tensor, runningMean: Tensor,
-                          runningVar: Tensor, training: Bool, momentum: Scalar = 0.1, eps: Scalar = 1e-5) throws -> Tensor {
+                          runningVar: Tensor, training: Bool, momentum: Scalar = 0.1, eps: Scalar = 1e-5,
+                          across replicas: CrossReplica? = nil) throws -> Tensor {
+    if training, let replicas, replicas.replicas > 1 {
+        let y = try batchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+                              training: true, momentum: momentum, eps: eps, across: replicas)
+        return try (residual.map { try y.add($0) } ?? y).relu()
+    }
     if let residual, residual.shape != x.shape {
         throw TensorError.shapeMismatch("batchNormReLU: residual \(residual.shape) for input \(x.shape)")
     }

@@ -63,6 +63,8 @@ public final class BatchNormLayer {
     public let momentum: Scalar
     /// ε added to the variance.
     public let eps: Scalar
+    /// The replicas whose batches share training statistics (synchronised batch norm), or nil for this batch's own.
+    public var replicas: CrossReplica?
 
     /// A batch norm over `channels`.
     public init(channels: Int, momentum: Scalar = 0.1, eps: Scalar = 1e-5) {
@@ -78,14 +80,14 @@ public final class BatchNormLayer {
     public func callAsFunction(_ x: Tensor, training: Bool) throws -> Tensor {
         if training { numBatchesTracked += 1 }
         return try batchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
-                             training: training, momentum: momentum, eps: eps)
+                             training: training, momentum: momentum, eps: eps, across: replicas)
     }
 
     /// `relu(self(x) + residual)` (residual optional) as one fused operation (`batchNormReLU`).
     public func relu(_ x: Tensor, adding residual: Tensor? = nil, training: Bool) throws -> Tensor {
         if training { numBatchesTracked += 1 }
         return try batchNormReLU(x, adding: residual, weight: weight, bias: bias, runningMean: runningMean,
-                                 runningVar: runningVar, training: training, momentum: momentum, eps: eps)
+                                 runningVar: runningVar, training: training, momentum: momentum, eps: eps, across: replicas)
     }
 }
 

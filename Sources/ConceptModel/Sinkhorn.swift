@@ -1,6 +1,7 @@
 import Foundation
 import Autograd
 import TensorKernels
+import Collective
 
 /// Sinkhorn-Knopp equipartition targets (no gradient), exactly as the spec states:
 /// `Q = exp((S − max S)/ε)ᵀ` (K x M), `Q /= ΣQ`; `iterations` times: rows `/= rowsum`, `/= K`, columns
@@ -10,30 +11,61 @@ import TensorKernels
 /// - Returns: `batch x K` targets.
 public func sinkhorn(scores: [Scalar], rows m: Int, columns k: Int, batch: Int, eps: Scalar, iterations: Int) -> [Scalar] {
     precondition(scores.count == m * k && batch <= m)
+    return sinkhorn_forward(scores, localRows: m, globalRows: m, columns: k, batch: batch, eps: eps, iterations: iterations) { _, _ in }
+}
+
+/// SwAV's distributed Sinkhorn: every rank holds `localRows` of the `globalRows x K` score matrix (its batch first,
+/// then the queue rows it owns); the maximum, the total and each iteration's per-prototype sums are all-reduced,
+/// so each rank's targets are those rows of the global batch's targets. With a world of one it is `sinkhorn`.
+/// - Returns: the first `batch` local rows' targets, `batch x K`.
+public func sinkhorn(localScores: [Scalar], localRows m: Int, globalRows: Int, columns k: Int, batch: Int, eps: Scalar,
+                     iterations: Int, communicator: any Communicator) throws -> [Scalar] {
+    guard localScores.count == m * k, batch <= m, m <= globalRows else {
+        throw ModelError.invalidInput("distributed Sinkhorn: \(localScores.count) scores for \(m) of \(globalRows) rows x \(k), batch \(batch)")
+    }
+    return try sinkhorn_forward(localScores, localRows: m, globalRows: globalRows, columns: k, batch: batch, eps: eps,
+                                iterations: iterations) { values, operation in try communicator.allReduce(&values, operation) }
+}
+
+/// The Sinkhorn loops over local rows, with `reduce` combining partial values across ranks (a no-op in one process).
+func sinkhorn_forward(_ scores: [Scalar], localRows m: Int, globalRows: Int, columns k: Int, batch: Int, eps: Scalar,
+                      iterations: Int, reduce: (inout [Double], ReduceOperation) throws -> Void) rethrows -> [Scalar] {
     var mx = -Scalar.infinity
     for s in scores { mx = Swift.max(mx, s) }
-    // q[i * k + j] holds Qᵀ (M x K) in Double.
+    var shared = [Double(mx)]
+    try reduce(&shared, .max)
+    mx = Scalar(shared[0])
+    // q[i * k + j] holds this rank's rows of Qᵀ (M x K) in Double.
     var q = [Double](repeating: 0, count: m * k)
     var total: Double = 0
     for i in 0..<(m * k) { let v = Foundation.exp(Double(scores[i] - mx) / Double(eps)); q[i] = v; total += v }
+    shared = [total]
+    try reduce(&shared, .sum)
+    total = shared[0]
     for i in 0..<(m * k) { q[i] /= total }
+    let globalM = Double(globalRows)
+    var sums = [Double](repeating: 0, count: k)
     for _ in 0..<iterations {
-        // rows of Q = prototypes (columns j of q)
+        // rows of Q = prototypes (columns j of q), summed over every rank's samples
         for j in 0..<k {
             var s: Double = 0
             for i in 0..<m { s += q[i * k + j] }
-            let f = 1 / (s * Double(k))
+            sums[j] = s
+        }
+        try reduce(&sums, .sum)
+        for j in 0..<k {
+            let f = 1 / (sums[j] * Double(k))
             for i in 0..<m { q[i * k + j] *= f }
         }
-        // columns of Q = samples (rows i of q)
+        // columns of Q = samples (rows i of q), all local
         for i in 0..<m {
             var s: Double = 0
             for j in 0..<k { s += q[i * k + j] }
-            let f = 1 / (s * Double(m))
+            let f = 1 / (s * globalM)
             for j in 0..<k { q[i * k + j] *= f }
         }
     }
-    return (0..<(batch * k)).map { Scalar(q[$0] * Double(m)) }
+    return (0..<(batch * k)).map { Scalar(q[$0] * globalM) }
 }
 
 /// A FIFO of recent unit-length features, `capacity x dim`; the newest row replaces the oldest.

@@ -1,6 +1,7 @@
 import Foundation
 import Autograd
 import TensorKernels
+import Collective
 
 /// Loss values of one step.
 public struct Losses: Sendable, Equatable, Codable {
@@ -93,6 +94,24 @@ public final class ConceptLearner {
     public var queues: [Branch: FeatureQueue]
     /// The configuration.
     public var config: ModelConfig { model.config }
+    /// The data-parallel world this learner trains in (`SingleProcess` unless the daemon was started by `mpirun`).
+    /// Every rank steps together: Sinkhorn over the global batch, InfoNCE and local-contrast negatives from every
+    /// rank's batch, batch-norm statistics over every rank's batch (unless turned off), gradients averaged, one
+    /// decision on non-finite steps, and every rank's batch features pushed into the (identical) queues.
+    public private(set) var communicator: any Communicator = SingleProcess()
+    /// Whether batch norm in training uses every rank's batch (`sync_batchnorm`), or each rank its own.
+    public private(set) var synchronizesBatchNorm = true
+    /// The world as the data-parallel operations see it; nil in a world of one.
+    private var replicas: ReplicaGroup?
+
+    /// Trains in `communicator`'s world from now on (every rank must have the same weights: see the trainer's
+    /// `synchronizeFromRoot`). `synchronizeBatchNorm` false keeps each rank's batch-norm statistics its own.
+    public func join(_ communicator: any Communicator, synchronizeBatchNorm: Bool = true) {
+        self.communicator = communicator
+        synchronizesBatchNorm = synchronizeBatchNorm
+        replicas = communicator.size > 1 ? ReplicaGroup(communicator) : nil
+        for (_, bn) in model.namedBatchNorms() { bn.replicas = synchronizeBatchNorm ? replicas : nil }
+    }
 
     /// A fresh learner for `config` (seeded initialisation, empty queues).
     public init(config: ModelConfig, seed: UInt64 = 0) throws {
@@ -172,17 +191,29 @@ public final class ConceptLearner {
     }
 
     /// Sinkhorn targets for `codes` (`N x K`, batch rows) with the queue's rows (`queue`, unit rows) re-scored against
-    /// the `K` rows of `prototypes`.
+    /// the `K` rows of `prototypes`. In a world of several ranks the score matrix is the global one: every rank's
+    /// batch rows, plus the queue rows it owns (row `i` belongs to rank `i mod size`, the queues being identical).
     func targets(codes: Tensor, queue: Tensor, prototypes: Tensor) throws -> Tensor {
         try GradMode.withNoGrad {
             let n = codes.shape[0], k = codes.shape[1]
+            let world = communicator
             var scores = codes.values
             var m = n
             if queue.shape[0] > 0 {
-                scores += try matmul(queue, prototypes.normalized(axis: 1), transposeB: true).values
-                m += queue.shape[0]
+                let rescored = try matmul(queue, prototypes.normalized(axis: 1), transposeB: true).values
+                if world.size == 1 {
+                    scores += rescored
+                    m += queue.shape[0]
+                } else {
+                    for row in stride(from: world.rank, to: queue.shape[0], by: world.size) {
+                        scores += rescored[(row * k)..<((row + 1) * k)]
+                        m += 1
+                    }
+                }
             }
-            let t = sinkhorn(scores: scores, rows: m, columns: k, batch: n, eps: config.eps, iterations: config.sinkhornIterations)
+            let globalRows = world.size == 1 ? m : Int(try world.allReduce(UInt64(m), .sum))
+            let t = try sinkhorn(localScores: scores, localRows: m, globalRows: globalRows, columns: k, batch: n, eps: config.eps,
+                                 iterations: config.sinkhornIterations, communicator: world)
             return try Tensor(t, shape: [n, k])
         }
     }
@@ -248,10 +279,11 @@ public final class ConceptLearner {
                 (o.local[b], o.attention[b]) = try model.localFeatures(tokens: tokens, b)
             }
             let fvs = try o.local[.v]!.slice(axis: 1, 0..<c.ks), fvd = try o.local[.v]!.slice(axis: 1, c.ks..<(c.ks + c.kd))
-            var loc = try localContrastLoss(o.local[.s]!, fvs, valid: o.validS, margin: c.margin)
-            loc = try loc.add(localContrastLoss(fvs, o.local[.s]!, valid: o.validS, margin: c.margin))
-            loc = try loc.add(localContrastLoss(o.local[.d]!, fvd, valid: o.validD, margin: c.margin))
-            return try loc.add(localContrastLoss(fvd, o.local[.d]!, valid: o.validD, margin: c.margin))
+            let r = replicas
+            var loc = try localContrastLoss(o.local[.s]!, fvs, valid: o.validS, margin: c.margin, replicas: r)
+            loc = try loc.add(localContrastLoss(fvs, o.local[.s]!, valid: o.validS, margin: c.margin, replicas: r))
+            loc = try loc.add(localContrastLoss(o.local[.d]!, fvd, valid: o.validD, margin: c.margin, replicas: r))
+            return try loc.add(localContrastLoss(fvd, o.local[.d]!, valid: o.validD, margin: c.margin, replicas: r))
         }
         if useLocal {
             let loc = try local()
@@ -265,15 +297,16 @@ public final class ConceptLearner {
             c.nceQueue ? rows : Tensor(zeros: [0, c.featureWidth])
         }
         if c.nce > 0 {
-            let nce = try infoNCELoss(zvd, o.z[.d]!, queue: negatives(queues[.d]!.rows), tau: c.nceTau, extra: reversedZ)
+            let nce = try infoNCELoss(zvd, o.z[.d]!, queue: negatives(queues[.d]!.rows), tau: c.nceTau, extra: reversedZ,
+                                      replicas: replicas)
                 .add(infoNCELoss(o.z[.d]!, zvd, queue: negatives(queueVd), tau: c.nceTau,
-                                 extra: c.nceStaticNegative ? o.z[.s]! : nil))
+                                 extra: c.nceStaticNegative ? o.z[.s]! : nil, replicas: replicas))
             total = try total.add(nce.scaled(by: c.nce))
             o.lossTensors["nce"] = nce
         }
         if c.nceStatic > 0 {
-            let nce = try infoNCELoss(zvs, o.z[.s]!, queue: negatives(queues[.s]!.rows), tau: c.nceTau)
-                .add(infoNCELoss(o.z[.s]!, zvs, queue: negatives(queueVs), tau: c.nceTau))
+            let nce = try infoNCELoss(zvs, o.z[.s]!, queue: negatives(queues[.s]!.rows), tau: c.nceTau, replicas: replicas)
+                .add(infoNCELoss(o.z[.s]!, zvs, queue: negatives(queueVs), tau: c.nceTau, replicas: replicas))
             total = try total.add(nce.scaled(by: c.nceStatic))
             o.lossTensors["nceStatic"] = nce
         }
@@ -300,11 +333,22 @@ public final class ConceptLearner {
             }
         }
         let outputs = try forward(frames: frames, staticIndex: staticIndex, useLocal: useLocal)
-        guard outputs.losses.isFinite else {
+        if let failure = replicas?.takeFailure() { restoreBatchNorms(); throw failure }
+        let world = communicator
+        // One decision for the whole world: a non-finite loss on any rank skips the step everywhere.
+        let lossesFinite = world.size == 1 ? outputs.losses.isFinite
+            : try world.allReduce(outputs.losses.isFinite ? 0 : 1 as UInt64, .max) == 0
+        guard lossesFinite else {
             restoreBatchNorms()
             return StepReport(outputs: outputs, applied: false, gradientNorm: .nan)
         }
         try outputs.lossTensors["total"]!.backward()
+        if let failure = replicas?.takeFailure() { restoreBatchNorms(); throw failure }
+        if world.size > 1 {
+            // The mean of the ranks' gradients, identical on every rank (one in-place all-reduce of the flat buffer).
+            try world.allReduce(params.grads.pointer, count: params.count, .sum)
+            vaffine(params.grads.pointer, params.grads.pointer, params.count, 1 / Scalar(world.size), 0)
+        }
         let norm = params.gradientNorm
         guard norm.isFinite else {
             restoreBatchNorms()
@@ -313,10 +357,16 @@ public final class ConceptLearner {
         // As PyTorch leaves parameters without a gradient untouched, the local branch is frozen during the warm-up.
         optimizer.step(params, frozen: useLocal ? [] : model.localParameterNames)
         if updateQueues {
-            GradMode.withNoGrad {
+            try GradMode.withNoGrad {
                 for b in Branch.allCases {
                     guard let rows = try? outputs.queueRows(b) else { continue }
-                    queues[b]!.push(rows.storage.pointer, count: rows.shape[0])
+                    if world.size == 1 {
+                        queues[b]!.push(rows.storage.pointer, count: rows.shape[0])
+                    } else {
+                        // Every rank's rows in rank order, so the queues stay identical on every rank.
+                        let all = try world.allGather(rows.values)
+                        all.withUnsafeBufferPointer { queues[b]!.push($0.baseAddress!, count: all.count / rows.shape[1]) }
+                    }
                 }
             }
         }

@@ -4,6 +4,7 @@ import Autograd
 import SafeTensors
 import SeededRandom
 import TensorKernels
+import Collective
 
 /// The trainer's own state, saved in every snapshot.
 public struct TrainerState: Codable, Sendable, Equatable {
@@ -115,12 +116,18 @@ public final class Trainer {
         case .rollback:
             state.skippedSteps += 1
             state.rollbacks += 1
-            guard let store, let (manifest, files, dir) = store.newestValid().snapshot else { return .rolledBack(snapshot: nil) }
             let keepRollbacks = state.rollbacks, keepSkipped = state.skippedSteps
-            try restore(manifest: manifest, files: files)
+            var restoredFrom: URL?
+            if let store, let (_, files, dir) = store.newestValid().snapshot {
+                try restore(files: files)
+                restoredFrom = dir
+            }
+            // In a cluster only rank 0 keeps snapshots: every other rank takes rank 0's restored state.
+            if learner.communicator.size > 1 { try synchronizeFromRoot() }
+            guard restoredFrom != nil || learner.communicator.size > 1 else { return .rolledBack(snapshot: nil) }
             state.rollbacks = keepRollbacks
             state.skippedSteps = keepSkipped
-            return .rolledBack(snapshot: dir)
+            return .rolledBack(snapshot: restoredFrom)
         }
     }
 
@@ -169,19 +176,22 @@ public final class Trainer {
         guard manifest.configHash == configHash else {
             throw TrainerError.snapshotRead("\(dir.lastPathComponent) was trained with another model configuration; move it away or restore that configuration")
         }
-        try restore(manifest: manifest, files: files)
+        try restore(files: files)
         let info = SnapshotInfo(directory: dir, manifest: manifest)
         lastSnapshot = info
         return (info, skipped)
     }
 
-    private func restore(manifest: SnapshotManifest, files: [String: [UInt8]]) throws {
+    /// Replaces model, optimiser, queues and trainer state with those in a snapshot's `files` (the learner keeps its
+    /// communicator).
+    func restore(files: [String: [UInt8]]) throws {
         func file(_ name: String) throws -> [UInt8] {
             guard let f = files[name] else { throw TrainerError.snapshotRead("snapshot lacks \(name)") }
             return f
         }
         let c = learner.config
         let fresh = try ConceptLearner(config: c)
+        fresh.join(learner.communicator, synchronizeBatchNorm: learner.synchronizesBatchNorm)
         try fresh.model.load(from: SafeTensorsFile(bytes: file("model.safetensors")))
         let opt = try SafeTensorsFile(bytes: file("optimizer.safetensors"))
         let momentum = try opt.floats("momentum").map { Scalar($0) }

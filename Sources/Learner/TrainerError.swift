@@ -12,7 +12,12 @@ public struct TrainerError: Error, CustomStringConvertible {
         public static let snapshotRead = Code("snapshot unreadable")
         /// No usable snapshot exists.
         public static let noSnapshot = Code("no snapshot")
-        public var description: String { name }
+        /// The ranks of a data-parallel job disagree (parameters drifted apart) or a collective call failed.
+        public static let cluster = Code("cluster out of step")
+        /// The ranks of a data-parallel job disagree, or a collective call failed.
+    public static func cluster(_ m: String, cause: (any Error)? = nil) -> TrainerError { .init(.cluster, m, cause: cause) }
+
+    public var description: String { name }
     }
 
     /// What went wrong.
@@ -37,6 +42,9 @@ public struct TrainerError: Error, CustomStringConvertible {
     public static func snapshotRead(_ m: String, cause: (any Error)? = nil) -> TrainerError { .init(.snapshotRead, m, cause: cause) }
     /// No usable snapshot exists.
     public static func noSnapshot(_ m: String) -> TrainerError { .init(.noSnapshot, m) }
+
+    /// The ranks of a data-parallel job disagree, or a collective call failed.
+    public static func cluster(_ m: String, cause: (any Error)? = nil) -> TrainerError { .init(.cluster, m, cause: cause) }
 
     public var description: String { "\(code): \(message)" + (cause.map { " (\($0))" } ?? "") }
 }

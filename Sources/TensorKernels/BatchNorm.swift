@@ -15,6 +15,16 @@ func batchnorm_channel_statistics(_ mean: UnsafeMutablePointer<Scalar>, _ invstd
     // stays accurate to ~1e-7 relative unless |μ| exceeds the spread by far more than activations do.
     var s: Double = 0, q: Double = 0
     for i in 0..<n { let (a, b) = vsumAndSumOfSquares(x + (i * c + ch) * l, l); s += a; q += b }
+    return batchnorm_statistics_from_sums(mean, invstd, varUnbiased, s, q, w, b, ch, m, eps)
+}
+
+/// Channel `ch`'s statistics from Σx = `s` and Σx² = `q` over `m` values (saved as in
+/// `batchnorm_channel_statistics`); returns the channel's affine (scale, shift).
+@inline(__always)
+func batchnorm_statistics_from_sums(_ mean: UnsafeMutablePointer<Scalar>, _ invstd: UnsafeMutablePointer<Scalar>,
+                                    _ varUnbiased: UnsafeMutablePointer<Scalar>, _ s: Double, _ q: Double,
+                                    _ w: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ ch: Int, _ m: Int,
+                                    _ eps: Scalar) -> (scale: Scalar, shift: Scalar) {
     let mu = s / Double(m)
     let v = q - Double(m) * mu * mu
     let biased = Swift.max(v, 0) / Double(m)
@@ -60,37 +70,107 @@ public func batchnorm_backward(_ dx: UnsafeMutablePointer<Scalar>?, _ dw: Unsafe
     let m = n * l
     parallelChunks(c, costPerItem: m * 3) { cr in
         for ch in cr {
-            let mu = mean[ch], inv = invstd[ch]
             var sdy: Double = 0, sdyx: Double = 0
             for i in 0..<n { let (a, b) = vsumAndDot(dy + (i * c + ch) * l, x + (i * c + ch) * l, l); sdy += a; sdyx += b }
-            sdyx -= Double(mu) * sdy   // Σ dy·(x − μ)
-            sdyx *= Double(inv)        // Σ dy·x̂
-            dw?[ch] += Scalar(sdyx)
-            db?[ch] += Scalar(sdy)
-            guard let dx else { continue }
-            let k = w[ch] * inv
-            if training {
-                // d += k·(g − a − (x − μ)·b)  =  g·k + x·(−k·b) + k·(μ·b − a)
-                let a = Scalar(sdy / Double(m)), bcoef = Scalar(sdyx / Double(m)) * inv
-                let cg = k, cx = -k * bcoef, c0 = k * (mu * bcoef - a)
-                let vg = Lanes(repeating: cg), vx = Lanes(repeating: cx), v0 = Lanes(repeating: c0)
-                for i in 0..<n {
-                    let p = x + (i * c + ch) * l, g = dy + (i * c + ch) * l, d = dx + (i * c + ch) * l
-                    var j = 0
-                    if accumulate {
-                        while j + 16 <= l { storeLanes(loadLanes(d + j) + loadLanes(g + j) * vg + loadLanes(p + j) * vx + v0, d + j); j += 16 }
-                        while j < l { d[j] += g[j] * cg + p[j] * cx + c0; j += 1 }
-                    } else {
-                        while j + 16 <= l { storeLanes(loadLanes(g + j) * vg + loadLanes(p + j) * vx + v0, d + j); j += 16 }
-                        while j < l { d[j] = g[j] * cg + p[j] * cx + c0; j += 1 }
-                    }
-                }
+            batchnorm_backward_channel(dx, dw, db, dy, x, w, mean, invstd, ch, n, c, l, m, sdy, sdyx, sdy, sdyx,
+                                       training: training, accumulate: accumulate)
+        }
+    }
+}
+
+/// Channel `ch` of the backward pass from its sums: `sdy = Σdy`, `sdyx = Σdy·x` over the `m` values the statistics
+/// came from (every replica's, with synchronised batch norm) for dx; `localSdy`, `localSdyx` over this batch's values
+/// for dw and db (their gradients are summed across replicas afterwards, with every other gradient).
+@inline(__always)
+func batchnorm_backward_channel(_ dx: UnsafeMutablePointer<Scalar>?, _ dw: UnsafeMutablePointer<Scalar>?, _ db: UnsafeMutablePointer<Scalar>?,
+                                _ dy: UnsafePointer<Scalar>, _ x: UnsafePointer<Scalar>, _ w: UnsafePointer<Scalar>,
+                                _ mean: UnsafePointer<Scalar>, _ invstd: UnsafePointer<Scalar>, _ ch: Int, _ n: Int, _ c: Int,
+                                _ l: Int, _ m: Int, _ sdy: Double, _ sdyx: Double, _ localSdy: Double, _ localSdyx: Double,
+                                training: Bool, accumulate: Bool) {
+    let mu = mean[ch], inv = invstd[ch]
+    // Σ dy·x̂ = (Σ dy·x − μ Σ dy) · invstd
+    dw?[ch] += Scalar((localSdyx - Double(mu) * localSdy) * Double(inv))
+    db?[ch] += Scalar(localSdy)
+    guard let dx else { return }
+    let sdyxhat = (sdyx - Double(mu) * sdy) * Double(inv)
+    let k = w[ch] * inv
+    if training {
+        // d += k·(g − a − (x − μ)·b)  =  g·k + x·(−k·b) + k·(μ·b − a)
+        let a = Scalar(sdy / Double(m)), bcoef = Scalar(sdyxhat / Double(m)) * inv
+        let cg = k, cx = -k * bcoef, c0 = k * (mu * bcoef - a)
+        let vg = Lanes(repeating: cg), vx = Lanes(repeating: cx), v0 = Lanes(repeating: c0)
+        for i in 0..<n {
+            let p = x + (i * c + ch) * l, g = dy + (i * c + ch) * l, d = dx + (i * c + ch) * l
+            var j = 0
+            if accumulate {
+                while j + 16 <= l { storeLanes(loadLanes(d + j) + loadLanes(g + j) * vg + loadLanes(p + j) * vx + v0, d + j); j += 16 }
+                while j < l { d[j] += g[j] * cg + p[j] * cx + c0; j += 1 }
             } else {
-                for i in 0..<n {
-                    let g = dy + (i * c + ch) * l, d = dx + (i * c + ch) * l
-                    if accumulate { for j in 0..<l { d[j] += k * g[j] } } else { for j in 0..<l { d[j] = k * g[j] } }
-                }
+                while j + 16 <= l { storeLanes(loadLanes(g + j) * vg + loadLanes(p + j) * vx + v0, d + j); j += 16 }
+                while j < l { d[j] = g[j] * cg + p[j] * cx + c0; j += 1 }
             }
+        }
+    } else {
+        for i in 0..<n {
+            let g = dy + (i * c + ch) * l, d = dx + (i * c + ch) * l
+            if accumulate { for j in 0..<l { d[j] += k * g[j] } } else { for j in 0..<l { d[j] = k * g[j] } }
+        }
+    }
+}
+
+// MARK: - synchronised batch norm: statistics over every replica's batch
+//
+// Forward: batchnorm_sums_forward (Σx, Σx² per channel, this batch), the caller sums them across replicas, then
+// batchnorm_forward_from_sums normalises. Backward: batchnorm_sums_backward (Σdy, Σdy·x), summed across replicas, then
+// batchnorm_backward_from_sums. With one replica they give batchnorm_forward_train and batchnorm_backward's values.
+
+/// Per-channel `sums[ch] = Σx`, `sums[c + ch] = Σx²` of x [N x C x L] (`sums`: 2C).
+public func batchnorm_sums_forward(_ sums: UnsafeMutablePointer<Double>, _ x: UnsafePointer<Scalar>, _ n: Int, _ c: Int, _ l: Int) {
+    parallelChunks(c, costPerItem: n * l * 2) { cr in
+        for ch in cr {
+            var s: Double = 0, q: Double = 0
+            for i in 0..<n { let (a, b) = vsumAndSumOfSquares(x + (i * c + ch) * l, l); s += a; q += b }
+            sums[ch] = s; sums[c + ch] = q
+        }
+    }
+}
+
+/// Training forward from sums over `m` values (every replica's). x, y: [N x C x L]; saves mean, invstd, varUnbiased.
+public func batchnorm_forward_from_sums(_ y: UnsafeMutablePointer<Scalar>, _ mean: UnsafeMutablePointer<Scalar>,
+                                        _ invstd: UnsafeMutablePointer<Scalar>, _ varUnbiased: UnsafeMutablePointer<Scalar>,
+                                        _ sums: UnsafePointer<Double>, _ m: Int, _ x: UnsafePointer<Scalar>,
+                                        _ w: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ n: Int, _ c: Int, _ l: Int,
+                                        _ eps: Scalar) {
+    parallelChunks(c, costPerItem: n * l) { cr in
+        for ch in cr {
+            let (scale, shift) = batchnorm_statistics_from_sums(mean, invstd, varUnbiased, sums[ch], sums[c + ch], w, b, ch, m, eps)
+            for i in 0..<n { vaffine(y + (i * c + ch) * l, x + (i * c + ch) * l, l, scale, shift) }
+        }
+    }
+}
+
+/// Per-channel `sums[ch] = Σdy`, `sums[c + ch] = Σdy·x` (`sums`: 2C).
+public func batchnorm_sums_backward(_ sums: UnsafeMutablePointer<Double>, _ dy: UnsafePointer<Scalar>, _ x: UnsafePointer<Scalar>,
+                                    _ n: Int, _ c: Int, _ l: Int) {
+    parallelChunks(c, costPerItem: n * l * 2) { cr in
+        for ch in cr {
+            var s: Double = 0, q: Double = 0
+            for i in 0..<n { let (a, b) = vsumAndDot(dy + (i * c + ch) * l, x + (i * c + ch) * l, l); s += a; q += b }
+            sums[ch] = s; sums[c + ch] = q
+        }
+    }
+}
+
+/// Training backward from `global` sums over `m` values (for dx) and this batch's `local` sums (for dw, db).
+public func batchnorm_backward_from_sums(_ dx: UnsafeMutablePointer<Scalar>?, _ dw: UnsafeMutablePointer<Scalar>?,
+                                         _ db: UnsafeMutablePointer<Scalar>?, _ global: UnsafePointer<Double>,
+                                         _ local: UnsafePointer<Double>, _ m: Int, _ dy: UnsafePointer<Scalar>,
+                                         _ x: UnsafePointer<Scalar>, _ w: UnsafePointer<Scalar>, _ mean: UnsafePointer<Scalar>,
+                                         _ invstd: UnsafePointer<Scalar>, _ n: Int, _ c: Int, _ l: Int, accumulate: Bool = true) {
+    parallelChunks(c, costPerItem: n * l) { cr in
+        for ch in cr {
+            batchnorm_backward_channel(dx, dw, db, dy, x, w, mean, invstd, ch, n, c, l, m, global[ch], global[c + ch],
+                                       local[ch], local[c + ch], training: true, accumulate: accumulate)
         }
     }
 }

@@ -55,37 +55,6 @@ func conceptdBinary() throws -> String { try builtExecutable("conceptd", overrid
 /// `conceptd-testhost`: the real daemon with test seams (Tests/ConceptdTestHost).
 func conceptdTestHostBinary() throws -> String { try builtExecutable("conceptd-testhost", override: "CONCEPTD_TESTHOST_BINARY") }
 
-/// A built executable of this package: next to the test bundle in the build directory, or `$override`.
-func builtExecutable(_ name: String, override: String) throws -> String {
-    if let p = ProcessInfo.processInfo.environment[override], FileManager.default.isExecutableFile(atPath: p) {
-        return p
-    }
-    var candidates: [URL] = []
-    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    candidates.append(exe.deletingLastPathComponent())
-    candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
-    candidates.append(URL(fileURLWithPath: repoRoot + "/.build/release"))
-    for dir in candidates {
-        var d = dir
-        // The test binary may sit inside a bundle directory; walk up a few levels.
-        for _ in 0..<3 {
-            let p = d.appendingPathComponent(name).path
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-            d.deleteLastPathComponent()
-        }
-    }
-    throw TestFailure("\(name) not found next to the tests (\(exe.path)); build with --build-tests or set \(override)")
-}
-
-/// Searches PATH for a program.
-func which(_ name: String) -> String? {
-    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-        let p = "\(dir)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    return nil
-}
-
 /// An environment for configuration tests: nothing from the real process, cwd the given directory.
 func testEnvironment(_ dir: String, _ vars: [String: String] = [:]) -> ConfigEnvironment {
     ConfigEnvironment(variables: vars, workingDirectory: dir)

@@ -1,6 +1,7 @@
 import CBLAS
 import CCrypto
 import CFFmpeg
+import CMPI
 import CSystemd
 import Testing
 
@@ -41,5 +42,12 @@ import Testing
         // With no NOTIFY_SOCKET set, sd_notify returns 0 (nothing to do), never an error.
         unsetenv("NOTIFY_SOCKET")
         #expect(sd_notify(0, "STATUS=test") == 0)
+    }
+
+    @Test func openMPIReportsItsVersion() {
+        // Without a launcher no MPI call may start the library here; the version query works before MPI_Init.
+        var major: Int32 = 0, minor: Int32 = 0
+        #expect(MPI_Get_version(&major, &minor) == cmpi_success())
+        #expect(major >= 3)
     }
 }

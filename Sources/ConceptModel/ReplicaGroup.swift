@@ -1,0 +1,37 @@
+import Autograd
+import Collective
+import TensorKernels
+
+/// A `Communicator` seen as the `CrossReplica` of the data-parallel operations (synchronised batch norm, gathered
+/// rows). A failed collective inside the forward or backward pass fills its buffer with NaN, so the step cannot be
+/// applied, and is kept in `failure` for the learner to throw once the pass is over.
+public final class ReplicaGroup: CrossReplica {
+    /// The world the sums go through.
+    public let communicator: any Communicator
+    /// The first collective call that failed since the last `takeFailure()`.
+    public private(set) var failure: CollectiveError?
+
+    /// The replicas of `communicator`'s world.
+    public init(_ communicator: any Communicator) { self.communicator = communicator }
+
+    public var replica: Int { communicator.rank }
+    public var replicas: Int { communicator.size }
+
+    public func sum(_ values: UnsafeMutablePointer<Double>, count: Int) { reduce(values, count) }
+    public func sum(_ values: UnsafeMutablePointer<Scalar>, count: Int) { reduce(values, count) }
+
+    private func reduce<T: CollectiveValue & FloatingPoint>(_ values: UnsafeMutablePointer<T>, _ count: Int) {
+        do {
+            try communicator.allReduce(values, count: count, .sum)
+        } catch {
+            if failure == nil { failure = error }
+            values.update(repeating: .nan, count: count)
+        }
+    }
+
+    /// The recorded failure, cleared.
+    public func takeFailure() -> CollectiveError? {
+        defer { failure = nil }
+        return failure
+    }
+}
