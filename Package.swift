@@ -103,7 +103,7 @@ let package = Package(
         .target(name: "ConceptAPI", dependencies: ["ConceptReports"]),
         .target(name: "Service", dependencies: [
             "ConceptModel", "Autograd", "TensorKernels", "Learner", "LibAV", "Media", "SystemdSupport", "ConceptAPI",
-            "ConceptReports",
+            "ConceptReports", "Collective", "OpenMPI",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -12,8 +12,8 @@ public protocol CrossReplica: AnyObject {
     var replicas: Int { get }
     /// Sums `count` values element-wise across every replica, in place.
     func sum(_ values: UnsafeMutablePointer<Double>, count: Int)
-    /// Sums `count` values element-wise across every replica, in place.
-    func sum(_ values: UnsafeMutablePointer<Scalar>, count: Int)
+    /// Sums `count` tensor values element-wise across every replica, in place.
+    func sumScalars(_ values: UnsafeMutablePointer<Scalar>, count: Int)
 }
 
 extension Tensor {
@@ -29,14 +29,14 @@ extension Tensor {
             // Each replica holds the gradient of every gathered row: sum them, keep this replica's block.
             let g = TensorStorage(uninitializedCount: out.count)
             g.pointer.update(from: out.gradStorage!.pointer, count: out.count)
-            replicas.sum(g.pointer, count: out.count)
+            replicas.sumScalars(g.pointer, count: out.count)
             let d = x.gradPointer(), src = g.pointer + me * block
             for i in 0..<block { d[i] += src[i] }
         }
         // Zeros everywhere but this replica's block, summed: every replica's rows, exactly.
         out.storage.pointer.update(repeating: 0, count: out.count)
         (out.storage.pointer + me * block).update(from: storage.pointer, count: block)
-        replicas.sum(out.storage.pointer, count: out.count)
+        replicas.sumScalars(out.storage.pointer, count: out.count)
         return out
     }
 }

@@ -46,9 +46,12 @@ public enum API {
         public var probe: ProbeHeadline?
         /// Resident memory of the process in bytes.
         public var residentBytes: Int
+        /// The data-parallel job, when the daemon is rank 0 of one (nil: one process).
+        public var cluster: ClusterSummary?
 
         /// A value with every field given.
-        package init(version: String, startedAt: Date, uptimeSeconds: Double, state: String, model: ModelSummary, training: TrainingSummary, snapshot: SnapshotSummary, sources: SourceCounts, probe: ProbeHeadline? = nil, residentBytes: Int) {
+        package init(version: String, startedAt: Date, uptimeSeconds: Double, state: String, model: ModelSummary, training: TrainingSummary, snapshot: SnapshotSummary, sources: SourceCounts, probe: ProbeHeadline? = nil, residentBytes: Int, cluster: ClusterSummary? = nil) {
+            self.cluster = cluster
             self.version = version
             self.startedAt = startedAt
             self.uptimeSeconds = uptimeSeconds
@@ -59,6 +62,39 @@ public enum API {
             self.sources = sources
             self.probe = probe
             self.residentBytes = residentBytes
+        }
+    }
+
+    /// A data-parallel job (`/v1/status`'s `cluster`): its size and every rank as of rank 0's last step.
+    public struct ClusterSummary: Codable, Sendable, Equatable {
+        /// Ranks in the job.
+        public var worldSize: Int
+        /// Every rank, in rank order.
+        public var ranks: [RankSummary]
+        /// A value with every field given.
+        package init(worldSize: Int, ranks: [RankSummary]) { self.worldSize = worldSize; self.ranks = ranks }
+    }
+
+    /// One rank of a data-parallel job.
+    public struct RankSummary: Codable, Sendable, Equatable {
+        public var rank: Int
+        /// Steps applied (the same on every rank while the job is in step).
+        public var step: Int
+        public var clipsPerSecond: Double
+        public var sourcesLive: Int
+        public var sources: Int
+        /// Clips in the rank's replay buffer.
+        public var replayFill: Int
+        /// Seconds of the rank's last gradient all-reduce.
+        public var lastAllreduceSeconds: Double
+        /// Whether the rank had a batch's worth of clips (the job waits for every rank).
+        public var hasData: Bool
+        /// A value with every field given.
+        package init(rank: Int, step: Int, clipsPerSecond: Double, sourcesLive: Int, sources: Int, replayFill: Int,
+                     lastAllreduceSeconds: Double, hasData: Bool) {
+            self.rank = rank; self.step = step; self.clipsPerSecond = clipsPerSecond; self.sourcesLive = sourcesLive
+            self.sources = sources; self.replayFill = replayFill; self.lastAllreduceSeconds = lastAllreduceSeconds
+            self.hasData = hasData
         }
     }
 

@@ -48,7 +48,7 @@ public func localContrastLoss(_ A: Tensor, _ B: Tensor, valid: [UInt8], margin: 
     let group = replicas.flatMap { $0.replicas > 1 ? $0 : nil }
     let copies = group?.replicas ?? 1, offset = (group?.replica ?? 0) * n
     var validCount = Scalar(valid.reduce(0) { $0 + Int($1) })
-    if let group { group.sum(&validCount, count: 1) }
+    if let group { group.sumScalars(&validCount, count: 1) }
     let a = try A.normalized(axis: 2), b = try B.normalized(axis: 2)
     let bAll = try group.map { try b.gatheredRows(across: $0) } ?? b
     let nAll = n * copies

@@ -18,7 +18,7 @@ public final class ReplicaGroup: CrossReplica {
     public var replicas: Int { communicator.size }
 
     public func sum(_ values: UnsafeMutablePointer<Double>, count: Int) { reduce(values, count) }
-    public func sum(_ values: UnsafeMutablePointer<Scalar>, count: Int) { reduce(values, count) }
+    public func sumScalars(_ values: UnsafeMutablePointer<Scalar>, count: Int) { reduce(values, count) }
 
     private func reduce<T: CollectiveValue & FloatingPoint>(_ values: UnsafeMutablePointer<T>, _ count: Int) {
         do {

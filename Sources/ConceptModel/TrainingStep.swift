@@ -103,6 +103,8 @@ public final class ConceptLearner {
     public private(set) var synchronizesBatchNorm = true
     /// The world as the data-parallel operations see it; nil in a world of one.
     private var replicas: ReplicaGroup?
+    /// Wall-clock seconds of the last step's gradient all-reduce (0 in a world of one).
+    public private(set) var lastGradientAllReduceSeconds: Double = 0
 
     /// Trains in `communicator`'s world from now on (every rank must have the same weights: see the trainer's
     /// `synchronizeFromRoot`). `synchronizeBatchNorm` false keeps each rank's batch-norm statistics its own.
@@ -193,10 +195,9 @@ public final class ConceptLearner {
     /// Sinkhorn targets for `codes` (`N x K`, batch rows) with the queue's rows (`queue`, unit rows) re-scored against
     /// the `K` rows of `prototypes`. In a world of several ranks the score matrix is the global one: every rank's
     /// batch rows, plus the queue rows it owns (row `i` belongs to rank `i mod size`, the queues being identical).
-    func targets(codes: Tensor, queue: Tensor, prototypes: Tensor) throws -> Tensor {
+    func targets(codes: Tensor, queue: Tensor, prototypes: Tensor, world: any Communicator) throws -> Tensor {
         try GradMode.withNoGrad {
             let n = codes.shape[0], k = codes.shape[1]
-            let world = communicator
             var scores = codes.values
             var m = n
             if queue.shape[0] > 0 {
@@ -226,6 +227,9 @@ public final class ConceptLearner {
         guard frames.rank == 5, frames.shape[1] == 3 else { throw ModelError.invalidInput("frames must be N x 3 x (T+1) x H x W, got \(frames.shape)") }
         if training && n < 2 { throw ModelError.invalidInput("a training batch needs at least 2 clips, got \(n)") }
         var o = ForwardOutputs()
+        // Only a training pass spans the ranks: an evaluation pass (probe, live statistics) runs on one rank alone.
+        let world: any Communicator = training ? communicator : SingleProcess()
+        let replicas = training ? self.replicas : nil
         // The reversed difference view only serves InfoNCE's extra negative, so it is left out of evaluation passes.
         let reversed = c.nceReverse && c.nce > 0 && training
         let x = try Self.views(frames: frames, staticIndex: staticIndex, difference: c.difference, staticView: c.staticView,
@@ -252,12 +256,12 @@ public final class ConceptLearner {
         let queueVs = o.zSplit == nil ? queueV : try queueV.slice(axis: 1, 0..<width)
         let queueVd = o.zSplit == nil ? queueV : try queueV.slice(axis: 1, width..<(2 * width))
         let pv = model.prototypes[.v]!
-        o.targets["s"] = try targets(codes: qs, queue: queues[.s]!.rows, prototypes: model.prototypes[.s]!)
-        o.targets["d"] = try targets(codes: qd, queue: queues[.d]!.rows, prototypes: model.prototypes[.d]!)
+        o.targets["s"] = try targets(codes: qs, queue: queues[.s]!.rows, prototypes: model.prototypes[.s]!, world: world)
+        o.targets["d"] = try targets(codes: qd, queue: queues[.d]!.rows, prototypes: model.prototypes[.d]!, world: world)
         o.targets["vs"] = try targets(codes: GradMode.withNoGrad { qvs.detached() }, queue: queueVs,
-                                      prototypes: GradMode.withNoGrad { try pv.detached().slice(axis: 0, 0..<c.ks) })
+                                      prototypes: GradMode.withNoGrad { try pv.detached().slice(axis: 0, 0..<c.ks) }, world: world)
         o.targets["vd"] = try targets(codes: GradMode.withNoGrad { qvd.detached() }, queue: queueVd,
-                                      prototypes: GradMode.withNoGrad { try pv.detached().slice(axis: 0, c.ks..<(c.ks + c.kd)) })
+                                      prototypes: GradMode.withNoGrad { try pv.detached().slice(axis: 0, c.ks..<(c.ks + c.kd)) }, world: world)
 
         let aln = try swappedPredictionLoss(qs, qvs, targetA: o.targets["s"]!, targetB: o.targets["vs"]!, tau: c.tau)
             .add(swappedPredictionLoss(qd, qvd, targetA: o.targets["d"]!, targetB: o.targets["vd"]!, tau: c.tau))
@@ -346,7 +350,10 @@ public final class ConceptLearner {
         if let failure = replicas?.takeFailure() { restoreBatchNorms(); throw failure }
         if world.size > 1 {
             // The mean of the ranks' gradients, identical on every rank (one in-place all-reduce of the flat buffer).
+            let start = ContinuousClock.now
             try world.allReduce(params.grads.pointer, count: params.count, .sum)
+            let d = ContinuousClock.now - start
+            lastGradientAllReduceSeconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
             vaffine(params.grads.pointer, params.grads.pointer, params.count, 1 / Scalar(world.size), 0)
         }
         let norm = params.gradientNorm

@@ -1,3 +1,4 @@
+import Collective
 import ConceptModel
 import Foundation
 import Logging
@@ -20,6 +21,39 @@ public struct TrainingSnapshot: Sendable {
     public var lastSnapshotError: String?
     /// When the last snapshot was written by this process (nil: none yet, or it came from an earlier run).
     public var lastSnapshotTime: Date?
+    /// In a data-parallel job, every rank's numbers as of the last step (rank order); empty in one process.
+    public var ranks: [RankStatus] = []
+}
+
+/// One rank's numbers in a data-parallel job, shared with every rank at each iteration of the loop.
+public struct RankStatus: Sendable, Equatable {
+    public var rank: Int
+    public var step: Int
+    public var clipsPerSecond: Double
+    public var liveSources: Int
+    public var sources: Int
+    public var replayFill: Int
+    /// Seconds of this rank's last gradient all-reduce.
+    public var lastAllReduceSeconds: Double
+    /// Whether the rank had a batch's worth of clips.
+    public var hasData: Bool
+}
+
+/// How a training loop takes part in a data-parallel job.
+public struct ClusterSettings: Sendable {
+    /// The world (every rank runs one loop).
+    public var communicator: any Communicator
+    /// Every this many steps the ranks compare parameter checksums; a mismatch ends the job.
+    public var checksumEvery: Int
+    /// This rank's live and configured sources, for the per-rank status.
+    public var sourceCounts: @Sendable () -> (live: Int, total: Int)
+
+    /// Settings for `communicator`'s world.
+    public init(communicator: any Communicator, checksumEvery: Int, sourceCounts: @escaping @Sendable () -> (live: Int, total: Int)) {
+        self.communicator = communicator
+        self.checksumEvery = Swift.max(1, checksumEvery)
+        self.sourceCounts = sourceCounts
+    }
 }
 
 /// The result of an on-demand snapshot.
@@ -71,6 +105,11 @@ public final class TrainingLoop: @unchecked Sendable {
     private let maxSteps: Int?
     /// A fault for the daemon's process tests: the loop blocks after this many steps, as a hung trainer would.
     private let stallAfterSteps: Int?
+    /// The data-parallel job this loop steps in (nil: one process).
+    private let cluster: ClusterSettings?
+    /// Whether this loop writes snapshots (one process, or rank 0 of a job).
+    private var writesSnapshots: Bool { cluster.map { $0.communicator.isRoot } ?? true }
+    private let fatal = Mutex<String?>(nil)
 
     /// A loop over `trainer` fed by `replay`, writing snapshots every `snapshotEverySteps` steps or
     /// `snapshotEverySeconds` seconds (whichever comes first; nil: not by that measure), telling `observer` how it
@@ -78,7 +117,9 @@ public final class TrainingLoop: @unchecked Sendable {
     /// per-source ingest records a snapshot stores. `stallAfterSteps` injects a hung trainer (tests only).
     public init(trainer: Trainer, replay: ReplayBuffer, snapshotEverySteps: Int?, snapshotEverySeconds: Double?,
                 observer: (any TrainingObserver)?, statistics: LiveStatistics? = nil, logger: Logger, maxSteps: Int?,
-                stallAfterSteps: Int? = nil, sourceProgress: @escaping @Sendable () -> [String: String]) {
+                stallAfterSteps: Int? = nil, cluster: ClusterSettings? = nil,
+                sourceProgress: @escaping @Sendable () -> [String: String]) {
+        self.cluster = cluster
         self.trainer = trainer
         self.replay = replay
         self.watchdog = observer
@@ -107,6 +148,9 @@ public final class TrainingLoop: @unchecked Sendable {
 
     /// Whether ``requestStop()`` was called.
     public var isStopping: Bool { stopRequested.withLock { $0 } }
+
+    /// Why the loop ended a data-parallel job (the ranks lost each other, or their weights drifted apart); nil otherwise.
+    public var fatalError: String? { fatal.withLock { $0 } }
 
     /// Set when the final snapshot at the end of ``run()`` failed.
     public var finalSnapshotFailure: FinalSnapshotFailure? { finalFailure.withLock { $0 } }
@@ -149,28 +193,85 @@ public final class TrainingLoop: @unchecked Sendable {
         }
     }
 
+    /// What the loop does next. In a data-parallel job every rank proposes one and the world takes the highest, so
+    /// that the ranks step, wait and stop together.
+    enum Decision: Int, Comparable {
+        case step = 0, waitForData, maxSteps, stop
+        static func < (a: Decision, b: Decision) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// This rank's proposal (waits up to a second for a batch's worth of clips).
+    private func localDecision() -> Decision {
+        if stopRequested.withLock({ $0 }) { return .stop }
+        if let maxSteps, trainer.state.step >= maxSteps { return .maxSteps }
+        return replay.wait(forAtLeast: trainer.batchSize, timeout: 1) ? .step : .waitForData
+    }
+
+    /// The world's decision: every rank's proposal and numbers gathered (rank 0 reports them), the highest taken.
+    private func agree(_ proposal: Decision, _ cluster: ClusterSettings) throws -> Decision {
+        let world = cluster.communicator
+        let counts = cluster.sourceCounts()
+        let mine: [Double] = [Double(proposal.rawValue), Double(trainer.state.step), report.withLock { $0.clipsPerSecond },
+                              Double(counts.live), Double(counts.total), Double(replay.count),
+                              trainer.learner.lastGradientAllReduceSeconds]
+        let all = try world.allGather(mine)
+        guard all.count == mine.count * world.size else {
+            throw TrainerError.cluster("rank \(world.rank) gathered \(all.count) status values from \(world.size) ranks")
+        }
+        var decision = Decision.step
+        var ranks: [RankStatus] = []
+        for r in 0..<world.size {
+            let v = all[(r * mine.count)..<((r + 1) * mine.count)].map { $0 }
+            let proposed = Decision(rawValue: Int(v[0])) ?? .stop
+            decision = Swift.max(decision, proposed)
+            ranks.append(RankStatus(rank: r, step: Int(v[1]), clipsPerSecond: v[2], liveSources: Int(v[3]), sources: Int(v[4]),
+                                    replayFill: Int(v[5]), lastAllReduceSeconds: v[6], hasData: proposed != .waitForData))
+        }
+        report.withLock { $0.ranks = ranks }
+        return decision
+    }
+
+    /// Ends a data-parallel job on this rank: logged as critical, kept for the daemon's exit status.
+    private func endJob(_ reason: String) {
+        logger.critical("\(reason)")
+        fatal.withLock { $0 = $0 ?? reason }
+        stopRequested.withLock { $0 = true }
+    }
+
     /// Runs until stopped (blocking; call on a dedicated thread).
     public func run() {
         var lastTime = Self.now(), clipsSince = 0
-        while !stopRequested.withLock({ $0 }) {
+        loop: while true {
             runJobs()
-            if let maxSteps, trainer.state.step >= maxSteps {
-                watchdog?.idle(reason: "max_steps reached")
-                if snapshotRequested.withLock({ v in defer { v = false }; return v }) { writeSnapshot() }
-                Thread.sleep(forTimeInterval: 0.2)
-                continue
-            }
+            if cluster == nil, stopRequested.withLock({ $0 }) { break }
             if let stall = stallAfterSteps, trainer.state.step >= stall {
                 logger.warning("injected fault: trainer stalls at step \(trainer.state.step)")
                 while !stopRequested.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.1) }
                 break
             }
-            guard replay.wait(forAtLeast: trainer.batchSize, timeout: 1) else {
+            var decision = localDecision()
+            if let cluster {
+                do { decision = try agree(decision, cluster) } catch {
+                    endJob("cluster: rank \(cluster.communicator.rank) lost the other ranks at step \(trainer.state.step): \(error)")
+                    break loop
+                }
+            }
+            switch decision {
+            case .stop:
+                break loop
+            case .maxSteps:
+                watchdog?.idle(reason: "max_steps reached")
+                if snapshotRequested.withLock({ v in defer { v = false }; return v }) { writeSnapshot() }
+                Thread.sleep(forTimeInterval: 0.2)
+                continue loop
+            case .waitForData:
                 watchdog?.idle(reason: "waiting for clips")
                 report.withLock { $0.waitingForData = true; $0.replayFill = replay.count }
                 if snapshotRequested.withLock({ v in defer { v = false }; return v }) { writeSnapshot() }
                 inspectSources()
-                continue
+                continue loop
+            case .step:
+                break
             }
             watchdog?.busy()
             do {
@@ -186,6 +287,9 @@ public final class TrainingLoop: @unchecked Sendable {
                     logger.error("too many non-finite steps in a row: rolled back", metadata: ["snapshot": "\(dir?.path ?? "none")"])
                 case .waitingForData:
                     continue
+                }
+                if let cluster, case .stepped = event, state.step % cluster.checksumEvery == 0 {
+                    try trainer.verifyParametersAgree()
                 }
                 watchdog?.progressed(to: UInt64(state.step + state.skippedSteps))
                 do { try statistics?.record(event, trainer: trainer, clipsPerSecond: report.withLock { $0.clipsPerSecond }) }
@@ -203,14 +307,21 @@ public final class TrainingLoop: @unchecked Sendable {
                     $0.queueFill = trainer.learner.queues[.v]?.count ?? 0
                 }
                 let asked = snapshotRequested.withLock { v in defer { v = false }; return v }
-                if asked || schedule.isDue(step: state.step, now: now) { writeSnapshot() }
+                if writesSnapshots, asked || schedule.isDue(step: state.step, now: now) { writeSnapshot() }
             } catch {
+                if let cluster {
+                    // A rank that cannot step would leave the others waiting in the next collective call: end the job.
+                    endJob("cluster: rank \(cluster.communicator.rank) cannot go on at step \(trainer.state.step): \(error)")
+                    break loop
+                }
                 logger.error("training step failed: \(error)")
                 Thread.sleep(forTimeInterval: 1)
             }
         }
         let lastGood = trainer.lastSnapshot?.manifest.step
-        if trainer.state.step > (lastGood ?? -1) || snapshotRequested.withLock({ $0 }) {
+        if !writesSnapshots {
+            finishSnapshotWaiters(.failed(step: trainer.state.step, reason: "only rank 0 writes snapshots"))
+        } else if trainer.state.step > (lastGood ?? -1) || snapshotRequested.withLock({ $0 }) {
             if case .failed(let step, let reason) = writeSnapshot() {
                 finalFailure.withLock { $0 = FinalSnapshotFailure(step: step, lastSnapshotStep: lastGood, reason: reason) }
             }

@@ -111,11 +111,15 @@ struct ConfigBuilder {
         let probe = root.table("probe").flatMap { readProbe($0) }
         let api = readAPI(root.table("api") ?? .empty(path: "api", log: log))
         let logging = readLogging(root.table("logging") ?? .empty(path: "logging", log: log))
+        let cluster = root.table("cluster").flatMap { readCluster($0) }
+        checkOwnership(sources, sourceTables ?? [], cluster: cluster)
         root.rejectUnknownKeys()
 
-        return DaemonConfig(file: nil, stateDirectory: stateDirectory, preset: preset, method: method,
-                            pinnedKeys: pinned.keys + training.pinned, model: model, training: training.settings,
-                            sources: sources, snapshots: snapshots, probe: probe, api: api, logging: logging)
+        var config = DaemonConfig(file: nil, stateDirectory: stateDirectory, preset: preset, method: method,
+                                  pinnedKeys: pinned.keys + training.pinned, model: model, training: training.settings,
+                                  sources: sources, snapshots: snapshots, probe: probe, api: api, logging: logging)
+        config.cluster = cluster
+        return config
     }
 
     // MARK: paths
@@ -271,6 +275,7 @@ struct ConfigBuilder {
 
         var s = SourceConfig(name: name ?? "", uri: uri ?? "")
         if let v = t.bool("enabled") { s.enabled = v }
+        if let v = t.int("rank", min: 0, max: 65535) { s.rank = v }
         if let v = t.stringTable("options") { s.options = v }
         if let v = t.double("fps", above: 0, max: 1000) { s.fps = v }
         if let v = t.int("stride", min: 1, max: 100_000) { s.stride = v }
@@ -385,6 +390,45 @@ struct ConfigBuilder {
             } else {
                 first[name] = t.path
             }
+        }
+    }
+
+    // MARK: [cluster]
+
+    func readCluster(_ t: TableReader) -> ClusterConfig? {
+        defer { t.rejectUnknownKeys() }
+        t.require("ranks", "the number of processes mpirun starts (-np)")
+        guard let ranks = t.int("ranks", min: 1, max: 65536) else { return nil }
+        var c = ClusterConfig(ranks: ranks)
+        if let v = t.bool("sync_batchnorm") { c.syncBatchNorm = v }
+        if let v = t.int("checksum_every", min: 1, max: 1_000_000) { c.checksumEvery = v }
+        return c
+    }
+
+    /// Every source's rank exists, every rank has an enabled source, and no input is ingested by two ranks.
+    func checkOwnership(_ sources: [SourceConfig], _ tables: [TableReader], cluster: ClusterConfig?) {
+        let ranks = cluster?.ranks ?? 1
+        for (source, t) in zip(sources, tables) where source.rank >= ranks {
+            t.problem("rank", cluster == nil
+                ? "rank \(source.rank) needs a [cluster] section with ranks > \(source.rank)"
+                : "rank \(source.rank) is not in the cluster's ranks 0..<\(ranks)")
+        }
+        guard let cluster else { return }
+        var owner: [String: (rank: Int, name: String)] = [:]
+        for (source, t) in zip(sources, tables) where source.enabled && !source.uri.isEmpty {
+            if let first = owner[source.uri], first.rank != source.rank {
+                t.problem("uri", "\(source.redactedURI) is ingested by rank \(first.rank) (source '\(first.name)') and rank "
+                    + "\(source.rank): give each input to one rank")
+            } else if owner[source.uri] == nil {
+                owner[source.uri] = (source.rank, source.name)
+            }
+        }
+        guard !sources.isEmpty else { return }
+        let idle = (0..<cluster.ranks).filter { r in !sources.contains { $0.enabled && $0.rank == r } }
+        if !idle.isEmpty {
+            log.add(("cluster" as ConfigKeyPath).appending("ranks"), "rank\(idle.count == 1 ? "" : "s") "
+                + "\(idle.map(String.init).joined(separator: ", ")) \(idle.count == 1 ? "has" : "have") no enabled source: "
+                + "every rank must ingest data (set rank = N in a [[source]])")
         }
     }
 

@@ -32,9 +32,13 @@ public struct DaemonConfig: Sendable, Equatable {
     public var api: APISettings
     /// Log level and destination.
     public var logging: LoggingSettings
+    /// The data-parallel job (`[cluster]`), if this configuration is for one; nil: one process.
+    public var cluster: ClusterConfig? = nil
 
     /// The sources that are enabled.
     public var enabledSources: [SourceConfig] { sources.filter(\.enabled) }
+    /// The enabled sources rank `rank` ingests (every enabled source in one process).
+    public func enabledSources(rank: Int) -> [SourceConfig] { enabledSources.filter { $0.rank == rank } }
     /// Frames in each clip the sources must deliver: the model's `frames + 1`.
     public var clipFrames: Int { model.frames + 1 }
 }
@@ -123,6 +127,8 @@ public struct SourceConfig: Sendable, Equatable {
     public var password: Secret? = nil
     /// The credential's name, if the password came from one (safe to log).
     public var passwordCredential: String? = nil
+    /// The rank of a data-parallel job that ingests it (`rank`, 0 by default).
+    public var rank: Int = 0
 
     /// A source with a name and URI and defaults for the rest.
     public init(name: String, uri: String) {
@@ -267,4 +273,18 @@ public struct LoggingSettings: Sendable, Equatable {
 
     /// The defaults: info, auto.
     public init() {}
+}
+
+/// `[cluster]`: one model trained by several processes (`mpirun -np ranks conceptd ...`), each ingesting its own
+/// sources. Rank 0 keeps the snapshots, runs the probe and serves the API for the whole job.
+public struct ClusterConfig: Sendable, Equatable {
+    /// The number of processes the job is launched with; every one must own at least one enabled source.
+    public var ranks: Int
+    /// Whether batch norm in training uses every rank's batch (the statistics of one large batch).
+    public var syncBatchNorm: Bool = true
+    /// Every this many steps the ranks compare checksums of their parameters; a mismatch ends the job.
+    public var checksumEvery: Int = 100
+
+    /// A job of `ranks` processes with the defaults.
+    public init(ranks: Int) { self.ranks = ranks }
 }

@@ -27,7 +27,12 @@ extension Daemon: APIBackend {
                                           error: t.lastSnapshotError),
             sources: API.SourceCounts(total: stats.count, live: stats.filter { $0.state == .live }.count),
             probe: probeHeadline(),
-            residentBytes: DaemonMetrics.residentBytes())
+            residentBytes: DaemonMetrics.residentBytes(),
+            cluster: t.ranks.isEmpty ? nil : API.ClusterSummary(worldSize: t.ranks.count, ranks: t.ranks.map {
+                API.RankSummary(rank: $0.rank, step: $0.step, clipsPerSecond: $0.clipsPerSecond, sourcesLive: $0.liveSources,
+                                sources: $0.sources, replayFill: $0.replayFill, lastAllreduceSeconds: $0.lastAllReduceSeconds,
+                                hasData: $0.hasData)
+            }))
     }
 
     func trainingSummary(_ t: TrainingSnapshot, _ cfg: DaemonConfig) -> API.TrainingSummary {

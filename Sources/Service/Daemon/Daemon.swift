@@ -1,3 +1,4 @@
+import Collective
 import ConceptModel
 import Foundation
 import Learner
@@ -31,15 +32,35 @@ public final class Daemon: Sendable {
     let startedAt = Date()
     /// The API's bound URL once it listens (READY waits for it).
     let apiListening = OnceValue<String>()
+    /// The data-parallel world this process trains in (a world of one without `mpirun`).
+    public let communicator: any Communicator
+    /// Whether this process keeps snapshots, runs the probe and serves the API: one process, or rank 0 of a job.
+    public var isFace: Bool { communicator.isRoot }
 
     /// Loads the newest good snapshot (or starts fresh) and prepares every part; nothing runs yet. Throws
     /// ``DaemonError`` (`.unusableDirectory`) when the state, snapshot or ingest-record directory cannot be created,
     /// listed or written by this user: it never starts a fresh model it could not save.
     /// `seams` are for tests only (see ``DaemonSeams``).
+    ///
+    /// In a data-parallel job (`communicator` of several ranks, `[cluster]` in the file) rank 0 loads the snapshot and
+    /// every other rank takes its state over MPI; each rank ingests only its own sources. Throws ``DaemonError``
+    /// (`.cluster`) when the job's size and the file's `[cluster] ranks` differ.
     public init(config: DaemonConfig, configPath: String, logger: Logger, environment: [String: String],
+                communicator: any Communicator = SingleProcess(),
                 metrics: DaemonMetrics = DaemonMetrics(), seams: DaemonSeams = DaemonSeams()) throws {
+        let ranks = config.cluster?.ranks ?? 1
+        guard ranks == communicator.size else {
+            throw DaemonError(.cluster, communicator.size == 1
+                ? "\(configPath) is for a cluster of \(ranks) ranks: start it with mpirun -np \(ranks) (see conceptd-cluster.service)"
+                : config.cluster == nil
+                    ? "mpirun started \(communicator.size) ranks but \(configPath) has no [cluster] section"
+                    : "mpirun started \(communicator.size) ranks but \(configPath) says [cluster] ranks = \(ranks)")
+        }
+        self.communicator = communicator
         try DirectoryAccess.prepare(config.stateDirectory, role: "state directory")
-        try DirectoryAccess.prepare(config.snapshots.directory, role: "snapshot directory", generations: true)
+        if communicator.isRoot {
+            try DirectoryAccess.prepare(config.snapshots.directory, role: "snapshot directory", generations: true)
+        }
         if config.sources.contains(where: { $0.kind == .folder }) {
             try DirectoryAccess.prepare((config.stateDirectory as NSString).appendingPathComponent("ingest"),
                                         role: "ingest-record directory")
@@ -61,25 +82,42 @@ public final class Daemon: Sendable {
         logger.info("method \(config.method)", metadata: ["options": "\(config.model.optionSummary)",
                                                          "lr_schedule": "\(config.training.schedule)"])
         let trainer = try Trainer(config: config.model, batchSize: config.training.batchSize,
-                                  warmupSteps: config.training.warmupSteps, seed: seed, store: store,
+                                  warmupSteps: config.training.warmupSteps, seed: seed, store: communicator.isRoot ? store : nil,
                                   schedule: config.training.schedule)
-        let (loaded, skipped) = try trainer.resume()
-        for reason in skipped { logger.warning("skipped a damaged snapshot: \(reason)") }
-        if let loaded {
-            logger.info("resumed", metadata: ["step": "\(loaded.manifest.step)", "snapshot": "\(loaded.directory.path)"])
-        } else {
-            logger.info("no snapshot: starting a fresh model", metadata: ["seed": "\(seed)"])
+        if communicator.isRoot {
+            let (loaded, skipped) = try trainer.resume()
+            for reason in skipped { logger.warning("skipped a damaged snapshot: \(reason)") }
+            if let loaded {
+                logger.info("resumed", metadata: ["step": "\(loaded.manifest.step)", "snapshot": "\(loaded.directory.path)"])
+            } else {
+                logger.info("no snapshot: starting a fresh model", metadata: ["seed": "\(seed)"])
+            }
+        }
+        if communicator.size > 1, let settings = config.cluster {
+            trainer.join(communicator, synchronizeBatchNorm: settings.syncBatchNorm)
+            do { try trainer.synchronizeFromRoot() } catch {
+                throw DaemonError(.cluster, "rank \(communicator.rank) could not take rank 0's state: \(error)")
+            }
+            logger.info("cluster: in step with rank 0", metadata: [
+                "rank": "\(communicator.rank)", "ranks": "\(communicator.size)", "step": "\(trainer.state.step)",
+                "parameters": "\(trainer.parameterChecksum.prefix(16))", "sync_batchnorm": "\(settings.syncBatchNorm)",
+            ])
         }
         statistics = try LiveStatistics(config: config.model)
-        probe = config.probe.map { ProbeRunner(settings: $0, config: config, seed: seed, logger: logger) }
+        probe = communicator.isRoot ? config.probe.map { ProbeRunner(settings: $0, config: config, seed: seed, logger: logger) } : nil
         replay = ReplayBuffer(capacity: config.training.replaySize,
                               policy: config.training.replayPolicy, seed: seed)
         let ingest = MediaIngest(queueCapacity: Swift.max(8, config.training.batchSize * 2))
         self.ingest = ingest
+        let cluster = communicator.size == 1 ? nil
+            : ClusterSettings(communicator: communicator, checksumEvery: config.cluster?.checksumEvery ?? 100) {
+                let stats = ingest.statistics()
+                return (stats.filter { $0.state == .live }.count, stats.count)
+            }
         loop = TrainingLoop(trainer: trainer, replay: replay, snapshotEverySteps: config.snapshots.everySteps,
                             snapshotEverySeconds: config.snapshots.everySeconds, observer: watchdog,
                             statistics: statistics, logger: logger, maxSteps: config.training.maxSteps,
-                            stallAfterSteps: seams.stallAfterSteps) {
+                            stallAfterSteps: seams.stallAfterSteps, cluster: cluster) {
             var progress: [String: String] = [:]
             for (name, ledger) in ingest.ledgers() {
                 if let data = try? ledger.jsonData(), let text = String(data: data, encoding: .utf8) { progress[name] = text }
@@ -87,8 +125,9 @@ public final class Daemon: Sendable {
             return progress
         }
         let progress = trainer.state.sourceProgress
-        for source in config.enabledSources { try addSource(source, config: config, progress: progress) }
+        for source in config.enabledSources(rank: communicator.rank) { try addSource(source, config: config, progress: progress) }
     }
+
 
     func addSource(_ source: SourceConfig, config: DaemonConfig, progress: [String: String]) throws {
         let options = source.mediaOptions(config: config, ledger: IngestLedger.fromProgress(progress[source.name]), logger: logger)
@@ -115,10 +154,18 @@ public final class Daemon: Sendable {
         hup.resume()
         defer { hup.cancel() }
         let settings = current.withLock { $0.api }
-        let api = APIServer.application(backend: self, listen: settings.listen, token: settings.token?.value,
-                                        logger: logger) { [self] url in
-            logger.info("API listening", metadata: ["url": "\(url)", "dashboard": "\(url)/", "auth": "\(settings.token == nil ? "none (loopback)" : "bearer token from \(settings.tokenSource ?? "config")")"])
-            apiListening.set(url)
+        // Rank 0 is the face of a data-parallel job: the only one with an API (and a probe, and snapshots).
+        var face: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if isFace {
+            let api = APIServer.application(backend: self, listen: settings.listen, token: settings.token?.value,
+                                            logger: logger) { [self] url in
+                logger.info("API listening", metadata: ["url": "\(url)", "dashboard": "\(url)/", "auth": "\(settings.token == nil ? "none (loopback)" : "bearer token from \(settings.tokenSource ?? "config")")"])
+                apiListening.set(url)
+            }
+            face.append(.init(service: APIService(app: api, listen: settings.listen),
+                              successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+        } else {
+            apiListening.set("rank \(communicator.rank): no API (rank 0 serves the cluster's)")
         }
         // Graceful shutdown runs in reverse order: the status service first (it stops the trainer after its current
         // step and sends STOPPING), then the probe, the API, the trainer (final snapshot), ingest.
@@ -126,14 +173,19 @@ public final class Daemon: Sendable {
             services: [
                 .init(service: IngestService(daemon: self), successTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: TrainerService(loop: loop), successTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: APIService(app: api, listen: settings.listen),
-                      successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-            ] + (probe.map { [.init(service: ProbeService(runner: $0, loop: loop, logger: logger), successTerminationBehavior: .ignore)] } ?? [])
+            ] + face
+              + (probe.map { [.init(service: ProbeService(runner: $0, loop: loop, logger: logger), successTerminationBehavior: .ignore)] } ?? [])
               + [.init(service: StatusService(daemon: self), successTerminationBehavior: .ignore)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            // mpirun cannot forward SIGTERM (it ends the job itself) but forwards SIGUSR2: a rank of a job stops
+            // gracefully on either (conceptd-cluster.service stops the job with KillSignal=SIGUSR2).
+            gracefulShutdownSignals: communicator.size > 1 ? [.sigterm, .sigint, .sigusr2] : [.sigterm, .sigint],
             logger: logger))
         try await group.run()
         let step = loop.status.step
+        if let reason = loop.fatalError {
+            _ = try? notifier.send(.status("stopped: \(reason)"))
+            throw DaemonError(.cluster, reason)
+        }
         if let failure = loop.finalSnapshotFailure {
             let since = failure.lastSnapshotStep.map { "the last snapshot (step \($0))" } ?? "the start (there is no snapshot)"
             let message = "the final snapshot at step \(failure.step) failed: \(failure.stepsLost) steps since \(since) are lost: \(failure.reason)"

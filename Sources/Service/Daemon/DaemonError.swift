@@ -10,6 +10,9 @@ public struct DaemonError: Error, CustomStringConvertible, Sendable {
         /// The final snapshot at shutdown could not be written; the steps since the last good one are lost. Exit
         /// status 75 (`EX_TEMPFAIL`).
         public static let finalSnapshotFailed = Code("finalSnapshotFailed")
+        /// A data-parallel job cannot run or go on: it was launched with another number of ranks than `[cluster]`
+        /// says, a rank was lost, or the ranks' weights drifted apart. Exit status 76 (`EX_PROTOCOL`).
+        public static let cluster = Code("cluster")
         public var description: String { name }
     }
 
@@ -32,9 +35,16 @@ public struct DaemonError: Error, CustomStringConvertible, Sendable {
     /// `EX_TEMPFAIL` (sysexits.h): the final snapshot failed; trying again later (more disk) may succeed.
     public static let tempFailStatus: Int32 = 75
 
+    /// `EX_PROTOCOL` (sysexits.h): the ranks of a data-parallel job are not in step.
+    public static let protocolStatus: Int32 = 76
+
     /// The process exit status for this error.
     public var exitStatus: Int32 {
-        code == .unusableDirectory ? Self.cantCreateStatus : Self.tempFailStatus
+        switch code {
+        case .unusableDirectory: Self.cantCreateStatus
+        case .cluster: Self.protocolStatus
+        default: Self.tempFailStatus
+        }
     }
 
     public var description: String { message + (cause.map { " (\($0))" } ?? "") }

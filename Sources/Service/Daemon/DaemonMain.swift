@@ -1,6 +1,8 @@
+import Collective
 import Foundation
 import Logging
 import LibAV
+import OpenMPI
 import TensorKernels
 
 extension DaemonConfig {
@@ -25,14 +27,27 @@ public enum DaemonMain {
                            seams: DaemonSeams = DaemonSeams()) async -> Int32 {
         guard let cfg = DaemonConfig.load(file: configPath, reportingTo: .standardError) else { return ConfigError.exitStatus }
         LogDestination.bootstrap(cfg.logging, environment: environment)
-        let logger = Logger(label: "conceptd")
+        var logger = Logger(label: "conceptd")
+        // Started by mpirun: one rank of a data-parallel job (Open MPI's world); otherwise a world of one.
+        let communicator: any Communicator
+        let mpi = MPICommunicator.launchedByMPI(environment: environment)
+        if mpi {
+            do { communicator = try MPICommunicator.world() } catch {
+                logger.critical("cannot join the MPI job: \(error)")
+                return DaemonError.protocolStatus
+            }
+            logger[metadataKey: "rank"] = "\(communicator.rank)"
+        } else {
+            communicator = SingleProcess()
+        }
         // libav's own lines (decode errors, RTSP replies) as records with the source's name, rate-limited.
         MediaLibrary.routeLibavLogs(to: Logger(label: "conceptd.libav"), level: cfg.logging.level.libavLevel)
         logger.info("configuration loaded: \(cfg.summary)", metadata: ["config": "\(configPath)"])
         ComputeThreads.configure(cfg.training.threads)
         let daemon: Daemon
         do {
-            daemon = try Daemon(config: cfg, configPath: configPath, logger: logger, environment: environment, seams: seams)
+            daemon = try Daemon(config: cfg, configPath: configPath, logger: logger, environment: environment,
+                                communicator: communicator, seams: seams)
         } catch let error as DaemonError {
             logger.critical("cannot start: \(error)")
             return error.exitStatus
@@ -42,8 +57,12 @@ public enum DaemonMain {
         }
         do {
             try await daemon.run()
+            // Every rank stopped at the same step (the loop decides together): MPI ends cleanly.
+            if mpi { MPICommunicator.finalize() }
             return 0
         } catch let error as DaemonError {
+            // A job that is out of step ends without MPI_Finalize: mpirun then stops every other rank.
+            if mpi, error.code != .cluster { MPICommunicator.finalize() }
             return error.exitStatus
         } catch {
             logger.critical("stopped on an error: \(error)")
