@@ -41,6 +41,57 @@ struct CheckConfigCommandTests {
         #expect(!(r.stdout + r.stderr).contains("hunter2"))
     }
 
+    @Test("a cluster file: a rank without sources, an input on two ranks, and ranks outside the cluster are rejected")
+    func clusterOwnership() throws {
+        let bin = try conceptdBinary()
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let bad = try dir.file("cluster.toml", """
+            [cluster]
+            ranks = 3
+            [[source]]
+            name = "a"
+            uri = "lavfi:testsrc2"
+            rank = 0
+            [[source]]
+            name = "b"
+            uri = "lavfi:testsrc2"
+            rank = 1
+            [[source]]
+            name = "c"
+            uri = "lavfi:smptebars"
+            rank = 3
+            """)
+        let r = try runProcess(bin, ["check-config", bad], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(r.status == 78)
+        #expect(r.stdout.split(separator: "\n").map(String.init) == [
+            "\(bad):2: cluster.ranks: rank 2 has no enabled source: every rank must ingest data (set rank = N in a [[source]])",
+            "\(bad):9: source[1].uri: lavfi:testsrc2 is ingested by rank 0 (source 'a') and rank 1: give each input to one rank",
+            "\(bad):14: source[2].rank: rank 3 is not in the cluster's ranks 0..<3",
+        ], "\(r.stdout)")
+
+        let noCluster = try dir.file("single.toml", "[[source]]\nname = \"a\"\nuri = \"lavfi:testsrc2\"\nrank = 1\n")
+        let single = try runProcess(bin, ["check-config", noCluster], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(single.status == 78)
+        #expect(single.stdout == "\(noCluster):4: source[0].rank: rank 1 needs a [cluster] section with ranks > 1\n")
+
+        let good = try dir.file("good.toml", """
+            [cluster]
+            ranks = 2
+            sync_batchnorm = false
+            checksum_every = 50
+            [[source]]
+            name = "a"
+            uri = "lavfi:testsrc2"
+            [[source]]
+            name = "b"
+            uri = "lavfi:smptebars"
+            rank = 1
+            """)
+        let ok = try runProcess(bin, ["check-config", good], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")
+    }
+
     @Test("a missing file, a syntax error and a missing credential exit 78 too")
     func otherFailures() throws {
         let bin = try conceptdBinary()

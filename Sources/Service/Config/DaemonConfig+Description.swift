@@ -19,6 +19,7 @@ extension DaemonConfig: CustomStringConvertible {
         for s in sources { out.append("source \(s.summary)") }
         if sources.isEmpty { out.append("no sources") }
         out.append("snapshots \(snapshots.summary)")
+        if let cluster { out.append("cluster \(cluster.summary)") }
         if let probe { out.append("probe \(probe.summary)") }
         out.append("api \(api.listen)" + (api.token == nil ? " without token" : " with token from \(api.tokenSource ?? "?")"))
         out.append("logging \(logging.level.rawValue), \(logging.format.rawValue)")
@@ -32,6 +33,14 @@ extension DaemonConfig: CustomStringConvertible {
             + "batch \(training.batchSize), \(live) source\(live == 1 ? "" : "s")"
             + (sources.count > live ? " (+\(sources.count - live) disabled)" : "")
             + ", snapshots \(snapshots.summary), api \(api.listen)"
+            + (cluster.map { ", cluster of \($0.ranks) ranks" } ?? "")
+    }
+}
+
+extension ClusterConfig {
+    /// `N ranks (sources per rank), sync batch norm on/off, checksum every N steps`.
+    public var summary: String {
+        "\(ranks) ranks, sync_batchnorm \(syncBatchNorm), checksum every \(checksumEvery) steps"
     }
 }
 
@@ -50,6 +59,7 @@ extension SourceConfig: CustomStringConvertible {
         if let reconnectMaxSeconds { extras.append("reconnect cap \(reconnectMaxSeconds)s") }
         if let settleSeconds { extras.append("settle \(settleSeconds)s") }
         if let passwordCredential { extras.append("password from credential \(passwordCredential)") }
+        if rank != 0 { extras.append("rank \(rank)") }
         if !options.isEmpty {
             extras.append("options " + options.keys.sorted().map { "\($0)=\(options[$0]!)" }.joined(separator: " "))
         }
