@@ -21,7 +21,7 @@ UNITDIR ?= $(SYSCONFDIR)/systemd/system
 # `make install` builds with the Swift runtime linked in, so the service does not depend on the toolchain.
 INSTALL_SCRATCH ?= .build-install
 
-.PHONY: deps build test run bench bench-step chaos systemd-check install install-files uninstall clean
+.PHONY: deps build test run run-cluster bench bench-step chaos systemd-check install install-files uninstall clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -58,6 +58,23 @@ run: build
 	feeder=$$!; trap 'kill $$feeder 2>/dev/null' EXIT; \
 	.build/release/conceptd --config configs/demo.toml
 
+# The cluster demo: two ranks of one Open MPI job on this machine, one compute thread each, each with its own source
+# (rank 0: the feeder's generated clips, rank 1: a live test pattern); rank 0 serves the dashboard for both.
+CLUSTER_DEMO := .build/cluster-demo
+MPIRUN_AS := $(shell [ "$$(id -u)" = 0 ] && echo --allow-run-as-root)
+run-cluster: build
+	@mkdir -p $(CLUSTER_DEMO)/watch
+	@test -f $(CLUSTER_DEMO)/probe/manifest.tsv || .build/release/conceptctl make-dataset $(CLUSTER_DEMO)/probe \
+		--backgrounds 4 --motions 4 --clips-per-pair 8 --size 96x96 --frames 48 --test-fraction 0.5 --seed 7
+	@echo "conceptd cluster demo: 2 ranks of one job (mpirun -np 2), one model. Rank 0 ingests clips a feeder drops into"
+	@echo "$(CLUSTER_DEMO)/watch (log: $(CLUSTER_DEMO)/feed.log), rank 1 a live test pattern."
+	@echo "Dashboard and API for the whole job (rank 0): http://127.0.0.1:8788/   (/v1/status has the cluster object)."
+	@echo "Ctrl-C stops both ranks at the same step; rank 0 writes the final snapshot."
+	@.build/release/conceptctl feed $(CLUSTER_DEMO)/watch --every 15 --clips 4 --backgrounds 4 --motions 4 --size 96x96 --frames 48 > $(CLUSTER_DEMO)/feed.log 2>&1 & \
+	feeder=$$!; trap 'kill $$feeder 2>/dev/null' EXIT; \
+	OMPI_MCA_odls_base_sigkill_timeout=60 mpirun $(MPIRUN_AS) --oversubscribe -np 2 --bind-to none \
+		.build/release/conceptd run --config configs/cluster-demo.toml
+
 bench: build
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/concept-bench conv
 	bench/compare_step.sh tiny 8
@@ -91,6 +108,9 @@ install-files:
 	sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' -e 's|/etc/conceptd|$(SYSCONFDIR)/conceptd|g' systemd/conceptd.service \
 		> "$(DESTDIR)$(UNITDIR)/conceptd.service"
 	chmod 0644 "$(DESTDIR)$(UNITDIR)/conceptd.service"
+	sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' -e 's|/etc/conceptd|$(SYSCONFDIR)/conceptd|g' systemd/conceptd-cluster.service \
+		> "$(DESTDIR)$(UNITDIR)/conceptd-cluster.service"
+	chmod 0644 "$(DESTDIR)$(UNITDIR)/conceptd-cluster.service"
 	install -d -m 0755 "$(DESTDIR)$(SYSCONFDIR)/conceptd"
 	install -d -m 0700 "$(DESTDIR)$(SYSCONFDIR)/conceptd/credentials"
 	@if [ -e "$(DESTDIR)$(SYSCONFDIR)/conceptd/conceptd.toml" ]; then \
@@ -99,7 +119,8 @@ install-files:
 	@echo "installed into $(DESTDIR)$(PREFIX)/bin and $(DESTDIR)$(UNITDIR); now: systemctl daemon-reload && systemctl enable --now conceptd"
 
 uninstall:
-	rm -f "$(DESTDIR)$(PREFIX)/bin/conceptd" "$(DESTDIR)$(PREFIX)/bin/conceptctl" "$(DESTDIR)$(UNITDIR)/conceptd.service"
+	rm -f "$(DESTDIR)$(PREFIX)/bin/conceptd" "$(DESTDIR)$(PREFIX)/bin/conceptctl" "$(DESTDIR)$(UNITDIR)/conceptd.service" \
+		"$(DESTDIR)$(UNITDIR)/conceptd-cluster.service"
 	@echo "left $(DESTDIR)$(SYSCONFDIR)/conceptd and /var/lib/conceptd in place"
 
 clean:
