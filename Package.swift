@@ -130,7 +130,7 @@ let package = Package(
         ]),
         .executableTarget(name: "concept-bench", dependencies: [
             "CBLAS", "TensorKernels", "SeededRandom", "Autograd", "SafeTensors", "ConceptModel", "LibAV", "Media",
-            "SyntheticVideo", "SyntheticVideoCLI", "ConceptReports", "Learner", "Service",
+            "SyntheticVideo", "SyntheticVideoCLI", "ConceptReports", "Learner", "Service", "Collective", "OpenMPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -139,7 +139,7 @@ let package = Package(
         .executableTarget(name: "conceptd-testhost", dependencies: ["Service"], path: "Tests/ConceptdTestHost"),
         // Two-rank checks under mpirun, for the CollectiveTests.
         .executableTarget(name: "collective-testhost", dependencies: [
-            "Autograd", "Collective", "ConceptModel", "OpenMPI", "SeededRandom", "TensorKernels",
+            "Autograd", "Collective", "ConceptModel", "Learner", "OpenMPI", "SeededRandom", "TensorKernels",
         ], path: "Tests/CollectiveTestHost"),
         .target(name: "ConceptTestSupport", dependencies: ["SeededRandom"], path: "Tests/ConceptTestSupport"),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CFFmpeg", "CSystemd", "CCrypto", "CMPI"]),

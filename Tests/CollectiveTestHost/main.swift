@@ -7,6 +7,7 @@ import Foundation
 import Autograd
 import Collective
 import ConceptModel
+import Learner
 import OpenMPI
 import SeededRandom
 import TensorKernels
@@ -180,9 +181,43 @@ func parityCheck(_ world: MPICommunicator) throws -> [String: String] {
     return out
 }
 
+/// The global decisions, through the daemon's `Trainer`: a non-finite batch on rank 1 alone makes both ranks skip
+/// that step (weights still identical), and a weight changed on rank 1 alone is caught by the parameter checksum,
+/// whose error names rank 1 on every rank.
+func guardCheck(_ world: MPICommunicator) throws -> [String: String] {
+    let config = try clusterConfig()
+    let trainer = try Trainer(config: config, batchSize: 2, warmupSteps: 0, seed: 1, store: nil)
+    trainer.join(world)
+    try trainer.synchronizeFromRoot()
+    let shape = [2, 3, config.frames + 1, config.height, config.width]
+    var events: [String] = []
+    for step in 0..<3 {
+        var values = normals(shape.reduce(1, *), seed: UInt64(500 + 10 * step + world.rank))
+        if step == 1 && world.rank == 1 { values[7] = .nan }
+        switch try trainer.step(frames: Tensor(values, shape: shape)) {
+        case .stepped: events.append("s")
+        case .skipped: events.append("k")
+        default: events.append("?")
+        }
+    }
+    let mine = Array(events.joined().utf8).map(UInt64.init)
+    let all = try world.allGather(mine)
+    let perRank = (0..<world.size).map { r in String(decoding: all[(r * mine.count)..<((r + 1) * mine.count)].map(UInt8.init), as: UTF8.self) }
+    var agreedBefore = "true"
+    do { try trainer.verifyParametersAgree() } catch { agreedBefore = "\(error)" }
+    // One weight on rank 1 moves by one ulp.
+    let params = trainer.learner.model.parameters!
+    if world.rank == 1 { params.values.pointer[3] = params.values.pointer[3].nextUp }
+    var caught = "none"
+    do { try trainer.verifyParametersAgree() } catch let error as TrainerError where error.code == .cluster { caught = error.message }
+    let caughtEverywhere = try world.allReduce(caught == "none" ? 0 : 1 as UInt64, .min) == 1
+    return ["events_per_rank": perRank.joined(separator: ","), "skipped_steps": "\(trainer.state.skippedSteps)",
+            "agreed_before_drift": agreedBefore, "drift_error": caught, "drift_caught_on_every_rank": "\(caughtEverywhere)"]
+}
+
 let arguments = CommandLine.arguments
 guard arguments.count == 3 else {
-    FileHandle.standardError.write("usage: collective-testhost sinkhorn|train|parity <output directory>\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: collective-testhost sinkhorn|train|parity|guard <output directory>\n".data(using: .utf8)!)
     exit(64)
 }
 do {
@@ -194,6 +229,7 @@ do {
     case "sinkhorn": result = try sinkhornCheck(world)
     case "train": result = try trainCheck(world, steps: 50)
     case "parity": result = try parityCheck(world)
+    case "guard": result = try guardCheck(world)
     default:
         FileHandle.standardError.write("unknown check '\(arguments[1])'\n".data(using: .utf8)!)
         exit(64)

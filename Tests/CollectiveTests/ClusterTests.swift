@@ -97,6 +97,17 @@ func runTwoRanks(_ check: String) throws -> [String: String] {
         #expect(unsynced > 10 * tolerance, "without synchronised batch norm the gradient error is only \(unsynced)")
     }
 
+    /// The ranks decide together: a NaN in rank 1's batch skips the step on both ranks, and a parameter that drifted
+    /// on rank 1 alone is a `.cluster` error naming rank 1, on every rank.
+    @Test func aNonFiniteBatchOnOneRankSkipsEverywhereAndDriftIsCaught() throws {
+        let r = try runTwoRanks("guard")
+        #expect(r["events_per_rank"] == "sks,sks", "\(r)")
+        #expect(r["skipped_steps"] == "1")
+        #expect(r["agreed_before_drift"] == "true")
+        #expect(r["drift_error"] == "at step 2 the parameters of rank 1 differ from rank 0's", "\(r)")
+        #expect(r["drift_caught_on_every_rank"] == "true")
+    }
+
     /// 50 steps on different local batches: every step applied, the weights moved, and parameters and queues
     /// bit-identical on both ranks.
     @Test func fiftyStepsLeaveBothRanksWithIdenticalWeightsAndQueues() throws {

@@ -92,6 +92,27 @@ function renderStatus(s) {
   add("up", dur(s.uptimeSeconds)); add("model", s.model.preset + " Ks " + s.model.ks + " Kd " + s.model.kd);
   setError("snapshot", s.snapshot.error ? "last snapshot failed: " + s.snapshot.error : null);
   $("training-sub").textContent = t.localLossOn ? "L_loc on" : "warm-up: L_loc joins at step " + t.warmupSteps;
+  renderCluster(s.cluster);
+}
+
+// A data-parallel job: every rank's numbers as of rank 0's last step (absent in one process).
+function renderCluster(c) {
+  const section = $("cluster-section");
+  section.hidden = !c;
+  if (!c) return;
+  $("cluster-sub").textContent = c.worldSize + " ranks, one model";
+  const box = $("cluster-table"); box.textContent = "";
+  const t = el("table"), head = el("tr");
+  for (const h of ["rank", "step", "clips/s", "sources live", "replay", "last allreduce", "data"]) head.append(el("th", "", h));
+  t.append(head);
+  for (const r of c.ranks) {
+    const row = el("tr");
+    row.append(el("td", "", String(r.rank)), el("td", "", String(r.step)), el("td", "", fmt(r.clipsPerSecond, 1)),
+      el("td", "", r.sourcesLive + "/" + r.sources), el("td", "", String(r.replayFill)),
+      el("td", "", fmt(r.lastAllreduceSeconds * 1000, 1) + " ms"), el("td", "", r.hasData ? "yes" : "waiting"));
+    t.append(row);
+  }
+  box.append(t);
 }
 
 const lossTerms = [["total", "total loss"], ["aln", "L_aln"], ["loc", "L_loc"], ["fid", "L_fid"], ["div", "L_div"], ["nce", "InfoNCE v↔d"], ["nceStatic", "InfoNCE v↔s"]];
