@@ -75,6 +75,42 @@ func synchronizedBatchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMea
     return out
 }
 
+/// `batchNormReLU` in training over every replica's batch: the fused kernels with the per-channel sums of the forward
+/// and the backward pass summed across replicas.
+func synchronizedBatchNormReLU(_ x: Tensor, adding residual: Tensor?, weight: Tensor, bias: Tensor, runningMean: Tensor,
+                               runningVar: Tensor, momentum: Scalar, eps: Scalar, across replicas: CrossReplica) throws -> Tensor {
+    guard x.rank >= 2 else { throw TensorError.shapeMismatch("batchNormReLU needs N x C x ..., got \(x.shape)") }
+    let n = x.shape[0], c = x.shape[1], l = x.count / Swift.max(n * c, 1)
+    for (name, t) in [("weight", weight), ("bias", bias), ("running_mean", runningMean), ("running_var", runningVar)] where t.shape != [c] {
+        throw TensorError.shapeMismatch("batchNormReLU \(name) \(t.shape) for \(c) channels")
+    }
+    let m = n * l * replicas.replicas
+    let mean = TensorStorage(uninitializedCount: c), invstd = TensorStorage(uninitializedCount: c)
+    let scale = TensorStorage(uninitializedCount: c), shift = TensorStorage(uninitializedCount: c)
+    let out = Tensor.result(x.shape, inputs: [x, weight, bias] + (residual.map { [$0] } ?? [])) { out in
+        let dz = out.gradStorage!.pointer, z = out.storage.pointer
+        var local = [Double](repeating: 0, count: 2 * c)
+        local.withUnsafeMutableBufferPointer { batchnorm_relu_sums_backward($0.baseAddress!, dz, z, x.storage.pointer, n, c, l) }
+        var global = local
+        global.withUnsafeMutableBufferPointer { replicas.sum($0.baseAddress!, count: 2 * c) }
+        let dx = x.requiresGrad ? x.gradDestination() : nil
+        let dr = (residual?.requiresGrad ?? false) ? residual!.gradDestination() : nil
+        batchnorm_relu_backward_from_sums(dx?.pointer, accumulateX: dx?.accumulate ?? true, dr?.pointer,
+                                          accumulateR: dr?.accumulate ?? true, weight.requiresGrad ? weight.gradPointer() : nil,
+                                          bias.requiresGrad ? bias.gradPointer() : nil, global, local, m, dz, z,
+                                          x.storage.pointer, weight.storage.pointer, mean.pointer, invstd.pointer, n, c, l)
+    }
+    var sums = [Double](repeating: 0, count: 2 * c)
+    sums.withUnsafeMutableBufferPointer { batchnorm_sums_forward($0.baseAddress!, x.storage.pointer, n, c, l) }
+    sums.withUnsafeMutableBufferPointer { replicas.sum($0.baseAddress!, count: 2 * c) }
+    let unbiased = TensorStorage(uninitializedCount: c)
+    batchnorm_relu_forward_from_sums(out.storage.pointer, scale.pointer, shift.pointer, mean.pointer, invstd.pointer,
+                                     unbiased.pointer, sums, m, x.storage.pointer, residual?.storage.pointer,
+                                     weight.storage.pointer, bias.storage.pointer, n, c, l, eps)
+    batchnorm_update_running(runningMean.storage.pointer, runningVar.storage.pointer, mean.pointer, unbiased.pointer, c, momentum)
+    return out
+}
+
 // MARK: - batch norm, residual sum and ReLU fused: z = max(bn(x) (+ r), 0)
 //
 // One pass each way instead of three: neither the batch-norm output nor the sum is stored, and the ReLU's
@@ -94,19 +130,24 @@ func synchronizedBatchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMea
 public func batchNormReLU(_ x: Tensor, adding residual: Tensor? = nil, weight: Tensor, bias: Tensor, runningMean: Tensor,
                           runningVar: Tensor, training: Bool, momentum: Scalar = 0.1, eps: Scalar = 1e-5,
                           across replicas: CrossReplica? = nil) throws -> Tensor {
-    if training, let replicas, replicas.replicas > 1 {
-        let y = try batchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
-                              training: true, momentum: momentum, eps: eps, across: replicas)
-        return try (residual.map { try y.add($0) } ?? y).relu()
-    }
     if let residual, residual.shape != x.shape {
         throw TensorError.shapeMismatch("batchNormReLU: residual \(residual.shape) for input \(x.shape)")
     }
     if let residual, residual === x {
         // One gradient buffer for both inputs: the composition keeps the accumulation order simple.
         let y = try batchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
-                              training: training, momentum: momentum, eps: eps)
+                              training: training, momentum: momentum, eps: eps, across: replicas)
         return try y.add(residual).relu()
+    }
+    if training, let replicas, replicas.replicas > 1 {
+        if ReLUTieProbe.current != nil {
+            // Verification only (never in a data-parallel job): the composition, whose ReLU the probe watches.
+            let y = try batchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+                                  training: true, momentum: momentum, eps: eps, across: replicas)
+            return try (residual.map { try y.add($0) } ?? y).relu()
+        }
+        return try synchronizedBatchNormReLU(x, adding: residual, weight: weight, bias: bias, runningMean: runningMean,
+                                             runningVar: runningVar, momentum: momentum, eps: eps, across: replicas)
     }
     guard x.rank >= 2 else { throw TensorError.shapeMismatch("batchNormReLU needs N x C x ..., got \(x.shape)") }
     let n = x.shape[0], c = x.shape[1], l = x.count / Swift.max(n * c, 1)

@@ -227,26 +227,88 @@ public func batchnorm_relu_backward(_ dx: UnsafeMutablePointer<Scalar>?, accumul
     let m = n * l
     parallelChunks(c, costPerItem: m * 4) { cr in
         for ch in cr {
-            let mu = mean[ch], inv = invstd[ch]
             var sdy: Double = 0, sdyx: Double = 0
             for i in 0..<n {
                 let o = (i * c + ch) * l
                 let (a, b) = vsumAndDotMasked(dz + o, mask + o, x + o, l)
                 sdy += a; sdyx += b
             }
-            sdyx -= Double(mu) * sdy   // Σ g·(x − μ)
-            sdyx *= Double(inv)        // Σ g·x̂
-            dw?[ch] += Scalar(sdyx)
-            db?[ch] += Scalar(sdy)
-            // dx = g·cg + x·cx + c0: training as in batchnorm_backward; evaluation g·k (cx = c0 = 0).
-            let k = w[ch] * inv
-            let a = Scalar(sdy / Double(m)), bcoef = Scalar(sdyx / Double(m)) * inv
-            let cx = training ? -k * bcoef : 0, c0 = training ? k * (mu * bcoef - a) : 0
+            batchnorm_relu_backward_channel(dx, accumulateX: accumulateX, dr, accumulateR: accumulateR, dw, db, dz, mask, x, w,
+                                            mean, invstd, ch, n, c, l, m, sdy, sdyx, sdy, sdyx, training: training)
+        }
+    }
+}
+
+/// Channel `ch` of `batchnorm_relu_backward` from its sums of g = dz·(mask > 0): `sdy = Σg`, `sdyx = Σg·x` over the
+/// `m` values of the statistics (every replica's when synchronised) for dx, this batch's `localSdy`, `localSdyx`
+/// for dw and db.
+@inline(__always)
+func batchnorm_relu_backward_channel(_ dx: UnsafeMutablePointer<Scalar>?, accumulateX: Bool, _ dr: UnsafeMutablePointer<Scalar>?,
+                                     accumulateR: Bool, _ dw: UnsafeMutablePointer<Scalar>?, _ db: UnsafeMutablePointer<Scalar>?,
+                                     _ dz: UnsafePointer<Scalar>, _ mask: UnsafePointer<Scalar>, _ x: UnsafePointer<Scalar>,
+                                     _ w: UnsafePointer<Scalar>, _ mean: UnsafePointer<Scalar>, _ invstd: UnsafePointer<Scalar>,
+                                     _ ch: Int, _ n: Int, _ c: Int, _ l: Int, _ m: Int, _ sdy: Double, _ sdyx: Double,
+                                     _ localSdy: Double, _ localSdyx: Double, training: Bool) {
+    let mu = mean[ch], inv = invstd[ch]
+    dw?[ch] += Scalar((localSdyx - Double(mu) * localSdy) * Double(inv))   // Σ g·x̂
+    db?[ch] += Scalar(localSdy)
+    let sdyxhat = (sdyx - Double(mu) * sdy) * Double(inv)
+    // dx = g·cg + x·cx + c0: training as in batchnorm_backward; evaluation g·k (cx = c0 = 0).
+    let k = w[ch] * inv
+    let a = Scalar(sdy / Double(m)), bcoef = Scalar(sdyxhat / Double(m)) * inv
+    let cx = training ? -k * bcoef : 0, c0 = training ? k * (mu * bcoef - a) : 0
+    for i in 0..<n {
+        let o = (i * c + ch) * l
+        batchnorm_relu_backward_row(dx.map { $0 + o }, accumulateX: accumulateX, dr.map { $0 + o }, accumulateR: accumulateR,
+                                    dz + o, mask + o, x + o, l, k, cx, c0)
+    }
+}
+
+/// Synchronised fused training forward: statistics from `sums` (Σx, Σx² per channel over `m` values, every replica's;
+/// see `batchnorm_sums_forward`), then z = max(x̂·w + b (+ r), 0); scale/shift receive each channel's affine.
+public func batchnorm_relu_forward_from_sums(_ z: UnsafeMutablePointer<Scalar>, _ scale: UnsafeMutablePointer<Scalar>,
+                                             _ shift: UnsafeMutablePointer<Scalar>, _ mean: UnsafeMutablePointer<Scalar>,
+                                             _ invstd: UnsafeMutablePointer<Scalar>, _ varUnbiased: UnsafeMutablePointer<Scalar>,
+                                             _ sums: UnsafePointer<Double>, _ m: Int, _ x: UnsafePointer<Scalar>,
+                                             _ r: UnsafePointer<Scalar>?, _ w: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>,
+                                             _ n: Int, _ c: Int, _ l: Int, _ eps: Scalar) {
+    parallelChunks(c, costPerItem: n * l * 2) { cr in
+        for ch in cr {
+            (scale[ch], shift[ch]) = batchnorm_statistics_from_sums(mean, invstd, varUnbiased, sums[ch], sums[c + ch], w, b, ch, m, eps)
+            batchnorm_relu_rows(z, x, r, ch, n, c, l, scale[ch], shift[ch])
+        }
+    }
+}
+
+/// Per-channel sums of g = dz·(mask > 0) for the synchronised fused backward: `sums[ch] = Σg`, `sums[c + ch] = Σg·x`.
+public func batchnorm_relu_sums_backward(_ sums: UnsafeMutablePointer<Double>, _ dz: UnsafePointer<Scalar>,
+                                         _ mask: UnsafePointer<Scalar>, _ x: UnsafePointer<Scalar>, _ n: Int, _ c: Int, _ l: Int) {
+    parallelChunks(c, costPerItem: n * l * 3) { cr in
+        for ch in cr {
+            var s: Double = 0, q: Double = 0
             for i in 0..<n {
                 let o = (i * c + ch) * l
-                batchnorm_relu_backward_row(dx.map { $0 + o }, accumulateX: accumulateX, dr.map { $0 + o }, accumulateR: accumulateR,
-                                            dz + o, mask + o, x + o, l, k, cx, c0)
+                let (a, b) = vsumAndDotMasked(dz + o, mask + o, x + o, l)
+                s += a; q += b
             }
+            sums[ch] = s; sums[c + ch] = q
+        }
+    }
+}
+
+/// Synchronised fused training backward from `global` sums over `m` values (dx) and this batch's `local` sums (dw, db).
+public func batchnorm_relu_backward_from_sums(_ dx: UnsafeMutablePointer<Scalar>?, accumulateX: Bool,
+                                              _ dr: UnsafeMutablePointer<Scalar>?, accumulateR: Bool,
+                                              _ dw: UnsafeMutablePointer<Scalar>?, _ db: UnsafeMutablePointer<Scalar>?,
+                                              _ global: UnsafePointer<Double>, _ local: UnsafePointer<Double>, _ m: Int,
+                                              _ dz: UnsafePointer<Scalar>, _ mask: UnsafePointer<Scalar>, _ x: UnsafePointer<Scalar>,
+                                              _ w: UnsafePointer<Scalar>, _ mean: UnsafePointer<Scalar>, _ invstd: UnsafePointer<Scalar>,
+                                              _ n: Int, _ c: Int, _ l: Int) {
+    parallelChunks(c, costPerItem: n * l * 2) { cr in
+        for ch in cr {
+            batchnorm_relu_backward_channel(dx, accumulateX: accumulateX, dr, accumulateR: accumulateR, dw, db, dz, mask, x, w,
+                                            mean, invstd, ch, n, c, l, m, global[ch], global[c + ch], local[ch], local[c + ch],
+                                            training: true)
         }
     }
 }

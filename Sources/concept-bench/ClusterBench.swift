@@ -30,21 +30,26 @@ struct ClusterBench: ParsableCommand {
               + "(paper: \(paperBatch)), "
               + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
         // "collectives ms" is the time inside every collective call, waiting for the slower rank included.
+        print("(ranks \"Nx1\": N processes side by side, each training alone: the machine's ceiling)")
         print("preset ranks    clips/s    ms/step  speed-up allreduce ms collectives ms   share")
         for preset in presets.split(separator: ",").map(String.init) {
             let n = preset == "tiny" ? steps : Swift.max(2, steps / 3)
             let b = preset == "paper" ? paperBatch : batch
             var single: Double?
-            for np in [1, ranks] {
+            // The third run: the same N processes side by side, each training alone (no collective in the step):
+            // the ceiling this machine's shared cores, caches and memory bandwidth allow, whatever the communication.
+            for (np, alone) in [(1, false), (ranks, false), (ranks, true)] {
                 let r = try Self.launch(mpirun: mpirun, me: me, np: np, arguments: [
-                    "cluster-rank", "--preset", preset, "--batch", "\(b)", "--warmup", "\(warmup)", "--steps", "\(n)"])
+                    "cluster-rank", "--preset", preset, "--batch", "\(b)", "--warmup", "\(warmup)", "--steps", "\(n)"]
+                    + (alone ? ["--alone"] : []))
                 let clips = r["clips_per_s"] ?? 0
                 if np == 1 { single = clips }
                 let speedup = single.map { clips / $0 } ?? 1
-                print(String(format: "%@ %5d %10.2f %10.1f %8.2fx %12.1f %14.1f %6.1f%%", preset.padding(toLength: 6, withPad: " ", startingAt: 0), np, clips,
+                print(String(format: "%@ %5@ %10.2f %10.1f %8.2fx %12.1f %14.1f %6.1f%%", preset.padding(toLength: 6, withPad: " ", startingAt: 0),
+                             (alone ? "\(np)x1" : "\(np)") as NSString, clips,
                              r["ms_per_step"] ?? 0, speedup, r["allreduce_ms"] ?? 0, r["comm_ms"] ?? 0,
                              100 * (r["comm_ms"] ?? 0) / Swift.max(r["ms_per_step"] ?? 1, 1e-9)))
-                print("RESULT cluster preset=\(preset) ranks=\(np) " + r.keys.sorted().map { "\($0)=\(r[$0]!)" }.joined(separator: " ")
+                print("RESULT cluster preset=\(preset) ranks=\(np)\(alone ? " alone=1" : "") " + r.keys.sorted().map { "\($0)=\(r[$0]!)" }.joined(separator: " ")
                       + String(format: " speedup=%.3f", speedup))
             }
         }
@@ -96,12 +101,13 @@ struct ClusterRankBench: ParsableCommand {
     @Option var batch = 4
     @Option var warmup = 1
     @Option var steps = 9
+    @Flag(help: "Train alone (no collective in the step): the ceiling of N processes on this machine.") var alone = false
 
     func run() throws {
         ComputeThreads.configure(1)
         let world = try MPICommunicator.world()
         defer { MPICommunicator.finalize() }
-        let timed = TimedCommunicator(world)
+        let timed = TimedCommunicator(alone ? SingleProcess() : world)
         var config = try ModelConfig.preset(preset, method: .conceptd)
         config.queueLength = 256
         let learner = try ConceptLearner(config: config, seed: 1)
