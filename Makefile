@@ -21,7 +21,7 @@ UNITDIR ?= $(SYSCONFDIR)/systemd/system
 # `make install` builds with the Swift runtime linked in, so the service does not depend on the toolchain.
 INSTALL_SCRATCH ?= .build-install
 
-.PHONY: deps build test run run-cluster bench bench-step chaos systemd-check install install-files uninstall clean
+.PHONY: deps build test run run-cluster bench-cluster bench bench-step chaos systemd-check install install-files uninstall clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -87,6 +87,10 @@ chaos: build
 # The unit under a real systemd 252 (PID 1 in a systemd-nspawn container; root, systemd-container, debootstrap).
 systemd-check: build
 	systemd/container-check.sh
+
+# Data-parallel scaling: 2 ranks x 1 thread against 1 x 1, tiny and paper presets (README, "A cluster").
+bench-cluster: build
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/concept-bench cluster --presets tiny,paper --batch 4 --paper-batch 2 --steps 9
 
 # Swift against PyTorch for one preset: make bench-step PRESET=paper BATCH=2
 bench-step: build
