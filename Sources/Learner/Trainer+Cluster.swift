@@ -33,10 +33,10 @@ extension Trainer {
             var words = [UInt64](repeating: 0, count: (Int(length[0]) + 7) / 8)
             if world.isRoot { words.withUnsafeMutableBytes { $0.copyBytes(from: packed) } }
             try world.broadcast(&words, root: 0)
-            if !world.isRoot {
-                let bytes = words.withUnsafeBytes { Array($0.prefix(Int(length[0]))) }
-                try restore(files: Self.unpack(bytes))
-            }
+            // Rank 0 loads the same bytes too: snapshots hold float32, so in the float64 verification build its own
+            // state would otherwise differ from the others' by rounding.
+            let bytes = words.withUnsafeBytes { Array($0.prefix(Int(length[0]))) }
+            try restore(files: Self.unpack(bytes))
         } catch let error as CollectiveError {
             throw TrainerError.cluster("rank \(world.rank) could not take rank 0's state", cause: error)
         }

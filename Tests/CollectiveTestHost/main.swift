@@ -126,7 +126,10 @@ func parityCheck(_ world: MPICommunicator) throws -> [String: String] {
     for step in 0..<3 {
         // Every step starts from the same state: training on noise is chaotic enough that rounding differences
         // (summation order across ranks) grow by orders of magnitude per step, as they would between two runs.
-        try single.model.load(from: ranked.model.stateDict())
+        // Through a state dict both ways: it holds float32, so in the float64 build both learners take the same rounding.
+        let state = try ranked.model.stateDict()
+        try ranked.model.load(from: state)
+        try single.model.load(from: state)
         single.optimizer.restore(momentumBuffer: ranked.optimizer.momentumBuffer, steps: ranked.optimizer.steps)
         single.queues = ranked.queues
         let all = normals(size * perRank * clip, seed: UInt64(77 + step))
@@ -146,7 +149,7 @@ func parityCheck(_ world: MPICommunicator) throws -> [String: String] {
         guard r.applied && s.applied else { throw CollectiveError(.mismatch, "step \(step) was not applied") }
         // Losses: the mean over ranks of each rank's loss is the loss of the whole batch.
         let a = r.outputs.losses, b = s.outputs.losses
-        var terms = [a.aln, a.div, a.fid, a.loc, a.nce, a.nceStatic, a.total].map(Double.init)
+        var terms = [a.aln, a.div, a.fid, a.loc, a.nce, a.nceStatic, a.total].map { Double($0) }
         try world.allReduce(&terms, .sum)
         for (x, y) in zip(terms, [b.aln, b.div, b.fid, b.loc, b.nce, b.nceStatic, b.total]) {
             worst["loss"] = Swift.max(worst["loss"]!, abs(x / Double(size) - Double(y)) / Swift.max(abs(Double(y)), 1e-6))

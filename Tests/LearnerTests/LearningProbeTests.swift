@@ -52,10 +52,22 @@ struct LearningProbeTests {
         // Backgrounds noise and grating-45, motions still and translate-right, with the camera nuisances of the
         // benchmark; 6-frame videos, so a 5-frame clip moves by about 1.7 pixels a frame.
         let size = SyntheticDataset.Size(width: 32, height: 32)
-        let probe = try SyntheticDataset.generate(directory: root.path + "/probe", backgrounds: 2, motionKinds: [.still, .translateRight], clipsPerPair: 96,
-                                                  size: size, frames: 6, seed: 1002, testFraction: 0.5, nuisance: .camera)
-        let stream = try SyntheticDataset.generate(directory: root.path + "/stream", backgrounds: 2, motionKinds: [.still, .translateRight], clipsPerPair: 32,
-                                                   size: size, frames: 6, seed: 1001, testFraction: 0, nuisance: .camera)
+        // Measurement knobs (bench/RESULTS-learn.md, "The learning test"): CONCEPT_LT_MOTIONS (names, comma-separated),
+        // CONCEPT_LT_SHAKE (pixels of camera shake), CONCEPT_LT_BATCH.
+        let env = ProcessInfo.processInfo.environment
+        let motions: [SyntheticMotion] = try env["CONCEPT_LT_MOTIONS"].map { list in
+            try list.split(separator: ",").map { name in
+                guard let m = SyntheticMotion.allCases.first(where: { $0.name == name }) else { throw TestFailure("unknown motion \(name)") }
+                return m
+            }
+        } ?? [.still, .translateRight]
+        var nuisance = SyntheticNuisance.camera
+        if let shake = env["CONCEPT_LT_SHAKE"].flatMap(Double.init) { nuisance.shake = shake }
+        let batch = env["CONCEPT_LT_BATCH"].flatMap(Int.init) ?? 16
+        let probe = try SyntheticDataset.generate(directory: root.path + "/probe", backgrounds: 2, motionKinds: motions, clipsPerPair: 96,
+                                                  size: size, frames: 6, seed: 1002, testFraction: 0.5, nuisance: nuisance)
+        let stream = try SyntheticDataset.generate(directory: root.path + "/stream", backgrounds: 2, motionKinds: motions, clipsPerPair: 32,
+                                                   size: size, frames: 6, seed: 1001, testFraction: 0, nuisance: nuisance)
         let set = try ProbeSet.load(from: URL(fileURLWithPath: probe.manifestPath))
         let evaluator = try ProbeEvaluator(set: set, config: config, seed: seed)
 
@@ -66,7 +78,7 @@ struct LearningProbeTests {
         for (i, c) in clips.enumerated() {
             replay.add(ReplayClip(data: c.data, staticIndex: rng.integer(below: config.frames), source: "stream-\(i % 4)"))
         }
-        let trainer = try Trainer(config: config, batchSize: 16, warmupSteps: 100, seed: seed, store: nil,
+        let trainer = try Trainer(config: config, batchSize: batch, warmupSteps: 100, seed: seed, store: nil,
                                   schedule: method.training.schedule)
         let start = Date()
         for _ in 0..<steps {
