@@ -75,6 +75,31 @@ struct CheckConfigCommandTests {
         #expect(single.status == 78)
         #expect(single.stdout == "\(noCluster):4: source[0].rank: rank 1 needs a [cluster] section with ranks > 1\n")
 
+        let hosts = try dir.file("hosts.toml", """
+            [cluster]
+            ranks = 2
+            hosts = ["node-a", "node-b"]
+            [[source]]
+            name = "a"
+            uri = "lavfi:testsrc2"
+            host = "node-b"
+            [[source]]
+            name = "b"
+            uri = "lavfi:smptebars"
+            host = "node-c"
+            [[source]]
+            name = "c"
+            uri = "lavfi:rgbtestsrc"
+            host = "node-a"
+            rank = 1
+            """)
+        let h = try runProcess(bin, ["check-config", hosts], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(h.status == 78)
+        #expect(h.stdout.split(separator: "\n").map(String.init) == [
+            "\(hosts):11: source[1].host: \"node-c\" is none of [cluster] hosts (node-a, node-b)",
+            "\(hosts):15: source[2].host: give either rank or host, not both",
+        ], "\(h.stdout)")
+
         let good = try dir.file("good.toml", """
             [cluster]
             ranks = 2
@@ -90,6 +115,21 @@ struct CheckConfigCommandTests {
             """)
         let ok = try runProcess(bin, ["check-config", good], environment: ["PATH": "/usr/bin:/bin"])
         #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")
+        let byHost = try dir.file("by-host.toml", """
+            [cluster]
+            ranks = 2
+            hosts = ["node-a", "node-b"]
+            [[source]]
+            name = "a"
+            uri = "lavfi:testsrc2"
+            host = "node-a"
+            [[source]]
+            name = "b"
+            uri = "lavfi:smptebars"
+            host = "node-b"
+            """)
+        let ok2 = try runProcess(bin, ["check-config", byHost], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(ok2.status == 0, "\(ok2.stdout)\(ok2.stderr)")
     }
 
     @Test("a missing file, a syntax error and a missing credential exit 78 too")

@@ -184,6 +184,8 @@ extension ProcessSuites {
             #expect(cluster.ranks.map(\.rank) == [0, 1])
             #expect(cluster.ranks.allSatisfy { $0.sources == 1 && $0.sourcesLive == 1 && $0.lastAllreduceSeconds > 0 })
             #expect(Set(cluster.ranks.map(\.step)).count == 1, "ranks out of step: \(cluster.ranks.map(\.step))")
+            let metrics = try client.checked(client.request("GET", "/metrics")).text
+            #expect(metrics.contains("conceptd_cluster_ranks 2") && metrics.contains("conceptd_rank_step{rank=\"1\"}"), "\(metrics)")
             let sources = try client.get("/v1/sources") as [API.Source]
             #expect(sources.map(\.name) == ["bars"], "rank 0 ingests only its own source")
 

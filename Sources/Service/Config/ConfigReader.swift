@@ -127,6 +127,18 @@ final class TableReader {
         return TableReader(kv, path: path.appending(key), log: log)
     }
 
+    /// An array whose elements must all be strings.
+    func stringArray(_ key: String) -> [String]? {
+        guard let n = node(key) else { return nil }
+        guard case .array(let items) = n else { wrongType(key, "an array of strings", n); return nil }
+        var out: [String] = []
+        for item in items {
+            guard case .string(let s) = item else { wrongType(key, "an array of strings", n); return nil }
+            out.append(s)
+        }
+        return out
+    }
+
     /// A table whose values must all be strings (libav options).
     func stringTable(_ key: String) -> [String: String]? {
         guard let n = node(key) else { return nil }

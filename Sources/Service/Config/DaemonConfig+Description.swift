@@ -40,7 +40,8 @@ extension DaemonConfig: CustomStringConvertible {
 extension ClusterConfig {
     /// `N ranks (sources per rank), sync batch norm on/off, checksum every N steps`.
     public var summary: String {
-        "\(ranks) ranks, sync_batchnorm \(syncBatchNorm), checksum every \(checksumEvery) steps"
+        "\(ranks) ranks" + (hosts.isEmpty ? "" : " on \(hosts.joined(separator: ", "))")
+            + ", sync_batchnorm \(syncBatchNorm), checksum every \(checksumEvery) steps"
     }
 }
 
@@ -59,7 +60,7 @@ extension SourceConfig: CustomStringConvertible {
         if let reconnectMaxSeconds { extras.append("reconnect cap \(reconnectMaxSeconds)s") }
         if let settleSeconds { extras.append("settle \(settleSeconds)s") }
         if let passwordCredential { extras.append("password from credential \(passwordCredential)") }
-        if rank != 0 { extras.append("rank \(rank)") }
+        if let host { extras.append("host \(host) (rank \(rank))") } else if rank != 0 { extras.append("rank \(rank)") }
         if !options.isEmpty {
             extras.append("options " + options.keys.sorted().map { "\($0)=\(options[$0]!)" }.joined(separator: " "))
         }

@@ -112,6 +112,7 @@ struct ConfigBuilder {
         let api = readAPI(root.table("api") ?? .empty(path: "api", log: log))
         let logging = readLogging(root.table("logging") ?? .empty(path: "logging", log: log))
         let cluster = root.table("cluster").flatMap { readCluster($0) }
+        resolveHosts(&sources, sourceTables ?? [], cluster: cluster)
         checkOwnership(sources, sourceTables ?? [], cluster: cluster)
         root.rejectUnknownKeys()
 
@@ -276,6 +277,11 @@ struct ConfigBuilder {
         var s = SourceConfig(name: name ?? "", uri: uri ?? "")
         if let v = t.bool("enabled") { s.enabled = v }
         if let v = t.int("rank", min: 0, max: 65535) { s.rank = v }
+        if let v = t.string("host") {
+            if t.has("rank") { t.problem("host", "give either rank or host, not both") }
+            else if v.isEmpty || v.contains(where: \.isWhitespace) { t.problem("host", "must be a host name, got \"\(v)\"") }
+            else { s.host = v }
+        }
         if let v = t.stringTable("options") { s.options = v }
         if let v = t.double("fps", above: 0, max: 1000) { s.fps = v }
         if let v = t.int("stride", min: 1, max: 100_000) { s.stride = v }
@@ -402,7 +408,32 @@ struct ConfigBuilder {
         var c = ClusterConfig(ranks: ranks)
         if let v = t.bool("sync_batchnorm") { c.syncBatchNorm = v }
         if let v = t.int("checksum_every", min: 1, max: 1_000_000) { c.checksumEvery = v }
+        if let hosts = t.stringArray("hosts") {
+            if hosts.count != ranks {
+                t.problem("hosts", "lists \(hosts.count) host\(hosts.count == 1 ? "" : "s") for \(ranks) ranks: one per rank, in rank order")
+            } else if let bad = hosts.first(where: { $0.isEmpty || $0.contains(where: \.isWhitespace) }) {
+                t.problem("hosts", "\"\(bad)\" is not a host name")
+            } else {
+                c.hosts = hosts
+            }
+        }
         return c
+    }
+
+    /// Gives every source with `host` the first rank on that host (`[cluster] hosts`).
+    func resolveHosts(_ sources: inout [SourceConfig], _ tables: [TableReader], cluster: ClusterConfig?) {
+        for i in sources.indices where i < tables.count {
+            guard let host = sources[i].host else { continue }
+            guard let cluster, !cluster.hosts.isEmpty else {
+                tables[i].problem("host", "host \"\(host)\" needs [cluster] hosts (the host of each rank)")
+                continue
+            }
+            guard let rank = cluster.hosts.firstIndex(of: host) else {
+                tables[i].problem("host", "\"\(host)\" is none of [cluster] hosts (\(cluster.hosts.joined(separator: ", ")))")
+                continue
+            }
+            sources[i].rank = rank
+        }
     }
 
     /// Every source's rank exists, every rank has an enabled source, and no input is ingested by two ranks.

@@ -127,8 +127,10 @@ public struct SourceConfig: Sendable, Equatable {
     public var password: Secret? = nil
     /// The credential's name, if the password came from one (safe to log).
     public var passwordCredential: String? = nil
-    /// The rank of a data-parallel job that ingests it (`rank`, 0 by default).
+    /// The rank of a data-parallel job that ingests it (`rank`, or the first rank on `host`; 0 by default).
     public var rank: Int = 0
+    /// The machine that ingests it (`host`, one of `[cluster] hosts`), if the file names one instead of a rank.
+    public var host: String? = nil
 
     /// A source with a name and URI and defaults for the rest.
     public init(name: String, uri: String) {
@@ -284,6 +286,8 @@ public struct ClusterConfig: Sendable, Equatable {
     public var syncBatchNorm: Bool = true
     /// Every this many steps the ranks compare checksums of their parameters; a mismatch ends the job.
     public var checksumEvery: Int = 100
+    /// The host each rank runs on (`hosts[r]` is rank r's), when sources are given to hosts; empty: by rank only.
+    public var hosts: [String] = []
 
     /// A job of `ranks` processes with the defaults.
     public init(ranks: Int) { self.ranks = ranks }

@@ -94,6 +94,18 @@ extension Daemon: APIBackend {
         m.gauge("conceptd_snapshot_failing", [], t.lastSnapshotError == nil ? 0 : 1)
         m.gauge("conceptd_resident_memory_bytes", [], Double(DaemonMetrics.residentBytes()))
         m.gauge("conceptd_uptime_seconds", [], Date().timeIntervalSince(startedAt))
+        if !t.ranks.isEmpty {
+            m.gauge("conceptd_cluster_ranks", [], Double(t.ranks.count))
+            for r in t.ranks {
+                let l = [("rank", String(r.rank))]
+                m.gauge("conceptd_rank_step", l, Double(r.step))
+                m.gauge("conceptd_rank_clips_per_second", l, r.clipsPerSecond)
+                m.gauge("conceptd_rank_sources_live", l, Double(r.liveSources))
+                m.gauge("conceptd_rank_replay_clips", l, Double(r.replayFill))
+                m.gauge("conceptd_rank_allreduce_seconds", l, r.lastAllReduceSeconds)
+                m.gauge("conceptd_rank_waiting_for_data", l, r.hasData ? 0 : 1)
+            }
+        }
         for s in ingest.statistics() {
             let l = [("source", s.name)]
             m.gauge("conceptd_source_up", l, s.state == .live ? 1 : 0)

@@ -56,6 +56,15 @@ public final class Daemon: Sendable {
                     ? "mpirun started \(communicator.size) ranks but \(configPath) has no [cluster] section"
                     : "mpirun started \(communicator.size) ranks but \(configPath) says [cluster] ranks = \(ranks)")
         }
+        if let hosts = config.cluster?.hosts, !hosts.isEmpty {
+            // Sources given to hosts: this rank must run where the file says it does.
+            let expected = hosts[communicator.rank], actual = ProcessInfo.processInfo.hostName
+            let short = actual.split(separator: ".").first.map(String.init) ?? actual
+            guard expected == actual || expected == short else {
+                throw DaemonError(.cluster, "rank \(communicator.rank) runs on \(actual), but [cluster] hosts puts it on \(expected): "
+                    + "list the hosts in the hostfile's order, one rank per host (mpirun --map-by node)")
+            }
+        }
         self.communicator = communicator
         try DirectoryAccess.prepare(config.stateDirectory, role: "state directory")
         if communicator.isRoot {
