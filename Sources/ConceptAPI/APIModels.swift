@@ -263,11 +263,14 @@ extension API {
         public var replayClips: Int
         /// The top static and dynamic concepts of its latest inspected clip (nil until first inspected).
         public var concepts: SourceConcepts?
-        /// Where its attention overlay is served (nil until first inspected).
+        /// Where its attention overlay is served (nil until first inspected; nil for another rank's source).
         public var attentionPath: String?
+        /// In a data-parallel job, the rank that ingests it (nil in one process).
+        public var rank: Int?
 
         /// A value with every field given.
-        package init(name: String, uri: String, kind: String, statistics: SourceStatistics, replayClips: Int, concepts: SourceConcepts? = nil, attentionPath: String? = nil) {
+        package init(name: String, uri: String, kind: String, statistics: SourceStatistics, replayClips: Int, concepts: SourceConcepts? = nil, attentionPath: String? = nil, rank: Int? = nil) {
+            self.rank = rank
             self.name = name
             self.uri = uri
             self.kind = kind

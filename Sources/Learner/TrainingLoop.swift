@@ -23,6 +23,9 @@ public struct TrainingSnapshot: Sendable {
     public var lastSnapshotTime: Date?
     /// In a data-parallel job, every rank's numbers as of the last step (rank order); empty in one process.
     public var ranks: [RankStatus] = []
+    /// In a data-parallel job, on rank 0: every rank's source report (`ClusterSettings.sourceReport`), rank order, as
+    /// of the last gather (every `reportSeconds`); empty otherwise.
+    public var rankReports: [[UInt8]] = []
 }
 
 /// One rank's numbers in a data-parallel job, shared with every rank at each iteration of the loop.
@@ -47,12 +50,20 @@ public struct ClusterSettings: Sendable {
     public var checksumEvery: Int
     /// This rank's live and configured sources, for the per-rank status.
     public var sourceCounts: @Sendable () -> (live: Int, total: Int)
+    /// This rank's per-source statistics, as bytes rank 0 can decode (the daemon sends its API's JSON).
+    public var sourceReport: @Sendable () -> [UInt8]
+    /// How often rank 0 gathers the source reports.
+    public var reportSeconds: Double
 
     /// Settings for `communicator`'s world.
-    public init(communicator: any Communicator, checksumEvery: Int, sourceCounts: @escaping @Sendable () -> (live: Int, total: Int)) {
+    public init(communicator: any Communicator, checksumEvery: Int, reportSeconds: Double = 3,
+                sourceCounts: @escaping @Sendable () -> (live: Int, total: Int),
+                sourceReport: @escaping @Sendable () -> [UInt8] = { [] }) {
         self.communicator = communicator
         self.checksumEvery = Swift.max(1, checksumEvery)
+        self.reportSeconds = reportSeconds
         self.sourceCounts = sourceCounts
+        self.sourceReport = sourceReport
     }
 }
 
@@ -211,9 +222,12 @@ public final class TrainingLoop: @unchecked Sendable {
     private func agree(_ proposal: Decision, _ cluster: ClusterSettings) throws -> Decision {
         let world = cluster.communicator
         let counts = cluster.sourceCounts()
+        // Rank 0 asks for the source reports every few seconds; the flag travels with the vote, so every rank
+        // gathers at the same iteration.
+        let askReports = world.isRoot && Self.now() - lastReport >= cluster.reportSeconds
         let mine: [Double] = [Double(proposal.rawValue), Double(trainer.state.step), report.withLock { $0.clipsPerSecond },
                               Double(counts.live), Double(counts.total), Double(replay.count),
-                              trainer.learner.lastGradientAllReduceSeconds]
+                              trainer.learner.lastGradientAllReduceSeconds, askReports ? 1 : 0]
         let all = try world.allGather(mine)
         guard all.count == mine.count * world.size else {
             throw TrainerError.cluster("rank \(world.rank) gathered \(all.count) status values from \(world.size) ranks")
@@ -228,8 +242,30 @@ public final class TrainingLoop: @unchecked Sendable {
                                     replayFill: Int(v[5]), lastAllReduceSeconds: v[6], hasData: proposed != .waitForData))
         }
         report.withLock { $0.ranks = ranks }
+        if all[mine.count - 1] == 1 {
+            // Rank 0 asked (its flag is the last value of its block): every rank's source report, variable length.
+            lastReport = Self.now()
+            let bytes = cluster.sourceReport()
+            let lengths = try world.allGather([UInt64(bytes.count)])
+            var words = [UInt64](repeating: 0, count: (bytes.count + 7) / 8)
+            words.withUnsafeMutableBytes { $0.copyBytes(from: bytes) }
+            let gathered = try world.allGather(words)
+            if world.isRoot {
+                var reports: [[UInt8]] = [], at = 0
+                for length in lengths.map({ Int($0) }) {
+                    let n = (length + 7) / 8
+                    guard at + n <= gathered.count else { throw TrainerError.cluster("source reports truncated") }
+                    reports.append(gathered[at..<(at + n)].withUnsafeBytes { Array($0.prefix(length)) })
+                    at += n
+                }
+                report.withLock { $0.rankReports = reports }
+            }
+        }
         return decision
     }
+
+    /// When the last source reports were gathered (trainer thread only).
+    private var lastReport: TimeInterval = 0
 
     /// Ends a data-parallel job on this rank: logged as critical, kept for the daemon's exit status.
     private func endJob(_ reason: String) {

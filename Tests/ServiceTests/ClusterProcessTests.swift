@@ -186,8 +186,16 @@ extension ProcessSuites {
             #expect(Set(cluster.ranks.map(\.step)).count == 1, "ranks out of step: \(cluster.ranks.map(\.step))")
             let metrics = try client.checked(client.request("GET", "/metrics")).text
             #expect(metrics.contains("conceptd_cluster_ranks 2") && metrics.contains("conceptd_rank_step{rank=\"1\"}"), "\(metrics)")
-            let sources = try client.get("/v1/sources") as [API.Source]
-            #expect(sources.map(\.name) == ["bars"], "rank 0 ingests only its own source")
+            // Rank 0 ingests only its own source, and shows rank 1's as gathered every few seconds.
+            var sources: [API.Source] = []
+            #expect(job.wait(timeout: 30) {
+                sources = (try? client.get("/v1/sources")) ?? []
+                return sources.count == 2 && sources[1].statistics.clipsMade > 0
+            }, "rank 1's source never showed clips on rank 0: \(sources.map { ($0.name, $0.rank, $0.statistics.clipsMade) })")
+            #expect(sources.map(\.name) == ["bars", "pattern"] && sources.map(\.rank) == [0, 1], "\(sources.map { ($0.name, $0.rank) })")
+            #expect(sources.last?.attentionPath == nil)
+            let pattern = try client.get("/v1/sources/pattern") as API.Source
+            #expect(pattern.rank == 1)
 
             #expect(job.stop() == 0, "mpirun did not exit 0 on SIGUSR2:\n\(job.logText)")
             let stops = Self.stopped(job)

@@ -45,6 +45,18 @@ extension Daemon: APIBackend {
 
     public func apiSources() -> [API.Source] {
         let cfg = current.withLock { $0 }
+        let mine = Self.sources(ingest: ingest, replay: replay, statistics: statistics, config: cfg,
+                                rank: communicator.size > 1 ? communicator.rank : nil)
+        // Rank 0 of a job: every other rank's sources too, as of the last gather (every few seconds).
+        let others = loop.status.rankReports.enumerated().filter { $0.offset != communicator.rank }.flatMap { _, bytes in
+            (try? API.decoder().decode([API.Source].self, from: Data(bytes))) ?? []
+        }
+        return mine + others
+    }
+
+    /// This process's sources as the API shows them (`rank` set in a data-parallel job).
+    static func sources(ingest: MediaIngest, replay: ReplayBuffer, statistics: LiveStatistics, config cfg: DaemonConfig,
+                        rank: Int?) -> [API.Source] {
         let inReplay = replay.countsBySource
         let configured = Dictionary(cfg.sources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         return ingest.statistics().map { st in
@@ -52,9 +64,12 @@ extension Daemon: APIBackend {
             let source = configured[st.name]
             st.uri = source?.redactedURI ?? "<redacted>"
             let concepts = statistics.source(named: st.name)
+            // Another rank's attention overlay lives in that rank's memory: only rank 0's (or one process's) is served.
+            let served = concepts != nil && (rank ?? 0) == 0
             return API.Source(name: st.name, uri: st.uri, kind: source?.kind.rawValue ?? "unknown", statistics: st,
                               replayClips: inReplay[st.name] ?? 0, concepts: concepts,
-                              attentionPath: concepts == nil ? nil : "/\(API.prefix)/sources/\(Self.pathComponent(st.name))/attention.png")
+                              attentionPath: served ? "/\(API.prefix)/sources/\(Self.pathComponent(st.name))/attention.png" : nil,
+                              rank: rank)
         }
     }
 

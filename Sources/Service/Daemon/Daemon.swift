@@ -1,4 +1,5 @@
 import Collective
+import ConceptAPI
 import ConceptModel
 import Foundation
 import Learner
@@ -112,17 +113,26 @@ public final class Daemon: Sendable {
                 "parameters": "\(trainer.parameterChecksum.prefix(16))", "sync_batchnorm": "\(settings.syncBatchNorm)",
             ])
         }
-        statistics = try LiveStatistics(config: config.model)
         probe = communicator.isRoot ? config.probe.map { ProbeRunner(settings: $0, config: config, seed: seed, logger: logger) } : nil
         replay = ReplayBuffer(capacity: config.training.replaySize,
                               policy: config.training.replayPolicy, seed: seed)
         let ingest = MediaIngest(queueCapacity: Swift.max(8, config.training.batchSize * 2))
         self.ingest = ingest
+        let statistics = try LiveStatistics(config: config.model)
+        self.statistics = statistics
+        let replay = self.replay, rank = communicator.rank
         let cluster = communicator.size == 1 ? nil
-            : ClusterSettings(communicator: communicator, checksumEvery: config.cluster?.checksumEvery ?? 100) {
-                let stats = ingest.statistics()
-                return (stats.filter { $0.state == .live }.count, stats.count)
-            }
+            : ClusterSettings(communicator: communicator, checksumEvery: config.cluster?.checksumEvery ?? 100,
+                              sourceCounts: {
+                                  let stats = ingest.statistics()
+                                  return (stats.filter { $0.state == .live }.count, stats.count)
+                              },
+                              sourceReport: {
+                                  // This rank's sources as the API's JSON, for rank 0's /v1/sources and dashboard.
+                                  let list = Daemon.sources(ingest: ingest, replay: replay, statistics: statistics,
+                                                            config: config, rank: rank)
+                                  return (try? Array(API.encoder().encode(list))) ?? []
+                              })
         loop = TrainingLoop(trainer: trainer, replay: replay, snapshotEverySteps: config.snapshots.everySteps,
                             snapshotEverySeconds: config.snapshots.everySeconds, observer: watchdog,
                             statistics: statistics, logger: logger, maxSteps: config.training.maxSteps,
