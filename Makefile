@@ -72,8 +72,7 @@ run-cluster: build
 	@echo "Ctrl-C stops both ranks at the same step; rank 0 writes the final snapshot."
 	@.build/release/conceptctl feed $(CLUSTER_DEMO)/watch --every 15 --clips 4 --backgrounds 4 --motions 4 --size 96x96 --frames 48 > $(CLUSTER_DEMO)/feed.log 2>&1 & \
 	feeder=$$!; trap 'kill $$feeder 2>/dev/null' EXIT; \
-	OMPI_MCA_odls_base_sigkill_timeout=60 mpirun $(MPIRUN_AS) --oversubscribe -np 2 --bind-to none \
-		.build/release/conceptd run --config configs/cluster-demo.toml
+	.build/release/conceptd launch --config configs/cluster-demo.toml -- $(MPIRUN_AS) --oversubscribe --bind-to none
 
 bench: build
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/concept-bench conv

@@ -10,7 +10,7 @@ struct Conceptd: AsyncParsableCommand {
         commandName: "conceptd",
         abstract: "Learn static and dynamic visual concepts from live video.",
         discussion: "Run as a systemd service (systemd/conceptd.service) or in the foreground: conceptd --config FILE.",
-        subcommands: [Run.self, CheckConfig.self, LogRecord.self],
+        subcommands: [Run.self, CheckConfig.self, LogRecord.self, Launch.self],
         defaultSubcommand: Run.self)
 }
 
@@ -30,6 +30,53 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let status = await DaemonMain.run(configPath: config)
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// `conceptd launch`: a data-parallel job through mpirun, stopped gracefully by SIGTERM.
+struct Launch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "launch",
+        abstract: "Run the configuration's [cluster] as an Open MPI job (mpirun ... conceptd run --config FILE).",
+        discussion: """
+            Starts mpirun with the hostfile and rank count given, then any mpirun options after --, then this conceptd \
+            with `run --config FILE` on every rank. SIGTERM, SIGINT and SIGHUP become one SIGUSR2 for mpirun, which \
+            forwards it: every rank finishes the step the job is in, rank 0 writes the final snapshot, and the \
+            launcher exits with mpirun's status (0). Open MPI refuses root unless told: pass --allow-run-as-root after \
+            -- or set OMPI_ALLOW_RUN_AS_ROOT=1 and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1.
+            """)
+
+    @Option(name: .long, help: "The cluster's configuration file (every rank reads the same path).")
+    var config: String = "/etc/conceptd/cluster.toml"
+
+    @Option(name: .long, help: "Open MPI's hostfile (one line per machine, e.g. `cam-node-1 slots=1`).")
+    var hostfile: String?
+
+    @Option(name: .customLong("np"), help: "Ranks to start (default: [cluster] ranks of the configuration).")
+    var ranks: Int?
+
+    @Option(name: .long, help: "The mpirun executable.")
+    var mpirun: String = "/usr/bin/mpirun"
+
+    @Argument(parsing: .postTerminator, help: "Further mpirun options (after --).")
+    var options: [String] = []
+
+    func run() throws {
+        let cfg = try loadConfigOrExit(config, printingTo: .standardError)
+        guard let cluster = cfg.cluster else {
+            FileHandle.standardError.write(Data("\(config) has no [cluster] section: run it with `conceptd run`\n".utf8))
+            throw ExitCode(ConfigError.exitStatus)
+        }
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let command = ClusterLauncher.command(mpirun: mpirun, conceptd: me, config: config, hostfile: hostfile,
+                                              ranks: ranks ?? cluster.ranks, options: options)
+        do {
+            let status = try ClusterLauncher.run(command)
+            if status != 0 { throw ExitCode(status) }
+        } catch let error as ClusterLauncher.LaunchError {
+            FileHandle.standardError.write(Data("conceptd launch: \(error)\n".utf8))
+            throw ExitCode(69)  // EX_UNAVAILABLE
+        }
     }
 }
 

@@ -15,7 +15,8 @@ extension ProcessSuites {
         let process = Process()
         let log: String
 
-        init(dir: TempDir, config: String, run: Int) throws {
+        /// With `launcher`, `conceptd launch` starts mpirun (and takes SIGTERM); otherwise mpirun directly.
+        init(dir: TempDir, config: String, run: Int, launcher: Bool = false) throws {
             guard let mpirun = which("mpirun") else { throw TestFailure("mpirun not found: `make deps` installs openmpi-bin") }
             guard let python = which("python3") else { throw TestFailure("python3 not found") }
             log = dir.path + "/job-\(run).txt"
@@ -30,8 +31,11 @@ extension ProcessSuites {
             // The test runner's threads block signals and a spawned child inherits that mask: mpirun would never see
             // SIGUSR2. It starts through an exec that clears the mask, as systemd starts a unit's process.
             process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
-                                 mpirun, "--oversubscribe", "-np", "2", try conceptdBinary(), "run", "--config", config]
+            let command = launcher
+                ? [try conceptdBinary(), "launch", "--config", config, "--mpirun", mpirun, "--", "--oversubscribe"]
+                : [mpirun, "--oversubscribe", "-np", "2", try conceptdBinary(), "run", "--config", config]
+            process.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"]
+                + command
             process.environment = env
             process.standardInput = FileHandle.nullDevice
             process.standardOutput = FileHandle(forWritingAtPath: log)
@@ -204,14 +208,19 @@ extension ProcessSuites {
             #expect(Self.snapshotSteps(dir).last == step, "the final snapshot is rank 0's last step \(step)")
             #expect(!job.lines.contains { $0.contains("snapshot written") && $0.contains("rank=1") }, "rank 1 wrote a snapshot")
         }
-        // Restart: rank 0 resumes, rank 1 takes its state; both at the final step with the same weights.
-        let again = try Job(dir: dir, config: config, run: 1)
+        // Restart, through `conceptd launch`: rank 0 resumes, rank 1 takes its state; both at the final step with the
+        // same weights. SIGTERM to the launcher stops the job the same way, exit 0.
+        let again = try Job(dir: dir, config: config, run: 1, launcher: true)
         #expect(again.wait(timeout: 120) { Self.inStep(again).count == 2 }, "the ranks did not get in step:\n\(again.logText)")
         let both = Self.inStep(again)
         #expect(both.allSatisfy { $0.step == "\(step)" }, "resumed at \(both.map(\.step)), expected \(step)")
         #expect(Set(both.map(\.parameters)).count == 1, "the ranks resumed with different weights: \(both.map(\.parameters))")
         #expect(again.logText.contains("resumed") && again.lines.contains { $0.contains("resumed") && $0.contains("step=\(step)") })
-        #expect(again.stop() == 0, "\(again.logText)")
+        #expect(again.wait(timeout: 120) { Self.snapshotSteps(dir).last ?? 0 > step }, "no training after the restart")
+        #expect(again.stop(signal: SIGTERM) == 0, "conceptd launch did not exit 0 on SIGTERM:\n\(again.logText)")
+        let stops = Self.stopped(again)
+        #expect(stops.count == 2 && Set(stops.values).count == 1, "ranks stopped at \(stops)")
+        #expect(Self.snapshotSteps(dir).last == Int(stops["0"] ?? ""), "the final snapshot is rank 0's last step")
     }
 
     @Test func aRankKilledWithSIGKILLEndsTheJobAndARestartResumes() throws {

@@ -72,15 +72,14 @@ struct ShippedFilesTests {
         #expect(value("LoadCredential")?.isEmpty == false)
     }
 
-    @Test("systemd/conceptd-cluster.service runs mpirun over the hostfile, stops with SIGUSR2, and verifies cleanly")
+    @Test("systemd/conceptd-cluster.service runs conceptd launch over the hostfile and verifies cleanly")
     func clusterUnit() throws {
         let text = try String(contentsOfFile: repoRoot + "/systemd/conceptd-cluster.service", encoding: .utf8)
         let d = Self.directives(text)
         func value(_ k: String) -> String? { d.last { $0.0 == k }?.1 }
         let exec = try #require(value("ExecStart"))
-        #expect(exec.hasPrefix("/usr/bin/mpirun --hostfile /etc/conceptd/hosts "))
-        #expect(exec.hasSuffix(" /usr/local/bin/conceptd run --config /etc/conceptd/cluster.toml"))
-        #expect(value("KillSignal") == "SIGUSR2" && value("KillMode") == "mixed")
+        #expect(exec.hasPrefix("/usr/local/bin/conceptd launch --hostfile /etc/conceptd/hosts --config /etc/conceptd/cluster.toml"))
+        #expect(value("KillSignal") == nil && value("KillMode") == "mixed")
         #expect(value("Restart") == "on-failure")
         #expect(value("User") == "conceptd")
         #expect(text.contains("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"))
@@ -90,7 +89,7 @@ struct ShippedFilesTests {
         }
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let unit = try dir.file("conceptd-cluster.service", text.replacingOccurrences(of: "/usr/local/bin/conceptd run", with: "/bin/true run"))
+        let unit = try dir.file("conceptd-cluster.service", text.replacingOccurrences(of: "/usr/local/bin/conceptd launch", with: "/bin/true launch"))
         let env = ["PATH": "/usr/bin:/bin", "SYSTEMD_LOG_COLOR": "0"]
         var command = [analyze, "verify", unit]
         if getuid() == 0, let unshare = which("unshare"), FileManager.default.fileExists(atPath: "/run/systemd"),
@@ -198,7 +197,7 @@ struct ShippedFilesTests {
         let unit = try String(contentsOfFile: dir.path + "/etc/systemd/system/conceptd.service", encoding: .utf8)
         #expect(unit.contains("ExecStart=/opt/conceptd/bin/conceptd --config /etc/conceptd/conceptd.toml"))
         let cluster = try String(contentsOfFile: dir.path + "/etc/systemd/system/conceptd-cluster.service", encoding: .utf8)
-        #expect(cluster.contains("--hostfile /etc/conceptd/hosts") && cluster.contains(" /opt/conceptd/bin/conceptd run --config /etc/conceptd/cluster.toml"))
+        #expect(cluster.contains("ExecStart=/opt/conceptd/bin/conceptd launch --hostfile /etc/conceptd/hosts --config /etc/conceptd/cluster.toml"))
         let config = dir.path + "/etc/conceptd/conceptd.toml"
         #expect(try String(contentsOfFile: config, encoding: .utf8) == String(contentsOfFile: repoRoot + "/configs/conceptd.toml", encoding: .utf8))
         let mode = try fm.attributesOfItem(atPath: dir.path + "/etc/conceptd/credentials")[.posixPermissions] as? Int
