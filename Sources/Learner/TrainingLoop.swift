@@ -155,7 +155,14 @@ public final class TrainingLoop: @unchecked Sendable {
     public var status: TrainingSnapshot { report.withLock { $0 } }
 
     /// Asks the loop to stop after the current step (it then writes a final snapshot).
-    public func requestStop() { stopRequested.withLock { $0 = true }; replay.close() }
+    public func requestStop() {
+        let first = stopRequested.withLock { was in defer { was = true }; return !was }
+        if first, let cluster {
+            // mpirun sends SIGTERM to every rank when one of them is gone, as well as when the job is stopped.
+            logger.notice("rank \(cluster.communicator.rank): stop requested (SIGUSR2 or SIGTERM: the job is stopping, or mpirun is ending it because a rank exited); finishing the step the job is in")
+        }
+        replay.close()
+    }
 
     /// Whether ``requestStop()`` was called.
     public var isStopping: Bool { stopRequested.withLock { $0 } }

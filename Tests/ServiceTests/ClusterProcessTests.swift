@@ -27,6 +27,9 @@ extension ProcessSuites {
             env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
             env["OMPI_MCA_btl_tcp_if_include"] = "lo"
             env["OMPI_MCA_oob_tcp_if_include"] = "lo"
+            // Seconds between mpirun's SIGTERM and SIGKILL to the ranks left when one is gone (default 1): room for
+            // their log line on a loaded machine.
+            env["OMPI_MCA_odls_base_sigkill_timeout"] = "3"
             env.removeValue(forKey: "NOTIFY_SOCKET"); env.removeValue(forKey: "WATCHDOG_USEC")
             // The test runner's threads block signals and a spawned child inherits that mask: mpirun would never see
             // SIGUSR2. It starts through an exec that clears the mask, as systemd starts a unit's process.
@@ -238,6 +241,8 @@ extension ProcessSuites {
             #expect(status != nil && status != 0, "mpirun exit status \(String(describing: status))")
             #expect(seconds < 15, "the job took \(seconds) s to end")
             #expect(job.logText.contains("rank 1") && job.logText.contains("signal 9"), "no line names the lost rank:\n\(job.logText)")
+            // The remaining rank says why it stops (mpirun's SIGTERM reaches it before the SIGKILL that follows).
+            #expect(job.logText.contains("rank 0: stop requested"), "rank 0 logged no reason:\n\(job.logText)")
         }
         let last = try #require(Self.snapshotSteps(dir).last)
         let again = try Job(dir: dir, config: config, run: 1)
