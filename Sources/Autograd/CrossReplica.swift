@@ -14,6 +14,29 @@ public protocol CrossReplica: AnyObject {
     func sum(_ values: UnsafeMutablePointer<Double>, count: Int)
     /// Sums `count` tensor values element-wise across every replica, in place.
     func sumScalars(_ values: UnsafeMutablePointer<Scalar>, count: Int)
+    /// Every replica's `count` values, in replica order, into `output` (`count x replicas`).
+    func gatherScalars(_ block: UnsafePointer<Scalar>, count: Int, into output: UnsafeMutablePointer<Scalar>)
+    /// The sum across replicas of `count x replicas` values, this replica's block of `count` into `output`.
+    func reduceScatterScalars(_ input: UnsafePointer<Scalar>, count: Int, into output: UnsafeMutablePointer<Scalar>)
+}
+
+extension CrossReplica {
+    /// `gatherScalars` through `sumScalars`: this replica's block in a zeroed buffer, summed (twice the bytes of a
+    /// real all-gather; for replicas that have nothing better).
+    public func gatherScalars(_ block: UnsafePointer<Scalar>, count: Int, into output: UnsafeMutablePointer<Scalar>) {
+        output.update(repeating: 0, count: count * replicas)
+        (output + replica * count).update(from: block, count: count)
+        sumScalars(output, count: count * replicas)
+    }
+
+    /// `reduceScatterScalars` through `sumScalars` (the whole buffer summed, this replica's block kept).
+    public func reduceScatterScalars(_ input: UnsafePointer<Scalar>, count: Int, into output: UnsafeMutablePointer<Scalar>) {
+        let all = UnsafeMutablePointer<Scalar>.allocate(capacity: count * replicas)
+        defer { all.deallocate() }
+        all.update(from: input, count: count * replicas)
+        sumScalars(all, count: count * replicas)
+        output.update(from: all + replica * count, count: count)
+    }
 }
 
 extension Tensor {
@@ -21,22 +44,18 @@ extension Tensor {
     /// same shape). The gradient of this replica's rows is the sum of every replica's gradient for them.
     public func gatheredRows(across replicas: CrossReplica) throws -> Tensor {
         guard rank >= 1 else { throw TensorError.invalidArgument("gatheredRows needs rows, got a scalar") }
-        let r = replicas.replicas, me = replicas.replica, block = count
+        let r = replicas.replicas, block = count
         var shape = self.shape
         shape[0] *= r
         let x = self
         let out = Tensor.result(shape, inputs: [x]) { out in
-            // Each replica holds the gradient of every gathered row: sum them, keep this replica's block.
-            let g = TensorStorage(uninitializedCount: out.count)
-            g.pointer.update(from: out.gradStorage!.pointer, count: out.count)
-            replicas.sumScalars(g.pointer, count: out.count)
-            let d = x.gradPointer(), src = g.pointer + me * block
+            // Each replica holds the gradient of every gathered row: their sum, this replica's block (a reduce-scatter).
+            let g = TensorStorage(uninitializedCount: block)
+            replicas.reduceScatterScalars(out.gradStorage!.pointer, count: block, into: g.pointer)
+            let d = x.gradPointer(), src = g.pointer
             for i in 0..<block { d[i] += src[i] }
         }
-        // Zeros everywhere but this replica's block, summed: every replica's rows, exactly.
-        out.storage.pointer.update(repeating: 0, count: out.count)
-        (out.storage.pointer + me * block).update(from: storage.pointer, count: block)
-        replicas.sumScalars(out.storage.pointer, count: out.count)
+        replicas.gatherScalars(storage.pointer, count: block, into: out.storage.pointer)
         return out
     }
 }

@@ -28,6 +28,11 @@ public protocol Communicator: AnyObject, Sendable {
     func broadcast<T: CollectiveValue>(_ buffer: UnsafeMutablePointer<T>, count: Int, root: Int) throws(CollectiveError)
     /// Every rank's `values`, concatenated in rank order (the counts may differ between ranks).
     func allGather<T: CollectiveValue>(_ values: [T]) throws(CollectiveError) -> [T]
+    /// Every rank's `count` values at `block`, concatenated in rank order into `output` (`count x size`).
+    func allGather<T: CollectiveValue>(_ block: UnsafePointer<T>, count: Int, into output: UnsafeMutablePointer<T>) throws(CollectiveError)
+    /// Sums `count x size` values at `input` element-wise across every rank and writes this rank's block of `count`
+    /// (block `rank`) to `output`.
+    func reduceScatter<T: CollectiveValue>(_ input: UnsafePointer<T>, count: Int, into output: UnsafeMutablePointer<T>) throws(CollectiveError)
     /// Returns once every rank has called it.
     func barrier() throws(CollectiveError)
 }
@@ -82,5 +87,13 @@ public final class SingleProcess: Communicator {
         guard count >= 0 else { throw CollectiveError(.invalidArgument, "broadcast of \(count) values") }
     }
     public func allGather<T: CollectiveValue>(_ values: [T]) throws(CollectiveError) -> [T] { values }
+    public func allGather<T: CollectiveValue>(_ block: UnsafePointer<T>, count: Int, into output: UnsafeMutablePointer<T>) throws(CollectiveError) {
+        guard count >= 0 else { throw CollectiveError(.invalidArgument, "allGather of \(count) values") }
+        output.update(from: block, count: count)
+    }
+    public func reduceScatter<T: CollectiveValue>(_ input: UnsafePointer<T>, count: Int, into output: UnsafeMutablePointer<T>) throws(CollectiveError) {
+        guard count >= 0 else { throw CollectiveError(.invalidArgument, "reduceScatter of \(count) values") }
+        output.update(from: input, count: count)
+    }
     public func barrier() throws(CollectiveError) {}
 }

@@ -25,7 +25,7 @@ public final class TimedCommunicator: Communicator {
     public var rank: Int { base.rank }
     public var size: Int { base.size }
 
-    /// Totals per operation: `allReduce`, `broadcast`, `allGather`, `barrier`.
+    /// Totals per operation: `allReduce`, `broadcast`, `allGather`, `reduceScatter`, `barrier`.
     public var counters: [String: Totals] { totals.withLock { $0 } }
 
     /// Clears the counters.
@@ -56,6 +56,16 @@ public final class TimedCommunicator: Communicator {
 
     public func allGather<T: CollectiveValue>(_ values: [T]) throws(CollectiveError) -> [T] {
         try timed("allGather", elements: values.count) { () throws(CollectiveError) in try base.allGather(values) }
+    }
+
+    public func allGather<T: CollectiveValue>(_ block: UnsafePointer<T>, count: Int, into output: UnsafeMutablePointer<T>) throws(CollectiveError) {
+        try timed("allGather", elements: count) { () throws(CollectiveError) in try base.allGather(block, count: count, into: output) }
+    }
+
+    public func reduceScatter<T: CollectiveValue>(_ input: UnsafePointer<T>, count: Int, into output: UnsafeMutablePointer<T>) throws(CollectiveError) {
+        try timed("reduceScatter", elements: count * size) { () throws(CollectiveError) in
+            try base.reduceScatter(input, count: count, into: output)
+        }
     }
 
     public func barrier() throws(CollectiveError) {

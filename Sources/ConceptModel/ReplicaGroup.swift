@@ -20,6 +20,20 @@ public final class ReplicaGroup: CrossReplica {
     public func sum(_ values: UnsafeMutablePointer<Double>, count: Int) { reduce(values, count) }
     public func sumScalars(_ values: UnsafeMutablePointer<Scalar>, count: Int) { reduce(values, count) }
 
+    public func gatherScalars(_ block: UnsafePointer<Scalar>, count: Int, into output: UnsafeMutablePointer<Scalar>) {
+        do { try communicator.allGather(block, count: count, into: output) } catch {
+            if failure == nil { failure = error }
+            output.update(repeating: .nan, count: count * replicas)
+        }
+    }
+
+    public func reduceScatterScalars(_ input: UnsafePointer<Scalar>, count: Int, into output: UnsafeMutablePointer<Scalar>) {
+        do { try communicator.reduceScatter(input, count: count, into: output) } catch {
+            if failure == nil { failure = error }
+            output.update(repeating: .nan, count: count)
+        }
+    }
+
     private func reduce<T: CollectiveValue & FloatingPoint>(_ values: UnsafeMutablePointer<T>, _ count: Int) {
         do {
             try communicator.allReduce(values, count: count, .sum)

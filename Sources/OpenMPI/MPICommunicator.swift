@@ -138,6 +138,18 @@ public final class MPICommunicator: Communicator {
         return out
     }
 
+    public func allGather<T: CollectiveValue>(_ block: UnsafePointer<T>, count: Int, into output: UnsafeMutablePointer<T>) throws(CollectiveError) {
+        guard count >= 0, count < Int(Int32.max) else { throw CollectiveError(.invalidArgument, "allGather of \(count) values per rank") }
+        let type = Self.datatype(T.collectiveKind)
+        try call("MPI_Allgather") { MPI_Allgather(block, Int32(count), type, output, Int32(count), type, $0) }
+    }
+
+    public func reduceScatter<T: CollectiveValue>(_ input: UnsafePointer<T>, count: Int, into output: UnsafeMutablePointer<T>) throws(CollectiveError) {
+        guard count >= 0, count < Int(Int32.max) else { throw CollectiveError(.invalidArgument, "reduceScatter of \(count) values per rank") }
+        let type = Self.datatype(T.collectiveKind)
+        try call("MPI_Reduce_scatter_block") { MPI_Reduce_scatter_block(input, output, Int32(count), type, cmpi_sum(), $0) }
+    }
+
     public func barrier() throws(CollectiveError) {
         try call("MPI_Barrier") { MPI_Barrier($0) }
     }

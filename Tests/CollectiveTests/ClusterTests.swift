@@ -19,6 +19,10 @@ import TensorKernels
         #expect(try world.allGather([1.0, 2.0]) == [1.0, 2.0])
         try world.broadcast(&values, root: 0)
         #expect(values == [1, -2, 3.5])
+        var gathered = [Float](repeating: 0, count: 3), scattered = [Float](repeating: 0, count: 3)
+        try world.allGather(values, count: 3, into: &gathered)
+        try world.reduceScatter(values, count: 3, into: &scattered)
+        #expect(gathered == values && scattered == values)
         try world.barrier()
     }
 
