@@ -20,25 +20,6 @@ public protocol CrossReplica: AnyObject {
     func reduceScatterScalars(_ input: UnsafePointer<Scalar>, count: Int, into output: UnsafeMutablePointer<Scalar>)
 }
 
-extension CrossReplica {
-    /// `gatherScalars` through `sumScalars`: this replica's block in a zeroed buffer, summed (twice the bytes of a
-    /// real all-gather; for replicas that have nothing better).
-    public func gatherScalars(_ block: UnsafePointer<Scalar>, count: Int, into output: UnsafeMutablePointer<Scalar>) {
-        output.update(repeating: 0, count: count * replicas)
-        (output + replica * count).update(from: block, count: count)
-        sumScalars(output, count: count * replicas)
-    }
-
-    /// `reduceScatterScalars` through `sumScalars` (the whole buffer summed, this replica's block kept).
-    public func reduceScatterScalars(_ input: UnsafePointer<Scalar>, count: Int, into output: UnsafeMutablePointer<Scalar>) {
-        let all = UnsafeMutablePointer<Scalar>.allocate(capacity: count * replicas)
-        defer { all.deallocate() }
-        all.update(from: input, count: count * replicas)
-        sumScalars(all, count: count * replicas)
-        output.update(from: all + replica * count, count: count)
-    }
-}
-
 extension Tensor {
     /// Every replica's rows, in replica order: `N x ...` here gives `(replicas · N) x ...` (every replica must pass the
     /// same shape). The gradient of this replica's rows is the sum of every replica's gradient for them.

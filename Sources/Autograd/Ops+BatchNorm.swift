@@ -47,6 +47,16 @@ public func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Te
     return out
 }
 
+/// `count` per-channel sums written by `fill`, this replica's and every replica's together.
+func crossReplicaSums(_ count: Int, across replicas: CrossReplica,
+                      _ fill: (UnsafeMutablePointer<Double>) -> Void) -> (local: [Double], global: [Double]) {
+    var local = [Double](repeating: 0, count: count)
+    local.withUnsafeMutableBufferPointer { fill($0.baseAddress!) }
+    var global = local
+    global.withUnsafeMutableBufferPointer { replicas.sum($0.baseAddress!, count: count) }
+    return (local, global)
+}
+
 /// Training batch norm over every replica's batch (see `batchNorm`): the statistics of `replicas · N · L` values per
 /// channel, the running statistics updated with them, and dx from the backward sums of every replica.
 func synchronizedBatchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
@@ -56,19 +66,14 @@ func synchronizedBatchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMea
     let mean = TensorStorage(count: c), invstd = TensorStorage(count: c), unbiased = TensorStorage(count: c)
     let out = Tensor.result(x.shape, inputs: [x, weight, bias]) { out in
         let dy = out.gradStorage!.pointer
-        var local = [Double](repeating: 0, count: 2 * c)
-        local.withUnsafeMutableBufferPointer { batchnorm_sums_backward($0.baseAddress!, dy, x.storage.pointer, n, c, l) }
-        var global = local
-        global.withUnsafeMutableBufferPointer { replicas.sum($0.baseAddress!, count: 2 * c) }
+        let (local, global) = crossReplicaSums(2 * c, across: replicas) { batchnorm_sums_backward($0, dy, x.storage.pointer, n, c, l) }
         let dx = x.requiresGrad ? x.gradDestination() : nil
         batchnorm_backward_from_sums(dx?.pointer, weight.requiresGrad ? weight.gradPointer() : nil,
                                      bias.requiresGrad ? bias.gradPointer() : nil, global, local, m, dy, x.storage.pointer,
                                      weight.storage.pointer, mean.pointer, invstd.pointer, n, c, l,
                                      accumulate: dx?.accumulate ?? true)
     }
-    var sums = [Double](repeating: 0, count: 2 * c)
-    sums.withUnsafeMutableBufferPointer { batchnorm_sums_forward($0.baseAddress!, x.storage.pointer, n, c, l) }
-    sums.withUnsafeMutableBufferPointer { replicas.sum($0.baseAddress!, count: 2 * c) }
+    let sums = crossReplicaSums(2 * c, across: replicas) { batchnorm_sums_forward($0, x.storage.pointer, n, c, l) }.global
     batchnorm_forward_from_sums(out.storage.pointer, mean.pointer, invstd.pointer, unbiased.pointer, sums, m, x.storage.pointer,
                                 weight.storage.pointer, bias.storage.pointer, n, c, l, eps)
     batchnorm_update_running(runningMean.storage.pointer, runningVar.storage.pointer, mean.pointer, unbiased.pointer, c, momentum)
@@ -89,10 +94,7 @@ func synchronizedBatchNormReLU(_ x: Tensor, adding residual: Tensor?, weight: Te
     let scale = TensorStorage(uninitializedCount: c), shift = TensorStorage(uninitializedCount: c)
     let out = Tensor.result(x.shape, inputs: [x, weight, bias] + (residual.map { [$0] } ?? [])) { out in
         let dz = out.gradStorage!.pointer, z = out.storage.pointer
-        var local = [Double](repeating: 0, count: 2 * c)
-        local.withUnsafeMutableBufferPointer { batchnorm_relu_sums_backward($0.baseAddress!, dz, z, x.storage.pointer, n, c, l) }
-        var global = local
-        global.withUnsafeMutableBufferPointer { replicas.sum($0.baseAddress!, count: 2 * c) }
+        let (local, global) = crossReplicaSums(2 * c, across: replicas) { batchnorm_relu_sums_backward($0, dz, z, x.storage.pointer, n, c, l) }
         let dx = x.requiresGrad ? x.gradDestination() : nil
         let dr = (residual?.requiresGrad ?? false) ? residual!.gradDestination() : nil
         batchnorm_relu_backward_from_sums(dx?.pointer, accumulateX: dx?.accumulate ?? true, dr?.pointer,
@@ -100,9 +102,7 @@ func synchronizedBatchNormReLU(_ x: Tensor, adding residual: Tensor?, weight: Te
                                           bias.requiresGrad ? bias.gradPointer() : nil, global, local, m, dz, z,
                                           x.storage.pointer, weight.storage.pointer, mean.pointer, invstd.pointer, n, c, l)
     }
-    var sums = [Double](repeating: 0, count: 2 * c)
-    sums.withUnsafeMutableBufferPointer { batchnorm_sums_forward($0.baseAddress!, x.storage.pointer, n, c, l) }
-    sums.withUnsafeMutableBufferPointer { replicas.sum($0.baseAddress!, count: 2 * c) }
+    let sums = crossReplicaSums(2 * c, across: replicas) { batchnorm_sums_forward($0, x.storage.pointer, n, c, l) }.global
     let unbiased = TensorStorage(uninitializedCount: c)
     batchnorm_relu_forward_from_sums(out.storage.pointer, scale.pointer, shift.pointer, mean.pointer, invstd.pointer,
                                      unbiased.pointer, sums, m, x.storage.pointer, residual?.storage.pointer,

@@ -72,6 +72,43 @@ extension Communicator {
     }
 }
 
+extension Communicator {
+    /// Rank `root`'s bytes on every rank (the others pass anything; their argument is ignored).
+    public func broadcastBytes(_ bytes: [UInt8], root: Int = 0) throws(CollectiveError) -> [UInt8] {
+        var length = [UInt64(rank == root ? bytes.count : 0)]
+        try broadcast(&length, root: root)
+        var words = Self.words(rank == root ? bytes : [UInt8](repeating: 0, count: Int(length[0])))
+        try broadcast(&words, root: root)
+        return words.withUnsafeBytes { Array($0.prefix(Int(length[0]))) }
+    }
+
+    /// Every rank's bytes, in rank order (the lengths may differ).
+    public func allGatherBytes(_ bytes: [UInt8]) throws(CollectiveError) -> [[UInt8]] {
+        let lengths = try allGather([UInt64(bytes.count)]).map { Int($0) }
+        let words = try allGather(Self.words(bytes))
+        var out: [[UInt8]] = [], at = 0
+        for length in lengths {
+            let n = (length + 7) / 8
+            guard at + n <= words.count else { throw CollectiveError(.mismatch, "gathered bytes end before rank \(out.count)'s") }
+            out.append(words[at..<(at + n)].withUnsafeBytes { Array($0.prefix(length)) })
+            at += n
+        }
+        return out
+    }
+
+    /// `bytes` in 8-byte words, the last one zero-padded (the transport moves `UInt64`s).
+    private static func words(_ bytes: [UInt8]) -> [UInt64] {
+        var words = [UInt64](repeating: 0, count: (bytes.count + 7) / 8)
+        words.withUnsafeMutableBytes { $0.copyBytes(from: bytes) }
+        return words
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
 /// A world of one process: every collective call returns this rank's own values. `conceptd` started without
 /// `mpirun` trains through it, exactly as before data parallelism existed.
 public final class SingleProcess: Communicator {

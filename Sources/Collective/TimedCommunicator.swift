@@ -34,8 +34,7 @@ public final class TimedCommunicator: Communicator {
     private func timed<R>(_ name: String, elements: Int, _ body: () throws(CollectiveError) -> R) throws(CollectiveError) -> R {
         let start = ContinuousClock.now
         defer {
-            let d = ContinuousClock.now - start
-            let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+            let seconds = (ContinuousClock.now - start).seconds
             totals.withLock {
                 $0[name, default: Totals()].seconds += seconds
                 $0[name, default: Totals()].calls += 1

@@ -17,29 +17,27 @@ public final class ReplicaGroup: CrossReplica {
     public var replica: Int { communicator.rank }
     public var replicas: Int { communicator.size }
 
-    public func sum(_ values: UnsafeMutablePointer<Double>, count: Int) { reduce(values, count) }
-    public func sumScalars(_ values: UnsafeMutablePointer<Scalar>, count: Int) { reduce(values, count) }
+    public func sum(_ values: UnsafeMutablePointer<Double>, count: Int) {
+        recording(values, count) { () throws(CollectiveError) in try communicator.allReduce(values, count: count, .sum) }
+    }
+
+    public func sumScalars(_ values: UnsafeMutablePointer<Scalar>, count: Int) {
+        recording(values, count) { () throws(CollectiveError) in try communicator.allReduce(values, count: count, .sum) }
+    }
 
     public func gatherScalars(_ block: UnsafePointer<Scalar>, count: Int, into output: UnsafeMutablePointer<Scalar>) {
-        do { try communicator.allGather(block, count: count, into: output) } catch {
-            if failure == nil { failure = error }
-            output.update(repeating: .nan, count: count * replicas)
-        }
+        recording(output, count * replicas) { () throws(CollectiveError) in try communicator.allGather(block, count: count, into: output) }
     }
 
     public func reduceScatterScalars(_ input: UnsafePointer<Scalar>, count: Int, into output: UnsafeMutablePointer<Scalar>) {
-        do { try communicator.reduceScatter(input, count: count, into: output) } catch {
-            if failure == nil { failure = error }
-            output.update(repeating: .nan, count: count)
-        }
+        recording(output, count) { () throws(CollectiveError) in try communicator.reduceScatter(input, count: count, into: output) }
     }
 
-    private func reduce<T: CollectiveValue & FloatingPoint>(_ values: UnsafeMutablePointer<T>, _ count: Int) {
-        do {
-            try communicator.allReduce(values, count: count, .sum)
-        } catch {
+    /// Runs a collective call writing `count` values at `output`; if it fails, records the failure and fills them with NaN.
+    private func recording<T: FloatingPoint>(_ output: UnsafeMutablePointer<T>, _ count: Int, _ call: () throws(CollectiveError) -> Void) {
+        do { try call() } catch {
             if failure == nil { failure = error }
-            values.update(repeating: .nan, count: count)
+            output.update(repeating: .nan, count: count)
         }
     }
 

@@ -194,27 +194,20 @@ public final class ConceptLearner {
 
     /// Sinkhorn targets for `codes` (`N x K`, batch rows) with the queue's rows (`queue`, unit rows) re-scored against
     /// the `K` rows of `prototypes`. In a world of several ranks the score matrix is the global one: every rank's
-    /// batch rows, plus the queue rows it owns (row `i` belongs to rank `i mod size`, the queues being identical).
-    func targets(codes: Tensor, queue: Tensor, prototypes: Tensor, world: any Communicator) throws -> Tensor {
+    /// batch rows (`globalBatch` in all), plus the queue rows this rank owns (row `i` belongs to rank `i mod size`, the
+    /// queues being identical).
+    func targets(codes: Tensor, queue: Tensor, prototypes: Tensor, world: any Communicator, globalBatch: Int) throws -> Tensor {
         try GradMode.withNoGrad {
             let n = codes.shape[0], k = codes.shape[1]
             var scores = codes.values
-            var m = n
             if queue.shape[0] > 0 {
                 let rescored = try matmul(queue, prototypes.normalized(axis: 1), transposeB: true).values
-                if world.size == 1 {
-                    scores += rescored
-                    m += queue.shape[0]
-                } else {
-                    for row in stride(from: world.rank, to: queue.shape[0], by: world.size) {
-                        scores += rescored[(row * k)..<((row + 1) * k)]
-                        m += 1
-                    }
+                for row in stride(from: world.rank, to: queue.shape[0], by: world.size) {
+                    scores += rescored[(row * k)..<((row + 1) * k)]
                 }
             }
-            let globalRows = world.size == 1 ? m : Int(try world.allReduce(UInt64(m), .sum))
-            let t = try sinkhorn(localScores: scores, localRows: m, globalRows: globalRows, columns: k, batch: n, eps: config.eps,
-                                 iterations: config.sinkhornIterations, communicator: world)
+            let t = try sinkhorn(localScores: scores, localRows: scores.count / k, globalRows: globalBatch + queue.shape[0],
+                                 columns: k, batch: n, eps: config.eps, iterations: config.sinkhornIterations, communicator: world)
             return try Tensor(t, shape: [n, k])
         }
     }
@@ -230,6 +223,7 @@ public final class ConceptLearner {
         // Only a training pass spans the ranks: an evaluation pass (probe, live statistics) runs on one rank alone.
         let world: any Communicator = training ? communicator : SingleProcess()
         let replicas = training ? self.replicas : nil
+        let globalBatch = world.size == 1 ? n : Int(try world.allReduce(UInt64(n), .sum))
         // The reversed difference view only serves InfoNCE's extra negative, so it is left out of evaluation passes.
         let reversed = c.nceReverse && c.nce > 0 && training
         let x = try Self.views(frames: frames, staticIndex: staticIndex, difference: c.difference, staticView: c.staticView,
@@ -256,12 +250,12 @@ public final class ConceptLearner {
         let queueVs = o.zSplit == nil ? queueV : try queueV.slice(axis: 1, 0..<width)
         let queueVd = o.zSplit == nil ? queueV : try queueV.slice(axis: 1, width..<(2 * width))
         let pv = model.prototypes[.v]!
-        o.targets["s"] = try targets(codes: qs, queue: queues[.s]!.rows, prototypes: model.prototypes[.s]!, world: world)
-        o.targets["d"] = try targets(codes: qd, queue: queues[.d]!.rows, prototypes: model.prototypes[.d]!, world: world)
+        o.targets["s"] = try targets(codes: qs, queue: queues[.s]!.rows, prototypes: model.prototypes[.s]!, world: world, globalBatch: globalBatch)
+        o.targets["d"] = try targets(codes: qd, queue: queues[.d]!.rows, prototypes: model.prototypes[.d]!, world: world, globalBatch: globalBatch)
         o.targets["vs"] = try targets(codes: GradMode.withNoGrad { qvs.detached() }, queue: queueVs,
-                                      prototypes: GradMode.withNoGrad { try pv.detached().slice(axis: 0, 0..<c.ks) }, world: world)
+                                      prototypes: GradMode.withNoGrad { try pv.detached().slice(axis: 0, 0..<c.ks) }, world: world, globalBatch: globalBatch)
         o.targets["vd"] = try targets(codes: GradMode.withNoGrad { qvd.detached() }, queue: queueVd,
-                                      prototypes: GradMode.withNoGrad { try pv.detached().slice(axis: 0, c.ks..<(c.ks + c.kd)) }, world: world)
+                                      prototypes: GradMode.withNoGrad { try pv.detached().slice(axis: 0, c.ks..<(c.ks + c.kd)) }, world: world, globalBatch: globalBatch)
 
         let aln = try swappedPredictionLoss(qs, qvs, targetA: o.targets["s"]!, targetB: o.targets["vs"]!, tau: c.tau)
             .add(swappedPredictionLoss(qd, qvd, targetA: o.targets["d"]!, targetB: o.targets["vd"]!, tau: c.tau))
@@ -352,8 +346,7 @@ public final class ConceptLearner {
             // The mean of the ranks' gradients, identical on every rank (one in-place all-reduce of the flat buffer).
             let start = ContinuousClock.now
             try world.allReduce(params.grads.pointer, count: params.count, .sum)
-            let d = ContinuousClock.now - start
-            lastGradientAllReduceSeconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+            lastGradientAllReduceSeconds = (ContinuousClock.now - start).seconds
             vaffine(params.grads.pointer, params.grads.pointer, params.count, 1 / Scalar(world.size), 0)
         }
         let norm = params.gradientNorm

@@ -23,19 +23,9 @@ extension Trainer {
         let world = communicator
         guard world.size > 1 else { return }
         do {
-            var length = [UInt64(0)]
-            var packed: [UInt8] = []
-            if world.isRoot {
-                packed = Self.pack(try snapshotFiles())
-                length[0] = UInt64(packed.count)
-            }
-            try world.broadcast(&length, root: 0)
-            var words = [UInt64](repeating: 0, count: (Int(length[0]) + 7) / 8)
-            if world.isRoot { words.withUnsafeMutableBytes { $0.copyBytes(from: packed) } }
-            try world.broadcast(&words, root: 0)
+            let bytes = try world.broadcastBytes(world.isRoot ? Self.pack(try snapshotFiles()) : [])
             // Rank 0 loads the same bytes too: snapshots hold float32, so in the float64 verification build its own
             // state would otherwise differ from the others' by rounding.
-            let bytes = words.withUnsafeBytes { Array($0.prefix(Int(length[0]))) }
             try restore(files: Self.unpack(bytes))
         } catch let error as CollectiveError {
             throw TrainerError.cluster("rank \(world.rank) could not take rank 0's state", cause: error)
@@ -55,13 +45,11 @@ extension Trainer {
     public func verifyParametersAgree() throws {
         let world = communicator
         guard world.size > 1 else { return }
-        let mine = Array(parameterChecksum.utf8).map(UInt64.init)
-        let all: [UInt64]
-        do { all = try world.allGather(mine) } catch {
+        let all: [[UInt8]]
+        do { all = try world.allGatherBytes(Array(parameterChecksum.utf8)) } catch {
             throw TrainerError.cluster("rank \(world.rank) could not gather the parameter checksums", cause: error)
         }
-        let n = mine.count
-        let differing = (1..<world.size).filter { all[($0 * n)..<(($0 + 1) * n)] != all[0..<n] }
+        let differing = (1..<world.size).filter { all[$0] != all[0] }
         guard differing.isEmpty else {
             throw TrainerError.cluster("at step \(state.step) the parameters of rank\(differing.count == 1 ? "" : "s") "
                 + "\(differing.map(String.init).joined(separator: ", ")) differ from rank 0's")

@@ -242,7 +242,7 @@ public final class TrainingLoop: @unchecked Sendable {
         var decision = Decision.step
         var ranks: [RankStatus] = []
         for r in 0..<world.size {
-            let v = all[(r * mine.count)..<((r + 1) * mine.count)].map { $0 }
+            let v = Array(all[(r * mine.count)..<((r + 1) * mine.count)])
             let proposed = Decision(rawValue: Int(v[0])) ?? .stop
             decision = Swift.max(decision, proposed)
             ranks.append(RankStatus(rank: r, step: Int(v[1]), clipsPerSecond: v[2], liveSources: Int(v[3]), sources: Int(v[4]),
@@ -252,21 +252,8 @@ public final class TrainingLoop: @unchecked Sendable {
         if all[mine.count - 1] == 1 {
             // Rank 0 asked (its flag is the last value of its block): every rank's source report, variable length.
             lastReport = Self.now()
-            let bytes = cluster.sourceReport()
-            let lengths = try world.allGather([UInt64(bytes.count)])
-            var words = [UInt64](repeating: 0, count: (bytes.count + 7) / 8)
-            words.withUnsafeMutableBytes { $0.copyBytes(from: bytes) }
-            let gathered = try world.allGather(words)
-            if world.isRoot {
-                var reports: [[UInt8]] = [], at = 0
-                for length in lengths.map({ Int($0) }) {
-                    let n = (length + 7) / 8
-                    guard at + n <= gathered.count else { throw TrainerError.cluster("source reports truncated") }
-                    reports.append(gathered[at..<(at + n)].withUnsafeBytes { Array($0.prefix(length)) })
-                    at += n
-                }
-                report.withLock { $0.rankReports = reports }
-            }
+            let reports = try world.allGatherBytes(cluster.sourceReport())
+            if world.isRoot { report.withLock { $0.rankReports = reports } }
         }
         return decision
     }

@@ -123,7 +123,7 @@ struct ClusterRankBench: ParsableCommand {
             _ = try learner.step(frames: frames, staticIndex: statics, useLocal: true)
             let d = ContinuousClock.now - start
             guard i >= warmup else { continue }
-            seconds += Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+            seconds += d.seconds
             allReduce += learner.lastGradientAllReduceSeconds
             communication += timed.counters.values.reduce(0) { $0 + $1.seconds }
         }

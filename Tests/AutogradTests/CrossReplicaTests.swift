@@ -16,6 +16,12 @@ import ConceptTestSupport
         init(_ replicas: Int) { self.replicas = replicas }
         func sum(_ values: UnsafeMutablePointer<Double>, count: Int) { for i in 0..<count { values[i] *= Double(replicas) } }
         func sumScalars(_ values: UnsafeMutablePointer<Scalar>, count: Int) { for i in 0..<count { values[i] *= Scalar(replicas) } }
+        func gatherScalars(_ block: UnsafePointer<Scalar>, count: Int, into output: UnsafeMutablePointer<Scalar>) {
+            for r in 0..<replicas { (output + r * count).update(from: block, count: count) }
+        }
+        func reduceScatterScalars(_ input: UnsafePointer<Scalar>, count: Int, into output: UnsafeMutablePointer<Scalar>) {
+            for i in 0..<count { output[i] = input[replica * count + i] * Scalar(replicas) }
+        }
     }
 
     struct Outcome { var out, dx, dw, db, dr, runningMean, runningVar: [Scalar] }

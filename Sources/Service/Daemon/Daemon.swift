@@ -52,7 +52,7 @@ public final class Daemon: Sendable {
         let ranks = config.cluster?.ranks ?? 1
         guard ranks == communicator.size else {
             throw DaemonError(.cluster, communicator.size == 1
-                ? "\(configPath) is for a cluster of \(ranks) ranks: start it with mpirun -np \(ranks) (see conceptd-cluster.service)"
+                ? "\(configPath) is for a cluster of \(ranks) ranks: start it with conceptd launch (or mpirun -np \(ranks))"
                 : config.cluster == nil
                     ? "mpirun started \(communicator.size) ranks but \(configPath) has no [cluster] section"
                     : "mpirun started \(communicator.size) ranks but \(configPath) says [cluster] ranks = \(ranks)")
@@ -147,7 +147,6 @@ public final class Daemon: Sendable {
         for source in config.enabledSources(rank: communicator.rank) { try addSource(source, config: config, progress: progress) }
     }
 
-
     func addSource(_ source: SourceConfig, config: DaemonConfig, progress: [String: String]) throws {
         let options = source.mediaOptions(config: config, ledger: IngestLedger.fromProgress(progress[source.name]), logger: logger)
         _ = try ingest.add(source.connectionURI, name: source.name, options: options)
@@ -196,7 +195,7 @@ public final class Daemon: Sendable {
               + (probe.map { [.init(service: ProbeService(runner: $0, loop: loop, logger: logger), successTerminationBehavior: .ignore)] } ?? [])
               + [.init(service: StatusService(daemon: self), successTerminationBehavior: .ignore)],
             // mpirun cannot forward SIGTERM (it ends the job itself) but forwards SIGUSR2: a rank of a job stops
-            // gracefully on either (conceptd-cluster.service stops the job with KillSignal=SIGUSR2).
+            // gracefully on either (`conceptd launch` turns its own SIGTERM into SIGUSR2 for mpirun).
             gracefulShutdownSignals: communicator.size > 1 ? [.sigterm, .sigint, .sigusr2] : [.sigterm, .sigint],
             logger: logger))
         try await group.run()
