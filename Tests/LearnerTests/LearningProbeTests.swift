@@ -22,7 +22,7 @@ import SyntheticVideo
 /// learn motion on every configuration with InfoNCE.
 ///
 /// `CONCEPT_LEARNING_STEPS` and `CONCEPT_LEARNING_SEED` override the step count and the seed, the `CONCEPT_LT_*`
-/// variables the data (see below). `make test` runs this suite on its own after the others: a minute of both cores
+/// variables the data (see below); `CONCEPT_LT_PREVIOUS_DEFAULT=1` trains the previous default instead, to compare. `make test` runs this suite on its own after the others: a minute of both cores
 /// beside the timing-sensitive media suites made them miss their deadlines.
 @Suite(.serialized)
 struct LearningProbeTests {
@@ -49,6 +49,11 @@ struct LearningProbeTests {
         let seed = ProcessInfo.processInfo.environment["CONCEPT_LEARNING_SEED"].flatMap(UInt64.init) ?? 7
         var config = try reducedTinyConfig(frames: 4, side: 32, concepts: 8)
         config.apply(method: method)
+        if ProcessInfo.processInfo.environment["CONCEPT_LT_PREVIOUS_DEFAULT"] == "1" {
+            // Measurement only: the default before the conceptd method (the paper's options with InfoNCE v↔d, no queue).
+            config.apply(method: .paper)
+            (config.nce, config.nceQueue) = (1, false)
+        }
         (config.ks, config.kd, config.topK) = (8, 8, 3)
         // Backgrounds noise and grating-45, motions still and translate-right, with the camera nuisances of the
         // benchmark; 6-frame videos, so a 5-frame clip moves by about 1.7 pixels a frame.
