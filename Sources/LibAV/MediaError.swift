@@ -6,6 +6,7 @@ public struct MediaError: Error, CustomStringConvertible, Sendable {
     fileprivate enum Base: Hashable, Sendable {
         case invalidSource, invalidOptions, openFailed, noVideoStream, decoderUnavailable
         case libav, timedOut, stalled, cancelled, fileSystem, shapeMismatch, encoderUnavailable, invalidManifest
+        case threadUnavailable
     }
 
     /// What went wrong, for matching (`error.code == .timedOut`).
@@ -38,6 +39,8 @@ public struct MediaError: Error, CustomStringConvertible, Sendable {
         public static let encoderUnavailable = Code(.encoderUnavailable)
         /// A dataset manifest that cannot be read or is malformed.
         public static let invalidManifest = Code(.invalidManifest)
+        /// The operating system refused a thread (`pthread_create` failed: out of threads or memory).
+        public static let threadUnavailable = Code(.threadUnavailable)
 
         public var description: String { "\(base)" }
     }

@@ -63,19 +63,33 @@ public final class MediaSource: @unchecked Sendable {
             return true
         }
         guard first else { return }
-        let thread = Thread { [self] in
-            LibavLogContext.enter(logID)
-            run()
-            lifecycleState.withLock { $0.finished = true }
-            let waiters = finishWaiters.withLock { w -> [CheckedContinuation<Void, Never>] in
-                defer { w.removeAll() }
-                return w
+        do {
+            try DetachedThread.start(name: "media:\(name)", stackSize: threadStackSize) { [self] in
+                LibavLogContext.enter(logID)
+                run()
+                markFinished()
             }
-            for w in waiters { w.resume() }
+        } catch {
+            // Nothing will ever read: the source fails at once, so no consumer waits for it.
+            logger.error("source cannot start", metadata: ["error": "\(error)"])
+            stats.update {
+                $0.state = .failed
+                $0.lastError = "\(error)"
+            }
+            markFinished()
         }
-        thread.name = "media:\(name)".prefix(15).description
-        thread.stackSize = 4 << 20
-        thread.start()
+    }
+
+    /// The stack of the source's thread (libav's demuxers and decoders want more than the default on some codecs).
+    var threadStackSize = 4 << 20
+
+    private func markFinished() {
+        lifecycleState.withLock { $0.finished = true }
+        let waiters = finishWaiters.withLock { w -> [CheckedContinuation<Void, Never>] in
+            defer { w.removeAll() }
+            return w
+        }
+        for w in waiters { w.resume() }
     }
 
     /// Asks the source to stop: interrupts a blocking libav call, a backoff wait, or a blocked queue push.
@@ -138,7 +152,7 @@ public final class MediaSource: @unchecked Sendable {
 
     /// Seed of the reconnect jitter, derived from the clip seed and the name.
     var lifecycleSeed: UInt64 {
-        var g = SplitMixGenerator(seed: options.clip.seed, name: name)
+        var g = SeededGenerator(seed: options.clip.seed, name: name)
         return g.next()
     }
 
