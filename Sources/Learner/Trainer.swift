@@ -10,7 +10,8 @@ import Collective
 public struct TrainerState: Codable, Sendable, Equatable {
     /// Steps applied.
     public var step = 0
-    /// The generator that draws batches and static frames.
+    /// The generator that draws batches and static frames (`SeededGenerator.savedState`: one word; four in snapshots
+    /// from before 2026-12-06, which resume on a sequence folded from them).
     public var rng: [UInt64]
     /// Steps skipped because a loss or gradient was not finite.
     public var skippedSteps = 0
@@ -66,7 +67,7 @@ public final class Trainer {
         self.schedule = schedule
         learner = try ConceptLearner(config: config, seed: seed)
         rng = SeededGenerator(seed: seed &+ 1)
-        state = TrainerState(rng: rng.state)
+        state = TrainerState(rng: rng.savedState)
         self.batchSize = batchSize
         self.warmupSteps = Swift.max(0, warmupSteps)
         self.store = store
@@ -103,7 +104,7 @@ public final class Trainer {
     private func step(frames: Tensor, staticIndex: [Int]) throws -> TrainerEvent {
         learner.optimizer.learningRate = schedule.rate(base: learner.config.learningRate, step: state.step + 1)
         let report = try learner.step(frames: frames, staticIndex: staticIndex, useLocal: useLocal)
-        defer { state.rng = rng.state }
+        defer { state.rng = rng.savedState }
         switch guardState.record(finite: report.applied) {
         case .proceed:
             state.step += 1
@@ -207,8 +208,8 @@ public final class Trainer {
                                                next: Int(queues.metadata["next.\(b)"] ?? "") ?? -1)
         }
         let decoded = try JSONDecoder().decode(TrainerState.self, from: Data(file("trainer.json")))
-        guard let restored = SeededGenerator(state: decoded.rng) else {
-            throw TrainerError.snapshotRead("trainer.json: the generator state needs four words, not all zero")
+        guard let restored = SeededGenerator(savedState: decoded.rng) else {
+            throw TrainerError.snapshotRead("trainer.json: the generator state must be one word (or the four of a snapshot from before 2026-12-06, not all zero), got \(decoded.rng.count)")
         }
         rng = restored
         learner = fresh

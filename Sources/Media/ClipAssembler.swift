@@ -42,7 +42,7 @@ final class ClipAssembler {
     var orientation: Orientation
     private var sampler: FrameSampler
     private var cutter: ClipCutter
-    private var rng: SplitMixGenerator
+    private var rng: SeededGenerator
     private let scaler: Scaler
     private let held: Frame
     private var heldTime = 0.0
@@ -70,7 +70,7 @@ final class ClipAssembler {
         self.orientation = orientation
         sampler = FrameSampler(fps: options.fps, maxGap: options.maxTimestampGap)
         cutter = ClipCutter(length: options.frames, stride: options.stride)
-        rng = SplitMixGenerator(seed: options.seed, name: source)
+        rng = SeededGenerator(seed: options.seed, name: source)
         scaler = Scaler(flags: swsFlags)
         held = try Frame()
     }

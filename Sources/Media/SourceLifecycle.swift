@@ -49,7 +49,7 @@ struct SourceLifecycle: Sendable {
     /// Whether ended/failed inputs are reopened.
     let live: Bool
     private var backoff: Backoff
-    private var generator: SplitMixGenerator
+    private var generator: SeededGenerator
     /// Whether the current session delivered a frame (then the next attempt starts at the initial delay).
     private var sessionDelivered = false
     /// Successful reopenings after the first open.
@@ -61,7 +61,7 @@ struct SourceLifecycle: Sendable {
     init(live: Bool, policy: BackoffPolicy, seed: UInt64) {
         self.live = live
         backoff = Backoff(policy: policy)
-        generator = SplitMixGenerator(seed: seed)
+        generator = SeededGenerator(seed: seed)
     }
 
     /// The failed attempts counted toward the next delay.

@@ -1,63 +1,13 @@
-/// The learner's seedable random generator (xoshiro256**, seeded through SplitMix64): model initialisation and
-/// batch sampling draw from it, so a seed reproduces a run on every toolchain (the standard library's algorithms may
-/// change). Its state can be saved and restored (snapshots keep the trainer's). Media and the scene generator still
-/// draw from `SplitMixGenerator` below.
+import Foundation
+
+/// conceptd's one seedable random generator: SplitMix64 (Steele, Lea and Flood; Vigna's `splitmix64.c`). Model
+/// initialisation, batch sampling, the media layer (crops, flips, static frames, backoff jitter) and the scene
+/// generator all draw from it, with the draws defined here rather than through the standard library's
+/// `random(in:using:)`, whose algorithm may change, so a seed reproduces a run on every toolchain. Its state is one
+/// word; snapshots save the trainer's.
 public struct SeededGenerator: RandomNumberGenerator, Sendable, Hashable, Codable {
-    private var s0, s1, s2, s3: UInt64
-
-    /// A generator whose sequence is fixed by `seed`.
-    public init(seed: UInt64) {
-        var s = seed
-        func splitMix() -> UInt64 {
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
-    }
-
-    /// Restores a saved `state` (four words, not all zero); nil for anything else.
-    public init?(state: [UInt64]) {
-        guard state.count == 4, state.contains(where: { $0 != 0 }) else { return nil }
-        (s0, s1, s2, s3) = (state[0], state[1], state[2], state[3])
-    }
-
-    /// The four state words, for saving.
-    public var state: [UInt64] { [s0, s1, s2, s3] }
-
-    public mutating func next() -> UInt64 {
-        let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
-        let t = s1 << 17
-        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
-        s2 ^= t
-        s3 = (s3 << 45) | (s3 >> 19)
-        return result
-    }
-
-    // Saved as the array of the four words.
-    public init(from decoder: any Decoder) throws {
-        let words = try decoder.singleValueContainer().decode([UInt64].self)
-        guard let g = SeededGenerator(state: words) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "a generator state needs four words, not all zero"))
-        }
-        self = g
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(state)
-    }
-}
-
-/// SplitMix64, the stream of the media layer and the scene generator (crops, flips, static frames, backoff jitter,
-/// generated videos). Kept apart from `SeededGenerator` for now so that generated datasets, the learning
-/// benchmark's streams and the tests tuned on them stay byte-identical; merging the two changes every generated
-/// scene and is a separate, measured step.
-public struct SplitMixGenerator: RandomNumberGenerator, Sendable, Hashable {
-    private var state: UInt64
+    /// The state word: the next output is the SplitMix64 mix of `state` plus the golden-ratio increment.
+    public private(set) var state: UInt64
 
     /// A generator whose sequence is fixed by `seed`.
     public init(seed: UInt64) { state = seed }
@@ -69,6 +19,26 @@ public struct SplitMixGenerator: RandomNumberGenerator, Sendable, Hashable {
         state = seed ^ h
     }
 
+    /// Restores a state saved as `savedState`: its one word, or the four words of the xoshiro256** generator that
+    /// snapshots written before the generators were merged (2026-12-06) hold. Those cannot continue their old sequence;
+    /// they are folded into one word, so a resumed legacy snapshot draws a fixed, fresh sequence. Nil for any other
+    /// length and for four zero words (never a valid xoshiro256** state).
+    public init?(savedState words: [UInt64]) {
+        switch words.count {
+        case 1:
+            state = words[0]
+        case 4 where words.contains(where: { $0 != 0 }):
+            var g = SeededGenerator(seed: words[0])
+            for w in words.dropFirst() { g = SeededGenerator(seed: g.next() ^ w) }
+            state = g.state
+        default:
+            return nil
+        }
+    }
+
+    /// The state as saved in snapshots (one word).
+    public var savedState: [UInt64] { [state] }
+
     public mutating func next() -> UInt64 {
         state &+= 0x9e37_79b9_7f4a_7c15
         var z = state
@@ -78,12 +48,45 @@ public struct SplitMixGenerator: RandomNumberGenerator, Sendable, Hashable {
     }
 
     /// A generator for the sub-stream `tags` of `seed`.
-    public static func derived(_ seed: UInt64, _ tags: UInt64...) -> SplitMixGenerator {
-        var g = SplitMixGenerator(seed: seed)
-        for t in tags { g = SplitMixGenerator(seed: g.next() ^ (t &* 0x9e37_79b9_7f4a_7c15)) }
+    public static func derived(_ seed: UInt64, _ tags: UInt64...) -> SeededGenerator {
+        var g = SeededGenerator(seed: seed)
+        for t in tags { g = SeededGenerator(seed: g.next() ^ (t &* 0x9e37_79b9_7f4a_7c15)) }
         return g
     }
 
     /// Uniform in [0, 1), with 53 random bits.
     public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
+
+    /// Uniform in [a, b).
+    public mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * unit() }
+
+    /// Uniform integer in 0 ..< n (n > 0; by modulo, a bias below n / 2^64).
+    public mutating func integer(below n: Int) -> Int {
+        precondition(n > 0, "integer(below:) needs a positive bound")
+        return Int(next() % UInt64(n))
+    }
+
+    /// Standard normal (Box-Muller, one draw per call).
+    public mutating func gaussian() -> Double {
+        let u = max(unit(), 0x1p-60)
+        return (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * Double.pi * unit())
+    }
+
+    /// -1 or +1.
+    public mutating func sign() -> Double { next() & 1 == 0 ? -1 : 1 }
+
+    // Saved as an array of words (one; four in snapshots from before the merge).
+    public init(from decoder: any Decoder) throws {
+        let words = try decoder.singleValueContainer().decode([UInt64].self)
+        guard let g = SeededGenerator(savedState: words) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "a generator state is one word (or a legacy four, not all zero), got \(words.count)"))
+        }
+        self = g
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(savedState)
+    }
 }

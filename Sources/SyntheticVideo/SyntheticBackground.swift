@@ -55,7 +55,7 @@ public enum SyntheticBackground: Int, CaseIterable, Sendable, Hashable, Codable,
     public var description: String { name }
 
     /// The texture as a field of values in [0, 1], row-major `height x width`, drawn from `rng`.
-    package func field(width: Int, height: Int, rng: inout SplitMixGenerator) -> [Float] {
+    package func field(width: Int, height: Int, rng: inout SeededGenerator) -> [Float] {
         let s = Double(min(width, height))
         var out = [Float](repeating: 0, count: width * height)
         func fill(_ f: (Double, Double) -> Double) {
@@ -102,7 +102,7 @@ public enum SyntheticBackground: Int, CaseIterable, Sendable, Hashable, Codable,
             let (lo, hi) = (corners.min()!, corners.max()!)
             fill { x, y in (x * c + y * sn - lo) / (hi - lo) }
         case .blobs:
-            let count = 4 + rng.below(4)
+            let count = 4 + rng.integer(below: 4)
             let blobs = (0..<count).map { _ in
                 (x: rng.uniform(0, Double(width)), y: rng.uniform(0, Double(height)), sigma: s * rng.uniform(0.07, 0.13))
             }
@@ -163,7 +163,7 @@ package struct ValueNoise {
     private let columns: Int
     private var lattice: [Double]
 
-    package init(cell: Double, width: Int, height: Int, rng: inout SplitMixGenerator) {
+    package init(cell: Double, width: Int, height: Int, rng: inout SeededGenerator) {
         self.cell = cell
         columns = Int((Double(width) / cell).rounded(.up)) + 2
         let rows = Int((Double(height) / cell).rounded(.up)) + 2

@@ -71,9 +71,9 @@ public struct SyntheticClip: Sendable, Hashable, Codable {
 
     /// Renders every frame.
     public func render() -> RGBVideo {
-        var rng = SplitMixGenerator(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let scene = Backdrop(background: background, width: width, height: height, rng: &rng)
-        let objects = (0..<(1 + rng.below(2))).map { _ in
+        let objects = (0..<(1 + rng.integer(below: 2))).map { _ in
             SceneObject(size: Double(min(width, height)), rng: &rng)
         }
         let poses = motion.poses(extents: objects.map(\.extent), width: width, height: height, frames: frames,
@@ -81,7 +81,7 @@ public struct SyntheticClip: Sendable, Hashable, Codable {
         var video = RGBVideo(width: width, height: height, frameCount: frames)
         let frameBytes = video.frameBytes
         // The nuisances draw from a stream of their own, so the scene is the same with and without them.
-        var nuisanceRNG = SplitMixGenerator.derived(seed, 0x6e75_6973)
+        var nuisanceRNG = SeededGenerator.derived(seed, 0x6e75_6973)
         let sway = SyntheticNuisance.Sway(shake: nuisance.shake, rng: &nuisanceRNG)
         video.pixels.withUnsafeMutableBufferPointer { out in
             for f in 0..<frames {
@@ -102,7 +102,7 @@ public struct SyntheticClip: Sendable, Hashable, Codable {
 
     /// Renders the background alone (one frame): what every frame shows where no object is.
     public func renderBackground() -> RGBVideo {
-        var rng = SplitMixGenerator(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let scene = Backdrop(background: background, width: width, height: height, rng: &rng)
         var video = RGBVideo(width: width, height: height, frameCount: 1)
         for i in scene.rgb.indices { video.pixels[i] = UInt8((scene.rgb[i] * 255).rounded()) }
@@ -133,7 +133,7 @@ public struct SyntheticClip: Sendable, Hashable, Codable {
 package struct Backdrop {
     package let rgb: [Float]
 
-    package init(background: SyntheticBackground, width: Int, height: Int, rng: inout SplitMixGenerator) {
+    package init(background: SyntheticBackground, width: Int, height: Int, rng: inout SeededGenerator) {
         let hue = rng.unit()
         let dark = RGBColor(hue: hue, saturation: rng.uniform(0.3, 0.7), value: rng.uniform(0.35, 0.45))
         let light = RGBColor(hue: hue + rng.uniform(0.25, 0.75), saturation: rng.uniform(0.3, 0.7),
@@ -165,8 +165,8 @@ package struct SceneObject {
     package let fill: RGBColor
     package let outline: RGBColor
 
-    package init(size: Double, rng: inout SplitMixGenerator) {
-        shape = Shape.allCases[rng.below(Shape.allCases.count)]
+    package init(size: Double, rng: inout SeededGenerator) {
+        shape = Shape.allCases[rng.integer(below: Shape.allCases.count)]
         radius = size * rng.uniform(0.13, 0.2)
         aspect = rng.uniform(0.45, 0.6)
         let hue = rng.unit()

@@ -133,11 +133,11 @@ public enum SyntheticDataset {
             for m in motionKinds {
                 // Which clips of the pair are test clips: a seeded shuffle of the indices.
                 var order = Array(0..<clipsPerPair)
-                var splitRNG = SplitMixGenerator.derived(seed, 2, UInt64(b.rawValue), UInt64(m.rawValue))
-                for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, splitRNG.below(i + 1)) }
+                var splitRNG = SeededGenerator.derived(seed, 2, UInt64(b.rawValue), UInt64(m.rawValue))
+                for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, splitRNG.integer(below: i + 1)) }
                 let test = Set(order.prefix(testPerPair))
                 for i in 0..<clipsPerPair {
-                    var seedRNG = SplitMixGenerator.derived(seed, 1, UInt64(b.rawValue), UInt64(m.rawValue), UInt64(i))
+                    var seedRNG = SeededGenerator.derived(seed, 1, UInt64(b.rawValue), UInt64(m.rawValue), UInt64(i))
                     let clipSeed = seedRNG.next()
                     let clip = try SyntheticClip(background: b, motion: m, width: size.width, height: size.height,
                                                  frames: frames, seed: clipSeed, nuisance: nuisance)

@@ -66,7 +66,7 @@ public enum SyntheticMotion: Int, CaseIterable, Sendable, Hashable, Codable, Cus
 
     /// Where each object is in each frame: `[frame][object]`. `extents` are the objects' radii at scale 1
     /// (plus their soft edge), in pixels.
-    package func poses(extents: [Double], width: Int, height: Int, frames: Int, rng: inout SplitMixGenerator) -> [[Pose]] {
+    package func poses(extents: [Double], width: Int, height: Int, frames: Int, rng: inout SeededGenerator) -> [[Pose]] {
         let w = Double(width), h = Double(height)
         let t = (0..<frames).map { frames > 1 ? Double($0) / Double(frames - 1) : 0 }
         let reach = extents.map { $0 * maxScale }

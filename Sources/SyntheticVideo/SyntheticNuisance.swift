@@ -67,7 +67,7 @@ public struct SyntheticNuisance: Sendable, Hashable, Codable, CustomStringConver
         package let x: (amplitude: Double, frequency: Double, phase: Double)
         package let y: (amplitude: Double, frequency: Double, phase: Double)
 
-        package init(shake: Double, rng: inout SplitMixGenerator) {
+        package init(shake: Double, rng: inout SeededGenerator) {
             func axis() -> (Double, Double, Double) {
                 (shake * rng.uniform(0.5, 1), rng.uniform(0.01, 0.04), rng.uniform(0, 2 * Double.pi))
             }
@@ -84,7 +84,7 @@ public struct SyntheticNuisance: Sendable, Hashable, Codable, CustomStringConver
 
     /// Applies the nuisances of frame `frame` to a clean canvas (`height x width x 3`, values in [0, 1]) and writes
     /// the frame's bytes. `rng` is the clip's nuisance stream, advanced by one frame's draws.
-    package func apply(_ canvas: [Float], frame: Int, sway: Sway, width: Int, height: Int, rng: inout SplitMixGenerator,
+    package func apply(_ canvas: [Float], frame: Int, sway: Sway, width: Int, height: Int, rng: inout SeededGenerator,
                into out: UnsafeMutableBufferPointer<UInt8>)
     {
         let (dx, dy) = sway.offset(frame: frame)

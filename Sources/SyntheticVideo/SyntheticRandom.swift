@@ -1,25 +1,6 @@
 import Foundation
 import SeededRandom
 
-// Random draws for the synthetic scenes, defined here (not through the standard library's
-// `random(in:using:)`, whose algorithm may change) so a seed renders the same pixels on every toolchain.
-extension SplitMixGenerator {
-    /// Uniform in [a, b).
-    package mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * unit() }
-
-    /// Uniform integer in 0 ..< n (n > 0; modulo bias below 2^-40 for the small n used here).
-    package mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-
-    /// Standard normal (Box-Muller).
-    package mutating func gaussian() -> Double {
-        let u = max(unit(), 0x1p-60)
-        return (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * Double.pi * unit())
-    }
-
-    /// -1 or +1.
-    package mutating func sign() -> Double { next() & 1 == 0 ? -1 : 1 }
-}
-
 /// A linear RGB colour with components in [0, 1].
 package struct RGBColor: Sendable, Hashable {
     package var r: Double, g: Double, b: Double

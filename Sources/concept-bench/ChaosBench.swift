@@ -87,7 +87,7 @@ final class ChaosRun {
     let binary: String
     let root: String
     let ownsRoot: Bool
-    var rng: SplitMixGenerator
+    var rng: SeededGenerator
     let seed: UInt64
     let meanInterval: Double
     let state: String, snapshots: String, inbox: String, assets: String, logs: String
@@ -110,7 +110,7 @@ final class ChaosRun {
     init(binary: String, work: String?, seed: UInt64, diskMB: Int, meanInterval: Double) throws {
         self.binary = binary
         self.meanInterval = max(1, meanInterval)
-        rng = SplitMixGenerator(seed: seed)
+        rng = SeededGenerator(seed: seed)
         self.seed = seed
         if let work {
             root = work

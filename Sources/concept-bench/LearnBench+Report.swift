@@ -25,7 +25,7 @@ struct RealVideos {
     init?(paths: [String], options: ProbeClipOptions, heldOut: Int, clipsPerVideo: Int, heldOutClips: Int, seed: UInt64) throws {
         guard !paths.isEmpty else { return nil }
         var order = paths
-        var rng = SplitMixGenerator(seed: seed &+ 77)
+        var rng = SeededGenerator(seed: seed &+ 77)
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
         let held = Set(order.prefix(Swift.min(heldOut, Swift.max(0, paths.count - 1))))
         func cut(_ videos: [String], clips: Int) -> (clips: [[Float]], labels: [Int], names: [String]) {

@@ -79,7 +79,7 @@ final class SyntheticStreamFeeder: StreamFeeding {
         let (directory, staging, size, frames, fps, nuisance, seed) = (directory, staging, size, frames, fps, nuisance, seed)
         let bs = Array(SyntheticBackground.allCases.prefix(backgrounds)), ms = Array(SyntheticMotion.allCases.prefix(motions))
         thread.start(name: "bench-stream", every: every) { round in
-            var rng = SplitMixGenerator(seed: seed &+ 1 &+ UInt64(round))
+            var rng = SeededGenerator(seed: seed &+ 1 &+ UInt64(round))
             for b in bs {
                 for m in ms {
                     let clip = try SyntheticClip(background: b, motion: m, width: size.width, height: size.height, frames: frames,
@@ -154,7 +154,7 @@ final class RealSegmentFeeder: StreamFeeding {
     func start() throws {
         let segments = segments, (directory, staging, side, fps, seed) = (directory, staging, side, fps, seed)
         thread.start(name: "bench-real-stream", every: every) { round in
-            var rng = SplitMixGenerator(seed: seed &+ UInt64(round))
+            var rng = SeededGenerator(seed: seed &+ UInt64(round))
             let n = Swift.min(Self.segmentsPerRound, segments.count)
             for k in 0..<n {
                 let s = segments[Int(rng.next() % UInt64(segments.count))]

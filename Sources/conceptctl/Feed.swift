@@ -54,7 +54,7 @@ struct Feed: ParsableCommand {
         let bs = video.backgroundClasses, ms = video.motionClasses, nuisance = try video.camera.resolved()
         var round = 0
         while rounds.map({ round < $0 }) ?? true {
-            var rng = SplitMixGenerator(seed: seed &+ UInt64(round))
+            var rng = SeededGenerator(seed: seed &+ UInt64(round))
             for i in 0..<clips {
                 let b = bs.randomElement(using: &rng)!, m = ms.randomElement(using: &rng)!
                 let clip = try SyntheticClip(background: b, motion: m, width: s.width, height: s.height, frames: video.frames, seed: rng.next(), nuisance: nuisance)

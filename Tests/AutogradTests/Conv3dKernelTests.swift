@@ -6,7 +6,7 @@ import ConceptTestSupport
 @testable import TensorKernels
 
 /// Random tensors in [-1, 1) from the project's seeded generator.
-private extension SplitMixGenerator {
+private extension SeededGenerator {
     mutating func floats(_ count: Int) -> [Scalar] { (0..<count).map { _ in Scalar(symmetric()) } }
     mutating func doubles(_ count: Int) -> [Double] { (0..<count).map { _ in symmetric() } }
     mutating func index(_ count: Int) -> Int { integer(below: count) }
@@ -120,7 +120,7 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     func fastMatchesNaive(_ c: Conv3dCase) throws {
         let g = c.g
         try g.validate()
-        var rng = SplitMixGenerator(seed: c.name.utf8.reduce(17) { $0 &* 31 &+ UInt64($1) })
+        var rng = SeededGenerator(seed: c.name.utf8.reduce(17) { $0 &* 31 &+ UInt64($1) })
         let inp = rng.floats(g.inputCount), weight = rng.floats(g.weightCount)
         let bias = rng.floats(g.cout), dout = rng.floats(g.outputCount)
         for b in [bias, nil] {
@@ -148,7 +148,7 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     ])
     func publicFastMatchesNaiveOnLargerShapes(_ c: Conv3dCase) {
         let g = c.g
-        var rng = SplitMixGenerator(seed: 99)
+        var rng = SeededGenerator(seed: 99)
         let inp = rng.floats(g.inputCount), weight = rng.floats(g.weightCount)
         let bias = rng.floats(g.cout), dout = rng.floats(g.outputCount)
         let ref = run(g, inp: inp, weight: weight, bias: bias, dout: dout, forward: conv3d_forward_naive,
@@ -165,7 +165,7 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     @Test(arguments: [cases[0], cases[1], cases[3], cases[8], cases[11]])
     func backwardAccumulates(_ c: Conv3dCase) {
         let g = c.g
-        var rng = SplitMixGenerator(seed: 5)
+        var rng = SeededGenerator(seed: 5)
         let inp = rng.floats(g.inputCount), weight = rng.floats(g.weightCount)
         let bias = rng.floats(g.cout), dout = rng.floats(g.outputCount)
         var backwards: [(String, Backward)] = [
@@ -190,7 +190,7 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     @Test(arguments: cases)
     func freshInputGradientIsOverwritten(_ c: Conv3dCase) {
         let g = c.g
-        var rng = SplitMixGenerator(seed: 6)
+        var rng = SeededGenerator(seed: 6)
         let inp = rng.floats(g.inputCount), weight = rng.floats(g.weightCount), dout = rng.floats(g.outputCount)
         for (name, tuning) in Self.tunings {
             for withWeight in [true, false] {
@@ -213,7 +213,7 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     /// The tiled transpose (with and without bias, accumulating or not) equals the element-by-element one, for sizes
     /// around its 4 x 4 tiles and 64 x 64 blocks.
     @Test func transposeMatchesElementByElement() {
-        var rng = SplitMixGenerator(seed: 12)
+        var rng = SeededGenerator(seed: 12)
         for (rows, cols) in [(1, 1), (3, 5), (4, 4), (13, 7), (67, 9), (16, 130), (130, 16)] {
             let src = rng.floats(rows * cols), bias = rng.floats(cols), ldd = rows + 3
             for withBias in [false, true] {
@@ -239,7 +239,7 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     /// Gradients left nil are not touched and the others still come out right.
     @Test func nilGradientsAreSkipped() {
         let g = Self.cases[5].g
-        var rng = SplitMixGenerator(seed: 8)
+        var rng = SeededGenerator(seed: 8)
         let inp = rng.floats(g.inputCount), weight = rng.floats(g.weightCount), dout = rng.floats(g.outputCount)
         var ref = [Scalar](repeating: 0, count: g.weightCount), fast = ref
         conv3d_backward_naive(dinp: nil, dweight: &ref, dbias: nil, dout: dout, inp: inp, weight: weight, g)
@@ -260,7 +260,7 @@ struct Conv3dCase: CustomTestStringConvertible, Sendable {
     ])
     func naiveBackwardMatchesFiniteDifferences(_ c: Conv3dCase) {
         let g = c.g
-        var rng = SplitMixGenerator(seed: 1234)
+        var rng = SeededGenerator(seed: 1234)
         let inp = rng.doubles(g.inputCount), weight = rng.doubles(g.weightCount), bias = rng.doubles(g.cout)
         let r = rng.doubles(g.outputCount)
         func loss(_ inp: [Double], _ weight: [Double], _ bias: [Double]) -> Double {

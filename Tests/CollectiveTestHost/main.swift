@@ -14,7 +14,7 @@ import TensorKernels
 
 /// Standard-normal values from a seeded stream (Box-Muller).
 func normals(_ count: Int, seed: UInt64) -> [Scalar] {
-    var rng = SplitMixGenerator(seed: seed)
+    var rng = SeededGenerator(seed: seed)
     return (0..<count).map { _ in
         let u = Swift.max(rng.unit(), 1e-300), v = rng.unit()
         return Scalar((-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * Double.pi * v))

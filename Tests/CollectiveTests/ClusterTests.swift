@@ -35,9 +35,9 @@ import TensorKernels
 
     /// With one rank the distributed Sinkhorn is the spec's Sinkhorn, to the bit.
     @Test func distributedSinkhornInOneProcessIsTheSpecsSinkhorn() throws {
-        var rng = SplitMixGenerator(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         let m = 11, k = 7
-        let scores = (0..<(m * k)).map { _ in Scalar(rng.standardNormal()) }
+        let scores = (0..<(m * k)).map { _ in Scalar(rng.gaussian()) }
         let spec = sinkhorn(scores: scores, rows: m, columns: k, batch: 5, eps: 0.05, iterations: 3)
         let world = try sinkhorn(localScores: scores, localRows: m, globalRows: m, columns: k, batch: 5, eps: 0.05,
                                  iterations: 3, communicator: SingleProcess())

@@ -129,17 +129,10 @@ public func freePort() throws -> UInt16 {
     return UInt16(bigEndian: addr.sin_port)
 }
 
-/// Test data from SplitMix64 (the generator of media and scenes), so test sequences stay fixed across toolchains.
-extension SplitMixGenerator {
+/// Test data from the project's generator, so test sequences stay fixed across toolchains.
+extension SeededGenerator {
     /// Uniform in [-1, 1).
     public mutating func symmetric() -> Double { unit() * 2 - 1 }
-    /// Standard normal (Box-Muller).
-    public mutating func standardNormal() -> Double {
-        let u = Swift.max(unit(), 1e-300), v = unit()
-        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
-    }
-    /// In 0 ..< n (modulo: a tiny bias, fine for test data).
-    public mutating func integer(below n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
 /// The repository root (this file is Tests/ConceptTestSupport/ConceptTestSupport.swift).

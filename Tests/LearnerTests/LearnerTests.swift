@@ -168,6 +168,34 @@ import SeededRandom
         #expect(second.learner.queues == straight.learner.queues)
     }
 
+    @Test func aSnapshotFromBeforeTheGeneratorMergeResumesAndABadGeneratorStateIsRefused() throws {
+        // Before 2026-12-06 trainer.json held xoshiro256**'s four state words; such a snapshot resumes on a sequence
+        // folded from them (the same one every time), and is saved back with one word.
+        let trainer = try Trainer(config: Self.config(), batchSize: 3, warmupSteps: 2, seed: 5, store: nil)
+        _ = try trainer.step(frames: Self.batch(0))
+        func files(rng: String) throws -> [String: [UInt8]] {
+            var f = try trainer.snapshotFiles()
+            var json = try #require(JSONSerialization.jsonObject(with: Data(f["trainer.json"]!)) as? [String: Any])
+            json["rng"] = try JSONSerialization.jsonObject(with: Data(rng.utf8))
+            f["trainer.json"] = Array(try JSONSerialization.data(withJSONObject: json))
+            return f
+        }
+        let legacy = try files(rng: "[1311768467294899695, 42, 7, 9]")
+        let a = try Trainer(config: Self.config(), batchSize: 3, warmupSteps: 2, seed: 8, store: nil)
+        let b = try Trainer(config: Self.config(), batchSize: 3, warmupSteps: 2, seed: 9, store: nil)
+        try a.restore(files: legacy)
+        try b.restore(files: legacy)
+        #expect(a.state.step == 1 && a.state == b.state)
+        _ = try a.step(frames: Self.batch(1))
+        _ = try b.step(frames: Self.batch(1))
+        #expect(a.state == b.state && a.state.rng.count == 1)
+        #expect(a.learner.model.parameters.values.buffer.map { $0 } == b.learner.model.parameters.values.buffer.map { $0 })
+        for bad in ["[0, 0, 0, 0]", "[1, 2]", "[]"] {
+            #expect(throws: TrainerError.self, "rng \(bad)") { try a.restore(files: files(rng: bad)) }
+        }
+        #expect(a.state.step == 2, "a refused snapshot changes nothing")
+    }
+
     @Test func nonFiniteStepsAreSkippedThenRolledBack() throws {
         let dir = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: dir) }
         let trainer = try Trainer(config: Self.config(), batchSize: 3, warmupSteps: 0, seed: 1, store: SnapshotStore(directory: dir), nonFiniteLimit: 2)

@@ -39,7 +39,7 @@ import SeededRandom
         config.learningRate = 0.05
         let trainer = try Trainer(config: config, batchSize: 2, warmupSteps: 0, seed: 3, store: nil,
                                   schedule: .inverseSquareRoot(hold: 2))
-        var rng = SplitMixGenerator(seed: 9)
+        var rng = SeededGenerator(seed: 9)
         var rates: [Float] = []
         for _ in 0..<5 {
             _ = try trainer.step(frames: randomFrames(2, config, &rng))

@@ -9,7 +9,7 @@ import TensorKernels
 /// The loss weights `concept-bench learn --losses` sets: each term can be switched off (the paper's Table 4).
 @Suite struct LossSwitchTests {
     @Test func weightsScaleEachTermOfTheTotal() throws {
-        var rng = SplitMixGenerator(seed: 9)
+        var rng = SeededGenerator(seed: 9)
         var base = try reducedTinyConfig(frames: 2, side: 16, concepts: 4)
         base.queueLength = 0
         let frames = try randomFrames(2, base, &rng)

@@ -19,9 +19,9 @@ func reducedTinyConfig(frames: Int = 4, side: Int = 32, concepts: Int = 10) thro
 }
 
 /// `n` clips of standard-normal pixels for `config`.
-func randomFrames(_ n: Int, _ config: ModelConfig, _ rng: inout SplitMixGenerator) throws -> Tensor {
+func randomFrames(_ n: Int, _ config: ModelConfig, _ rng: inout SeededGenerator) throws -> Tensor {
     let shape = [n, 3, config.frames + 1, config.height, config.width]
-    return try Tensor(floats: (0..<shape.reduce(1, *)).map { _ in Float(rng.standardNormal()) }, shape: shape)
+    return try Tensor(floats: (0..<shape.reduce(1, *)).map { _ in Float(rng.gaussian()) }, shape: shape)
 }
 
 @Suite(.serialized) struct ProbeEvaluatorTests {
@@ -53,7 +53,7 @@ func randomFrames(_ n: Int, _ config: ModelConfig, _ rng: inout SplitMixGenerato
 
         // Weights of a trainer that took a few steps (on its own thread's model; the evaluator gets a copy).
         let trainer = try Trainer(config: config, batchSize: 4, warmupSteps: 1, seed: 5, store: nil)
-        var rng = SplitMixGenerator(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         for _ in 0..<3 { _ = try trainer.step(frames: randomFrames(4, config, &rng)) }
         let weights = try trainer.learner.model.stateDict()
 
@@ -110,6 +110,20 @@ func randomFrames(_ n: Int, _ config: ModelConfig, _ rng: inout SplitMixGenerato
         #expect(again.rows == result.rows)
         #expect(try ProbeHistory(directory: state).entries.map(\.step) == [3, 0, 3])
 
+        // A subset of the representations: only their rows, in the full run's numbers, under another fingerprint.
+        let some = try ProbeEvaluator(set: set, config: config, seed: 5,
+                                      options: ProbeEvaluator.Options(representations: [.qVd, .v]))
+        #expect(some.fingerprint != evaluator.fingerprint)
+        let subset = try some.evaluate(stateDict: weights, step: 3)
+        #expect(subset.rows.map(\.representation) == [.qVd, .v, .qVd, .v])
+        #expect(subset.rows.map(\.accuracy) == subset.rows.map { result.row($0.label, $0.representation)!.accuracy })
+        #expect(subset.table().contains("–"))
+        for bad in [[ProbeRepresentation](), [.v, .v]] {
+            #expect(throws: ProbeError.self) {
+                try ProbeEvaluator(set: set, config: config, seed: 5, options: ProbeEvaluator.Options(representations: bad))
+            }
+        }
+
         // Weights of another configuration are refused with a clear error.
         let wrong = try ConceptLearner(config: reducedTinyConfig(concepts: 12), seed: 5).model.stateDict()
         let error = try #require(throws: ProbeError.self) { try evaluator.evaluate(stateDict: wrong, step: 9) }
@@ -127,7 +141,7 @@ func randomFrames(_ n: Int, _ config: ModelConfig, _ rng: inout SplitMixGenerato
         let weights = try trainer.learner.model.stateDict()
         // The evaluation runs on a background thread while this thread keeps training the trainer's own model.
         let background = Task.detached { try evaluator.evaluate(stateDict: weights, step: 0) }
-        var rng = SplitMixGenerator(seed: 4)
+        var rng = SeededGenerator(seed: 4)
         for _ in 0..<4 {
             let event = try trainer.step(frames: randomFrames(4, config, &rng))
             guard case .stepped = event else { Issue.record("training step did not apply: \(event)"); break }

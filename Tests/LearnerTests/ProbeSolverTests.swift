@@ -5,22 +5,22 @@ import ConceptTestSupport
 @testable import Learner
 
 /// Gaussian classes: class `c` has mean `separation * e_c` (first `classes` axes), unit variance everywhere.
-func gaussianClasses(rows: Int, dims: Int, classes: Int, separation: Double, rng: inout SplitMixGenerator) -> (FeatureMatrix, [Int]) {
+func gaussianClasses(rows: Int, dims: Int, classes: Int, separation: Double, rng: inout SeededGenerator) -> (FeatureMatrix, [Int]) {
     var values: [Double] = [], labels: [Int] = []
     for i in 0..<rows {
         let c = i % classes
         labels.append(c)
-        for j in 0..<dims { values.append(rng.standardNormal() + (j == c ? separation : 0)) }
+        for j in 0..<dims { values.append(rng.gaussian() + (j == c ? separation : 0)) }
     }
     return (FeatureMatrix(rows: rows, columns: dims, values: values), labels)
 }
 
 @Suite struct LogisticRegressionTests {
     @Test func gradientMatchesFiniteDifferences() {
-        var rng = SplitMixGenerator(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         let (x, y) = gaussianClasses(rows: 30, dims: 5, classes: 4, separation: 1, rng: &rng)
         var objective = LogisticObjective(x: x, labels: y, classes: 4, penalty: 0.3)
-        let theta = (0..<objective.dimension).map { _ in rng.standardNormal() * 0.5 }
+        let theta = (0..<objective.dimension).map { _ in rng.gaussian() * 0.5 }
         var gradient = [Double](repeating: 0, count: theta.count)
         let loss = objective.evaluate(theta, gradient: &gradient)
         #expect(abs(loss - objective.lossNaive(theta)) < 1e-12 * max(1, abs(loss)), "BLAS loss \(loss) vs naive \(objective.lossNaive(theta))")
@@ -46,11 +46,11 @@ func gaussianClasses(rows: Int, dims: Int, classes: Int, separation: Double, rng
     }
 
     @Test func dgemmMatchesNaive() {
-        var rng = SplitMixGenerator(seed: 11)
+        var rng = SeededGenerator(seed: 11)
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             let m = 7, n = 5, k = 9
-            let a = (0..<(m * k)).map { _ in rng.standardNormal() }, b = (0..<(k * n)).map { _ in rng.standardNormal() }
-            var c1 = (0..<(m * n)).map { _ in rng.standardNormal() }
+            let a = (0..<(m * k)).map { _ in rng.gaussian() }, b = (0..<(k * n)).map { _ in rng.gaussian() }
+            var c1 = (0..<(m * n)).map { _ in rng.gaussian() }
             var c2 = c1
             dgemm(ta, tb, m, n, k, 0.7, a, ta ? m : k, b, tb ? k : n, 0.3, &c1, n)
             dgemm_naive(ta, tb, m, n, k, 0.7, a, ta ? m : k, b, tb ? k : n, 0.3, &c2, n)
@@ -59,7 +59,7 @@ func gaussianClasses(rows: Int, dims: Int, classes: Int, separation: Double, rng
     }
 
     @Test func separableDataIsLearnedAndTheSolverConverges() {
-        var rng = SplitMixGenerator(seed: 5)
+        var rng = SeededGenerator(seed: 5)
         let (x, y) = gaussianClasses(rows: 300, dims: 20, classes: 3, separation: 8, rng: &rng)
         let (xt, yt) = gaussianClasses(rows: 300, dims: 20, classes: 3, separation: 8, rng: &rng)
         let (model, report) = LogisticRegression.fit(x: x, labels: y, classes: 3, penalty: 1e-3)
@@ -71,20 +71,20 @@ func gaussianClasses(rows: Int, dims: Int, classes: Int, separation: Double, rng
         var g = model.parameters
         let best = objective.evaluate(model.parameters, gradient: &g)
         for _ in 0..<10 {
-            let nearby = model.parameters.map { $0 + rng.standardNormal() * 0.01 }
+            let nearby = model.parameters.map { $0 + rng.gaussian() * 0.01 }
             #expect(objective.evaluate(nearby, gradient: &g) > best)
         }
     }
 
     @Test func overlappingClassesReachTheBayesRate() {
         // Two unit-variance Gaussians at ±0.5 on the first axis (19 more noise axes): the Bayes rate is Φ(0.5) = 0.691.
-        var rng = SplitMixGenerator(seed: 8)
+        var rng = SeededGenerator(seed: 8)
         func draw(_ n: Int) -> (FeatureMatrix, [Int]) {
             var v: [Double] = [], l: [Int] = []
             for i in 0..<n {
                 let c = i % 2
                 l.append(c)
-                for j in 0..<20 { v.append(rng.standardNormal() + (j == 0 ? (c == 0 ? -0.5 : 0.5) : 0)) }
+                for j in 0..<20 { v.append(rng.gaussian() + (j == 0 ? (c == 0 ? -0.5 : 0.5) : 0)) }
             }
             return (FeatureMatrix(rows: n, columns: 20, values: v), l)
         }
@@ -96,7 +96,7 @@ func gaussianClasses(rows: Int, dims: Int, classes: Int, separation: Double, rng
     }
 
     @Test func penaltyChoiceFollowsTheData() throws {
-        var rng = SplitMixGenerator(seed: 21)
+        var rng = SeededGenerator(seed: 21)
         // Clean: well separated classes, many rows, few dimensions → the smallest penalties fit best.
         let (xc, yc) = gaussianClasses(rows: 300, dims: 10, classes: 3, separation: 6, rng: &rng)
         let (xct, yct) = gaussianClasses(rows: 90, dims: 10, classes: 3, separation: 6, rng: &rng)
@@ -123,7 +123,7 @@ func gaussianClasses(rows: Int, dims: Int, classes: Int, separation: Double, rng
     }
 
     @Test func fitIsFastOnProbeSizedData() throws {
-        var rng = SplitMixGenerator(seed: 2)
+        var rng = SeededGenerator(seed: 2)
         let (x, y) = gaussianClasses(rows: 400, dims: 256, classes: 8, separation: 1.5, rng: &rng)
         let (xt, yt) = gaussianClasses(rows: 150, dims: 256, classes: 8, separation: 1.5, rng: &rng)
         let start = Date()

@@ -156,7 +156,7 @@ import ConceptReports
         let dir = try TestSupport.makeDirectory("broken")
         defer { TestSupport.removeDirectory(dir) }
         _ = FileManager.default.createFile(atPath: dir + "/empty.mp4", contents: Data())
-        var random = SplitMixGenerator(seed: 9)
+        var random = SeededGenerator(seed: 9)
         _ = FileManager.default.createFile(atPath: dir + "/random.mp4",
                                        contents: Data((0..<50_000).map { _ in UInt8.random(in: 0...255, using: &random) }))
         try TestSupport.testVideo(dir + "/full.mp4", seconds: 2)

@@ -31,7 +31,7 @@ enum PNGDecoder {
     /// Images that exercise each part: noise (literals, every filter), gradients and stripes (long matches, far
     /// distances beyond one 32 KiB window), a flat image, odd sizes down to 1 x 1.
     static func images() -> [String: RGBImage] {
-        var rng = SplitMixGenerator(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         func image(_ w: Int, _ h: Int, _ f: (Int, Int, Int) -> UInt8) -> RGBImage {
             var im = RGBImage(width: w, height: h)
             for y in 0..<h { for x in 0..<w { for c in 0..<3 { im.pixels[(y * w + x) * 3 + c] = f(x, y, c) } } }

@@ -38,7 +38,7 @@ extension RealTimeSuites {
                 "never went live: \(source.statistics)")
 
         let seed = UInt64(Date().timeIntervalSince1970)
-        var g = SplitMixGenerator(seed: seed)
+        var g = SeededGenerator(seed: seed)
         let bound = policy.initial + 2
         var waits: [Double] = []
         for flap in 1...10 {

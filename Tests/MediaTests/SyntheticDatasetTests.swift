@@ -183,9 +183,9 @@ import SeededRandom
         }
 
         // A random half keeps the labels independent: chi-square stays below its 99.9% quantile ...
-        var rng = SplitMixGenerator(seed: 2024)
+        var rng = SeededGenerator(seed: 2024)
         var shuffled = entries
-        for i in stride(from: shuffled.count - 1, to: 0, by: -1) { shuffled.swapAt(i, rng.below(i + 1)) }
+        for i in stride(from: shuffled.count - 1, to: 0, by: -1) { shuffled.swapAt(i, rng.integer(below: i + 1)) }
         let half = Array(shuffled.prefix(entries.count / 2))
         let critical = Self.chiSquareCritical999((b - 1) * (m - 1))
         let randomChi = Self.chiSquare(try Self.table(half, backgrounds: b, motions: m))

@@ -58,7 +58,7 @@ import SeededRandom
     }
 
     @Test func swayIsSlowAndBounded() throws {
-        var rng = SplitMixGenerator(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         for _ in 0..<50 {
             let sway = SyntheticNuisance.Sway(shake: 2, rng: &rng)
             var previous = sway.offset(frame: 0)

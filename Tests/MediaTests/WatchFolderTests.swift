@@ -142,7 +142,7 @@ import SeededRandom
         let good = try Data(contentsOf: URL(fileURLWithPath: root + "/good.mp4"))
         try good.write(to: URL(fileURLWithPath: inbox + "/good.mp4"))
         _ = FileManager.default.createFile(atPath: inbox + "/empty.mp4", contents: Data())
-        var g = SplitMixGenerator(seed: 5)
+        var g = SeededGenerator(seed: 5)
         try Data((0..<20_000).map { _ in UInt8.random(in: 0...255, using: &g) }).write(to: URL(fileURLWithPath: inbox + "/noise.mkv"))
         try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: inbox + "/cut.mp4"))
         #expect(await TestSupport.eventually(timeout: 10) {
