@@ -85,6 +85,11 @@ public final class MediaSource: @unchecked Sendable {
 
     private func markFinished() {
         lifecycleState.withLock { $0.finished = true }
+        resumeWaiters()
+    }
+
+    /// Resumes (and forgets) every `finished()` caller waiting now.
+    private func resumeWaiters() {
         let waiters = finishWaiters.withLock { w -> [CheckedContinuation<Void, Never>] in
             defer { w.removeAll() }
             return w
@@ -118,13 +123,7 @@ public final class MediaSource: @unchecked Sendable {
             }
             finishWaiters.withLock { $0.append(c) }
             // The thread may have ended between the check and the append.
-            if lifecycleState.withLock({ $0.finished }) {
-                let pending = finishWaiters.withLock { w -> [CheckedContinuation<Void, Never>] in
-                    defer { w.removeAll() }
-                    return w
-                }
-                for w in pending { w.resume() }
-            }
+            if lifecycleState.withLock({ $0.finished }) { resumeWaiters() }
         }
     }
 

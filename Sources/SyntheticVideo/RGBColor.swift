@@ -1,5 +1,4 @@
 import Foundation
-import SeededRandom
 
 /// A linear RGB colour with components in [0, 1].
 package struct RGBColor: Sendable, Hashable {
