@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import ConceptModel
 import Autograd
+import SafeTensors
 import SeededRandom
 import TensorKernels
 
@@ -57,6 +58,47 @@ import TensorKernels
         #expect(last < first * 0.95, "L_aln did not fall: \(first) → \(last)")
         #expect(learner.optimizer.steps == 60)
         #expect(learner.queues[.s]!.count == 32)
+    }
+
+    /// The clip-view-only evaluation pass gives what the full evaluation pass gives for `v` (after a few training
+    /// steps, so batch norm's running statistics are not the initial ones), with shared and with split heads; it
+    /// changes nothing, and bad frames are a clear error.
+    @Test(arguments: [ModelConfig.VHeads.shared, .split])
+    func theClipViewPassEqualsTheFullEvaluationPass(heads: ModelConfig.VHeads) throws {
+        var config = try ModelConfig.preset("tiny")
+        config.widths = [4, 8, 8, 12]; config.stem = 5; config.frames = 3; config.height = 16; config.width = 16
+        config.ks = 6; config.kd = 5; config.topK = 2; config.queueLength = 8
+        config.apply(method: .conceptd)
+        config.vHeads = heads
+        let learner = try ConceptLearner(config: config, seed: 11)
+        var rng = SeededGenerator(seed: 3)
+        for step in 0..<3 {
+            let (frames, statics) = try Self.syntheticBatch(n: 4, t: config.frames, h: 16, w: 16, rng: &rng)
+            _ = try learner.step(frames: frames, staticIndex: statics, useLocal: step > 0)
+        }
+        let (frames, statics) = try Self.syntheticBatch(n: 5, t: config.frames, h: 16, w: 16, rng: &rng)
+        let before = try learner.model.stateDict()
+        let full = try GradMode.withNoGrad { try learner.forward(frames: frames, staticIndex: statics, useLocal: true, training: false) }
+        let fast = try learner.encode(frames: frames)
+        #expect(fast.tokenGrid == full.tokenGrid)
+        func close(_ a: Tensor?, _ b: Tensor?, _ name: String) throws {
+            let a = try #require(a, "\(name) missing"), b = try #require(b, "\(name) missing")
+            #expect(a.shape == b.shape, "\(name)")
+            let worst = zip(a.values, b.values).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+            #expect(worst < 1e-4, "\(name) differs by \(worst)")
+        }
+        try close(fast.feat[.v], full.feat[.v], "feat")
+        try close(fast.codes[.v], full.codes[.v], "codes")
+        try close(fast.local[.v], full.local[.v], "local")
+        try close(fast.attention[.v], full.attention[.v], "attention")
+        if heads == .shared { try close(fast.z[.v], full.z[.v], "z") } else {
+            try close(fast.zSplit?.static, full.zSplit?.static, "z_vs")
+            try close(fast.zSplit?.dynamic, full.zSplit?.dynamic, "z_vd")
+        }
+        #expect(fast.feat[.s] == nil && fast.codes[.d] == nil && fast.lossTensors.isEmpty)
+        #expect(try learner.model.stateDict() == before, "the evaluation pass changed the model")
+        #expect(throws: ModelError.self) { try learner.encode(frames: Tensor(zeros: [2, 3, 1, 16, 16])) }
+        #expect(throws: ModelError.self) { try learner.encode(frames: Tensor(zeros: [2, 3, 4, 16])) }
     }
 
     @Test func badInputsAreClearErrors() throws {

@@ -56,6 +56,20 @@ struct LearningProbeTests {
             (config.nce, config.nceQueue) = (1, false)
         }
         (config.ks, config.kd, config.topK) = (8, 8, 3)
+        if let widths = ProcessInfo.processInfo.environment["CONCEPT_LT_WIDTHS"] {
+            config.widths = widths.split(separator: ",").compactMap { Int($0) }
+            try config.validate()
+        }
+        if let settings = ProcessInfo.processInfo.environment["CONCEPT_LT_SET"] {
+            // Model options as KEY=VALUE,KEY=VALUE with concept-bench learn's --set keys.
+            var m: [String: String] = [:]
+            for item in settings.split(separator: ",") {
+                let kv = item.split(separator: "=", maxSplits: 1).map(String.init)
+                guard kv.count == 2 else { throw TestFailure("CONCEPT_LT_SET takes KEY=VALUE pairs, got \(item)") }
+                m[kv[0]] = kv[1]
+            }
+            try config.apply(overrides: m)
+        }
         // Backgrounds noise and grating-45, motions still and translate-right, 64 stream videos per pair (256 in all:
         // with 32 a pair, 256 clips seen 25 times each, seed 9 learned no motion); 6-frame videos, so a 5-frame clip
         // moves by about 1.7 pixels a frame.

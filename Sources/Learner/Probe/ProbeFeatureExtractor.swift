@@ -54,10 +54,7 @@ public final class ProbeFeatureExtractor {
             let features: ProbeFeatures
             do {
                 let frames = try Tensor(floats: floats, shape: [n, 3, t1, c.height, c.width])
-                let outputs = try GradMode.withNoGrad {
-                    try learner.forward(frames: frames, staticIndex: [Int](repeating: c.frames / 2, count: n),
-                                        useLocal: true, training: false)
-                }
+                let outputs = try learner.encode(frames: frames)
                 features = try ProbeFeatures(outputs: outputs, ks: c.ks, kd: c.kd, fraction: localFraction)
             } catch let error as ProbeError {
                 throw error

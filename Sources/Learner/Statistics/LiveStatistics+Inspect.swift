@@ -8,9 +8,9 @@ extension LiveStatistics {
     /// Seconds on a monotonic clock (for inspection scheduling).
     public static func monotonicNow() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-    /// Inspects `clip` (the newest of `source`): one evaluation-mode forward pass without a graph
-    /// (`forward(useLocal: true, training: false)`: batch norm uses its running statistics, nothing in the model
-    /// or queues changes), keeping the strongest static and dynamic concepts of its `q_v`, the attention rows of the
+    /// Inspects `clip` (the newest of `source`): one evaluation pass of its clip view without a graph
+    /// (`ConceptLearner.encode(frames:)`: batch norm uses its running statistics, nothing in the model or queues
+    /// changes), keeping the strongest static and dynamic concepts of its `q_v`, the attention rows of the
     /// top static and the top dynamic concept over the layer4 tokens, and its middle frame. Call on the trainer's
     /// thread between steps (the learner is not thread-safe). Returns the source's new report.
     @discardableResult
@@ -30,9 +30,7 @@ extension LiveStatistics {
         }
         let start = Self.monotonicNow()
         let frames = try Tensor(floats: clip.data, shape: [1, 3, t1, c.height, c.width])
-        let outputs = try GradMode.withNoGrad {
-            try learner.forward(frames: frames, staticIndex: [clip.staticIndex], useLocal: true, training: false)
-        }
+        let outputs = try learner.encode(frames: frames)
         let width = c.ks + c.kd
         guard let qv = outputs.codes[.v], qv.shape == [1, width], let attention = outputs.attention[.v] else {
             throw StatisticsError.invalidInput("the forward pass gave no q_v or attention")
