@@ -85,6 +85,7 @@ public final class MediaSource: @unchecked Sendable {
 
     private func markFinished() {
         lifecycleState.withLock { $0.finished = true }
+        if options.closesQueueWhenFinished { queue.close() }
         resumeWaiters()
     }
 

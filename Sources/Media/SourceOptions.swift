@@ -114,6 +114,10 @@ public struct SourceOptions: Sendable {
     public var watch: WatchFolderOptions
     /// Where the source logs (open, reconnect, unconsumed options, rejected files).
     public var logger: Logger
+    /// Close the queue when the source's thread ends, so a reader blocked on it wakes at once instead of polling
+    /// `isFinished`. Only for a queue the source has to itself (a file read once: probe clips); off by default, as
+    /// the daemon's sources share one queue.
+    public var closesQueueWhenFinished = false
 
     /// Defaults: paper-sized clips, 10 s open deadline, 10 s stall, 1-60 s backoff, decoder threads = cores.
     public init(
