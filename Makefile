@@ -47,7 +47,7 @@ test: deps
 	$(SWIFT) test $(TEST_FLAGS) --skip-build --disable-xctest --skip LearningProbeTests --skip RealTimeSuites
 	@echo "== the real-time suites alone (reconnect delays of a flapping stream, RTSP sessions: wall-clock bounds, ~3 min)"
 	$(SWIFT) test $(TEST_FLAGS) --skip-build --disable-xctest --filter RealTimeSuites
-	@echo "== the learning test alone (a minute of both cores: beside the timing-sensitive suites it would starve them)"
+	@echo "== the learning test alone (two minutes of both cores: beside the timing-sensitive suites it would starve them)"
 	$(SWIFT) test $(TEST_FLAGS) --skip-build --disable-xctest --filter LearningProbeTests
 
 DEMO := .build/demo
