@@ -58,7 +58,10 @@ struct LearningProbeTests {
         }
         (config.ks, config.kd, config.topK) = (8, 8, 3)
         if let widths = ProcessInfo.processInfo.environment["CONCEPT_LT_WIDTHS"] {
-            config.widths = widths.split(separator: ",").compactMap { Int($0) }
+            config.widths = try widths.split(separator: ",").map { w in
+                guard let n = Int(w) else { throw TestFailure("CONCEPT_LT_WIDTHS takes four integers, got \(widths)") }
+                return n
+            }
             try config.validate()
         }
         if let settings = ProcessInfo.processInfo.environment["CONCEPT_LT_SET"] {

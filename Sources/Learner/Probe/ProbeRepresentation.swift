@@ -35,8 +35,8 @@ public struct ProbeFeatures: Sendable, Equatable, Codable {
     }
 
     /// Reads every representation from the `v` entries of a pass's outputs (`ConceptLearner.encode(frames:)`, or a
-    /// `forward` whose local branch ran, as it does with `useLocal: true` and in `training: false` passes). `fraction` is the share of concepts whose local features
-    /// are averaged (the paper's 10 %).
+    /// `forward` whose local branch ran, as it does with `useLocal: true` and in `training: false` passes).
+    /// `fraction` is the share of concepts whose local features are averaged (the paper's 10 %).
     public init(outputs o: ForwardOutputs, ks: Int, kd: Int, fraction: Double = 0.1) throws {
         guard let feat = o.feat[.v], let codes = o.codes[.v], let local = o.local[.v] else {
             throw ProbeError.model("the forward pass lacks feat[v], codes[v] or local[v]")
