@@ -120,7 +120,7 @@ let package = Package(
 
         // Executables.
         .executableTarget(name: "conceptd", dependencies: [
-            "Service",
+            "Service", "TensorKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -160,7 +160,8 @@ let package = Package(
             "ConceptTestSupport",
         ]),
         .testTarget(name: "ServiceTests", dependencies: [
-            "Service", "SystemdSupport", "ConceptAPI", "ConceptReports", "ConceptModel", "LibAV", "Media", "ConceptTestSupport",
+            "Service", "SystemdSupport", "ConceptAPI", "ConceptReports", "ConceptModel", "LibAV", "Media", "TensorKernels",
+            "ConceptTestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ],

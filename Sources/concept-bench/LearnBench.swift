@@ -145,7 +145,7 @@ struct LearnBench: ParsableCommand {
         let size = try video.resolvedSize(default: SyntheticDataset.Size(width: side + side % 2, height: side + side % 2))
         let videoFrames = video.frames
         let on = try Self.lossWeights(losses)
-        print("concept-bench learn: preset \(preset), method \(method) (\(config.frames + 1)x\(config.height)x\(config.width) clips at \(fmt(clipFps, 1)) fps, \(config.ks)+\(config.kd) concepts), batch \(batch), warm-up \(warmup) steps, lr \(config.learningRate) (\(schedule)), losses \(["aln", "fid", "div", "loc"].filter(on.contains).joined(separator: "+")) (w_aln \(config.alnWeight), α \(config.alpha), β \(config.beta), γ \(config.gamma)), \(Self.optionText(config)), \(steps.map { "\($0) steps" } ?? fmt(minutes, 1) + " min"), seed \(seed), stream \(data), nuisances \(nuisance)")
+        print("concept-bench learn: preset \(preset), method \(method) (\(config.frames + 1)x\(config.height)x\(config.width) clips at \(fmt(clipFps, 1)) fps, \(config.ks)+\(config.kd) concepts), batch \(batch), warm-up \(warmup) steps, lr \(config.learningRate) (\(schedule)), losses \(["aln", "fid", "div", "loc"].filter(on.contains).joined(separator: "+")) (w_aln \(config.alnWeight), α \(config.alpha), β \(config.beta), γ \(config.gamma)), \(Self.optionText(config)), \(steps.map { "\($0) steps" } ?? fmt(minutes, 1) + " min"), seed \(seed), stream \(data), nuisances \(nuisance); \(ComputeThreads.count) threads, \(BLASCore.summary)")
 
         // The probe set: generated videos with the same nuisances, other seeds than the stream.
         var t = Date()

@@ -43,6 +43,6 @@ struct StepBench: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let peakMB = Double(usage.ru_maxrss) / 1024
         print("RESULT swift preset=\(preset) batch=\(batch) " + String(format: "ms_per_step=%.1f clips_per_s=%.2f peak_rss_mb=%.0f",
-                     median, Double(batch) / (median / 1000), peakMB))
+                     median, Double(batch) / (median / 1000), peakMB) + " blas_core=\(BLASCore.current)")
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Service
+import TensorKernels
 
 /// conceptd: learns static and dynamic visual concepts from live video.
 @main
@@ -12,6 +13,12 @@ struct Conceptd: AsyncParsableCommand {
         discussion: "Run as a systemd service (systemd/conceptd.service) or in the foreground: conceptd --config FILE.",
         subcommands: [Run.self, CheckConfig.self, LogRecord.self, Launch.self],
         defaultSubcommand: Run.self)
+
+    /// Restarts with OpenBLAS's vector kernels if it chose generic ones (``BLASCore``), then runs the command.
+    static func main() async {
+        BLASCore.restartWithVectorKernelsIfNeeded(program: "conceptd")
+        await main(nil)
+    }
 }
 
 /// Loads a configuration or exits with status 78 (EX_CONFIG) after printing every problem to `handle`.
@@ -87,7 +94,7 @@ struct CheckConfig: AsyncParsableCommand {
         abstract: "Check a configuration file and print every problem.",
         discussion: """
             Prints each problem as FILE:LINE: KEY.PATH: MESSAGE and exits with status 78 (EX_CONFIG) if there is \
-            any; prints a summary and exits 0 when the file is valid. Credentials (password_credential, \
+            any; prints a summary and the compute it would use (threads, OpenBLAS kernels) and exits 0 when the file is valid. Credentials (password_credential, \
             token_credential) are read from $CREDENTIALS_DIRECTORY as the daemon would, and the state, snapshot and \
             watch-folder directories are checked for the user running the check (run it as the service's user).
             """)
@@ -107,6 +114,7 @@ struct CheckConfig: AsyncParsableCommand {
             throw ExitCode(ConfigError.exitStatus)
         }
         print("\(file): ok: \(cfg.summary)")
+        print("compute: \(cfg.training.threads > 0 ? cfg.training.threads : ComputeThreads.defaultCount) threads, \(BLASCore.summary) (CPU vector level: \(BLASCore.VectorLevel.host))")
         if show { print(cfg.description) }
     }
 }

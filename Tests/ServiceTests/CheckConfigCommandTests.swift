@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ConceptTestSupport
+import TensorKernels
 
 @Suite("conceptd check-config (the built binary)")
 struct CheckConfigCommandTests {
@@ -13,6 +14,31 @@ struct CheckConfigCommandTests {
         let r = try runProcess(bin, ["check-config", file], environment: ["PATH": "/usr/bin:/bin"], currentDirectory: repoRoot)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.hasPrefix("\(file): ok: preset "))
+    }
+
+    /// The built binary runs OpenBLAS's vector kernels on a CPU that has AVX2 or AVX-512 even where OpenBLAS does not
+    /// know the CPU model (it restarts itself with `OPENBLAS_CORETYPE`), and keeps a core the environment names.
+    @Test("check-config reports the compute: vector kernels when the CPU has them, the user's core when set")
+    func computeKernels() throws {
+        let bin = try conceptdBinary()
+        func compute(_ env: [String: String]) throws -> (core: String, level: String, line: String, stderr: String) {
+            let r = try runProcess(bin, ["check-config", "configs/conceptd.toml"], environment: env, currentDirectory: repoRoot)
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+            let lines = r.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.count == 2 && lines[0].hasPrefix("configs/conceptd.toml: ok: "), "printed once: \(r.stdout)")
+            let line = try #require(lines.first { $0.hasPrefix("compute: ") }, "\(r.stdout)")
+            let core = try #require(line.firstMatch(of: /OpenBLAS (\S+) kernels/)).1
+            let level = try #require(line.firstMatch(of: /CPU vector level: ([^)]+)\)/)).1
+            return (String(core), String(level), line, r.stderr)
+        }
+        let auto = try compute(["PATH": "/usr/bin:/bin"])
+        if auto.level != "none" {
+            #expect(BLASCore.vectorCores.contains(auto.core.lowercased()), "\(auto.core) kernels on a CPU with \(auto.level)")
+        }
+        #expect(auto.stderr.isEmpty, "a restart is reported in the compute line, not on stderr: \(auto.stderr)")
+        let chosen = try compute(["PATH": "/usr/bin:/bin", "OPENBLAS_CORETYPE": "Prescott"])
+        #expect(chosen.core == "Prescott")
+        #expect(!chosen.line.contains("restarted") && chosen.stderr.isEmpty, "\(chosen.line) \(chosen.stderr)")
     }
 
     @Test("a bad file: exit 78 and every problem as path:line: key.path: message")

@@ -44,6 +44,7 @@ public enum DaemonMain {
         MediaLibrary.routeLibavLogs(to: Logger(label: "conceptd.libav"), level: cfg.logging.level.libavLevel)
         logger.info("configuration loaded: \(cfg.summary)", metadata: ["config": "\(configPath)"])
         ComputeThreads.configure(cfg.training.threads)
+        logger.info("compute: \(ComputeThreads.count) threads, \(BLASCore.summary)")
         let daemon: Daemon
         do {
             daemon = try Daemon(config: cfg, configPath: configPath, logger: logger, environment: environment,
