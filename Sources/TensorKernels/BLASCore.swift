@@ -12,10 +12,15 @@ public enum BLASCore {
     public static var current: String { String(cString: openblas_get_corename()) }
 
     /// The vector instructions the CPU and OS support (CPUID and XGETBV).
-    public enum VectorLevel: Int, Sendable, Comparable, CustomStringConvertible {
+    public enum VectorLevel: Int, Sendable, CustomStringConvertible {
         case none = 0, avx2 = 1, avx512 = 2
-        public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
-        public var description: String { [.none: "none", .avx2: "AVX2", .avx512: "AVX-512"][self]! }
+        public var description: String {
+            switch self {
+            case .none: "none"
+            case .avx2: "AVX2"
+            case .avx512: "AVX-512"
+            }
+        }
         /// This machine's.
         public static var host: VectorLevel { VectorLevel(rawValue: Int(conceptd_cpu_vector_level())) ?? .none }
     }
