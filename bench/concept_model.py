@@ -47,6 +47,7 @@ class Config:
     nce: float = 0.0
     nce_tau: float = 0.07
     nce_static: float = 0.0  # weight of InfoNCE between v and s (0: off)
+    static_consistency: float = 0.0  # weight of the static-code consistency term (docs/method-options.md; 0: off)
     nce_queue: bool = True  # InfoNCE negatives include the queue rows (False: the batch alone)
     difference: str = "raw"  # or "normalized": per (clip, channel, frame) plane standardised before differencing
     v_heads: str = "shared"  # or "split": q_v^s and q_v^d from two projections of f_v (docs/method-options.md)
@@ -432,6 +433,13 @@ def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torc
                            + info_nce(z["s"], zvs, nce_queue(queue_vs), cfg.nce_tau))
         total = total + cfg.nce_static * loss_nce_static
         out["loss_nce_static"] = loss_nce_static
+    if cfg.static_consistency > 0:
+        # Ks x mean over (clip, concept) of the squared difference between the clip's static codes and its static
+        # frame's (detached z_s) under the same prototypes, the first Ks rows of P_v.
+        frame_codes = F.normalize(z["s"].detach(), dim=1) @ protos["v"][:ks].t()
+        loss_consistency = ks * F.mse_loss(qvs, frame_codes)
+        total = total + cfg.static_consistency * loss_consistency
+        out["loss_consistency"] = loss_consistency
     out.update(loss_aln=loss_aln, loss_div=loss_div, loss_fid=loss_fid, loss_loc=loss_loc, loss_total=total,
                z=z)
     return out

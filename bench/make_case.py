@@ -65,7 +65,7 @@ def make_case(overrides: dict, seed: int, use_local: bool) -> tuple[dict, dict]:
     tensors.update({f"queue.{b}": queues[b] for b in "sdv"})
     names = ["feat_v", "feat_s", "feat_d", "q_s", "q_d", "q_v", "target_s", "target_d", "target_vs", "target_vd",
              "F_s", "F_d", "F_v", "valid_s", "valid_d", "loss_aln", "loss_div", "loss_fid", "loss_loc", "loss_total"]
-    names += [k for k in out if k.startswith("z_") or k in ("loss_nce", "loss_nce_static")]
+    names += [k for k in out if k.startswith("z_") or k in ("loss_nce", "loss_nce_static", "loss_consistency")]
     for k in names:
         v = out[k].detach()
         tensors[f"expect.{k}"] = v.to(torch.uint8) if v.dtype == torch.bool else v.float()

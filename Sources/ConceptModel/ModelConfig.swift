@@ -67,6 +67,9 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var nceTau: Scalar = 0.07
     /// Weight of the optional InfoNCE term between v and s (0: off).
     public var nceStatic: Scalar = 0
+    /// Weight of the static-code consistency term (0: off): the static codes of `v` held to those of its static frame
+    /// under the same prototypes (docs/method-options.md).
+    public var staticConsistency: Scalar = 0
     /// Whether the InfoNCE terms take the queue rows as negatives besides the batch.
     public var nceQueue: Bool = true
     /// How the frame-difference view is computed.
@@ -145,7 +148,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         if (fidHidden ?? 1) < 1 || (attnDim ?? 1) < 1 { problems.append("fidHidden and attnDim must be positive") }
         if !(tau > 0) || !(eps > 0) || !(nceTau > 0) { problems.append("tau, eps and nceTau must be > 0") }
         if sinkhornIterations < 1 { problems.append("sinkhornIterations must be >= 1") }
-        if nce < 0 || nceStatic < 0 || alnWeight < 0 || alpha < 0 || beta < 0 || gamma < 0 { problems.append("loss weights must be >= 0") }
+        if nce < 0 || nceStatic < 0 || staticConsistency < 0 || alnWeight < 0 || alpha < 0 || beta < 0 || gamma < 0 { problems.append("loss weights must be >= 0") }
         if !(learningRate > 0) || momentum < 0 || weightDecay < 0 { problems.append("lr must be > 0, momentum and weightDecay >= 0") }
         if !problems.isEmpty { throw ModelError.invalidConfig(problems.joined(separator: "; ")) }
     }

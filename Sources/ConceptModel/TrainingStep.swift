@@ -6,32 +6,36 @@ import Collective
 /// Loss values of one step.
 public struct Losses: Sendable, Equatable, Codable {
     public var aln: Scalar = 0, div: Scalar = 0, fid: Scalar = 0, loc: Scalar = 0, nce: Scalar = 0, nceStatic: Scalar = 0
+    /// The static-code consistency term (`static_consistency`; 0 when off).
+    public var consistency: Scalar = 0
     public var total: Scalar = 0
     /// Loss values (all zero by default).
     public init(aln: Scalar = 0, div: Scalar = 0, fid: Scalar = 0, loc: Scalar = 0, nce: Scalar = 0, nceStatic: Scalar = 0,
-                total: Scalar = 0) {
+                consistency: Scalar = 0, total: Scalar = 0) {
         self.aln = aln; self.div = div; self.fid = fid; self.loc = loc; self.nce = nce; self.nceStatic = nceStatic
-        self.total = total
+        self.consistency = consistency; self.total = total
     }
     /// Whether every term is finite.
-    public var isFinite: Bool { [aln, div, fid, loc, nce, nceStatic, total].allSatisfy(\.isFinite) }
+    public var isFinite: Bool { [aln, div, fid, loc, nce, nceStatic, consistency, total].allSatisfy(\.isFinite) }
 
     /// Every term moved towards `new` by `rate` (one step of an exponential moving average).
     public func moved(toward new: Losses, rate: Scalar) -> Losses {
         func ema(_ old: Scalar, _ value: Scalar) -> Scalar { old + rate * (value - old) }
         return Losses(aln: ema(aln, new.aln), div: ema(div, new.div), fid: ema(fid, new.fid), loc: ema(loc, new.loc),
-                      nce: ema(nce, new.nce), nceStatic: ema(nceStatic, new.nceStatic), total: ema(total, new.total))
+                      nce: ema(nce, new.nce), nceStatic: ema(nceStatic, new.nceStatic),
+                      consistency: ema(consistency, new.consistency), total: ema(total, new.total))
     }
 
-    private enum CodingKeys: String, CodingKey { case aln, div, fid, loc, nce, nceStatic, total }
+    private enum CodingKeys: String, CodingKey { case aln, div, fid, loc, nce, nceStatic, consistency, total }
 
-    /// Decodes loss values; those written before `nceStatic` existed have it zero.
+    /// Decodes loss values; those written before `nceStatic` or `consistency` existed have it zero.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         try self.init(aln: c.decode(Scalar.self, forKey: .aln), div: c.decode(Scalar.self, forKey: .div),
                       fid: c.decode(Scalar.self, forKey: .fid), loc: c.decode(Scalar.self, forKey: .loc),
                       nce: c.decodeIfPresent(Scalar.self, forKey: .nce) ?? 0,
                       nceStatic: c.decodeIfPresent(Scalar.self, forKey: .nceStatic) ?? 0,
+                      consistency: c.decodeIfPresent(Scalar.self, forKey: .consistency) ?? 0,
                       total: c.decode(Scalar.self, forKey: .total))
     }
 }
@@ -308,10 +312,19 @@ public final class ConceptLearner {
             total = try total.add(nce.scaled(by: c.nceStatic))
             o.lossTensors["nceStatic"] = nce
         }
+        if c.staticConsistency > 0 {
+            // Ks · mean over (clip, concept) of (normalize(z_vs)·p̂_k − normalize(sg(z_s))·p̂_k)², p̂_k the first Ks rows
+            // of P_v: the static codes of the clip and of its static frame under the same prototypes.
+            let pvs = try pv.normalized(axis: 1).slice(axis: 0, 0..<c.ks)
+            let frameCodes = try matmul(o.z[.s]!.detached().normalized(axis: 1), pvs, transposeB: true)
+            let consistency = try mse(qvs, frameCodes).scaled(by: Scalar(c.ks))
+            total = try total.add(consistency.scaled(by: c.staticConsistency))
+            o.lossTensors["consistency"] = consistency
+        }
         o.lossTensors["total"] = total
         o.losses = Losses(aln: aln.item, div: div.item, fid: fid.item, loc: o.lossTensors["loc"]?.item ?? 0,
                           nce: o.lossTensors["nce"]?.item ?? 0, nceStatic: o.lossTensors["nceStatic"]?.item ?? 0,
-                          total: total.item)
+                          consistency: o.lossTensors["consistency"]?.item ?? 0, total: total.item)
         return o
     }
 

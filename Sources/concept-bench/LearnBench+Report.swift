@@ -156,7 +156,7 @@ extension LearnBench {
         print("")
         print("## Results: \(s.step) steps (\(s.step * batch) clips, \(fmt(Double(s.step * batch) / run.trained, 1)) clips/s) in \(fmt(run.trained / 60, 1)) min of training, \(fmt(run.probing, 1)) s of probing, \(fmt(wall / 60, 1)) min wall")
         print("losses (mean of the first / last 20 steps): " + [change("aln", \.aln), change("fid", \.fid), change("div", \.div),
-              change("loc", \.loc), change("nce", \.nce), change("nce_static", \.nceStatic)].joined(separator: ", ") + "; skipped steps \(run.skipped)")
+              change("loc", \.loc), change("nce", \.nce), change("nce_static", \.nceStatic), change("consistency", \.consistency)].joined(separator: ", ") + "; skipped steps \(run.skipped)")
         print("")
         let test = final.result.testClips
         print("Table 3 on generated data (\(final.result.trainClips) train / \(test) test clips; \(video.backgrounds) backgrounds, \(video.motions) motions): trained / random init")
@@ -189,7 +189,7 @@ extension LearnBench {
         print("")
         print(goals(run: run, final: final, baseline: baseline, random: randomRetrieval))
         print("")
-        var result = "RESULT learn preset=\(preset) method=\(method) data=\(data) nce=\(config.nce) nce_static=\(config.nceStatic) nce_reverse=\(config.nceReverse) difference=\(config.difference) static_view=\(config.staticView) sigma=\(config.sigma) v_heads=\(config.vHeads) queue=\(config.queueLength) losses=\(try Self.lossWeights(losses).sorted().joined(separator: "+")) batch=\(batch) steps=\(s.step) minutes=\(fmt(run.trained / 60, 2))"
+        var result = "RESULT learn preset=\(preset) method=\(method) data=\(data) nce=\(config.nce) nce_static=\(config.nceStatic) static_consistency=\(config.staticConsistency) nce_reverse=\(config.nceReverse) difference=\(config.difference) static_view=\(config.staticView) sigma=\(config.sigma) v_heads=\(config.vHeads) queue=\(config.queueLength) losses=\(try Self.lossWeights(losses).sorted().joined(separator: "+")) batch=\(batch) steps=\(s.step) minutes=\(fmt(run.trained / 60, 2))"
         for (name, value) in final.headlines { result += " \(name.replacingOccurrences(of: " ", with: "_"))=\(fmt(value, 1))" }
         if let random = randomRetrieval {
             result += " real_R@1_v_init=\(fmt(100 * random.all[.v]![0], 1))"
@@ -269,6 +269,6 @@ extension LearnBench {
     }
 
     func lossText(_ l: Losses) -> String {
-        "total \(fmt(Double(l.total), 3)) (aln \(fmt(Double(l.aln), 3)), fid \(fmt(Double(l.fid), 3)), div \(fmt(Double(l.div), 2)), loc \(fmt(Double(l.loc), 3)), nce \(fmt(Double(l.nce), 3)), nce_s \(fmt(Double(l.nceStatic), 3)))"
+        "total \(fmt(Double(l.total), 3)) (aln \(fmt(Double(l.aln), 3)), fid \(fmt(Double(l.fid), 3)), div \(fmt(Double(l.div), 2)), loc \(fmt(Double(l.loc), 3)), nce \(fmt(Double(l.nce), 3)), nce_s \(fmt(Double(l.nceStatic), 3)), cons \(fmt(Double(l.consistency), 3)))"
     }
 }

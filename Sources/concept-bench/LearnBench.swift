@@ -215,6 +215,7 @@ struct LearnBench: ParsableCommand {
         var lastReport = 0.0, lastProbe = 0.0
         let runStart = Date()
         print("training…")
+        fflush(nil)  // progress reaches a log file as it happens, not when the run ends
         func finished() -> Bool { steps.map { trainer.state.step >= $0 } ?? (run.trained >= budget) }
         while !finished() {
             let t0 = Date()
@@ -231,6 +232,7 @@ struct LearnBench: ParsableCommand {
                 lastReport = run.trained
                 let s = trainer.state
                 print("  \(fmt(run.trained / 60, 1)) min: step \(s.step), \(fmt(Double(s.step * batch) / run.trained, 1)) clips/s, lr \(trainer.learner.optimizer.learningRate), loss avg \(lossText(s.lossAverage)), replay \(buffer.count)/\(buffer.totalSeen) seen, skipped \(run.skipped)")
+                fflush(nil)  // progress reaches a log file as it happens, not when the run ends
             }
             if probeEvery > 0, run.trained - lastProbe >= probeEvery * 60, !finished() {
                 lastProbe = run.trained
@@ -240,6 +242,7 @@ struct LearnBench: ParsableCommand {
                 run.probing += Date().timeIntervalSince(p0)
                 run.points.append(point)
                 print("  probe at step \(trainer.state.step): " + point.line(baseline: baseline))
+                fflush(nil)  // progress reaches a log file as it happens, not when the run ends
             }
         }
         let wall = Date().timeIntervalSince(runStart)

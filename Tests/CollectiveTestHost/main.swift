@@ -149,9 +149,9 @@ func parityCheck(_ world: MPICommunicator) throws -> [String: String] {
         guard r.applied && s.applied else { throw CollectiveError(.mismatch, "step \(step) was not applied") }
         // Losses: the mean over ranks of each rank's loss is the loss of the whole batch.
         let a = r.outputs.losses, b = s.outputs.losses
-        var terms = [a.aln, a.div, a.fid, a.loc, a.nce, a.nceStatic, a.total].map { Double($0) }
+        var terms = [a.aln, a.div, a.fid, a.loc, a.nce, a.nceStatic, a.consistency, a.total].map { Double($0) }
         try world.allReduce(&terms, .sum)
-        for (x, y) in zip(terms, [b.aln, b.div, b.fid, b.loc, b.nce, b.nceStatic, b.total]) {
+        for (x, y) in zip(terms, [b.aln, b.div, b.fid, b.loc, b.nce, b.nceStatic, b.consistency, b.total]) {
             worst["loss"] = Swift.max(worst["loss"]!, abs(x / Double(size) - Double(y)) / Swift.max(abs(Double(y)), 1e-6))
         }
         for b in Branch.allCases {

@@ -106,6 +106,7 @@ import TensorKernels
             case "loss_loc": try compare(key, [o.losses.loc])
             case "loss_nce": try compare(key, [o.losses.nce])
             case "loss_nce_static": try compare(key, [o.losses.nceStatic])
+            case "loss_consistency": try compare(key, [o.losses.consistency])
             case "loss_total": try compare(key, [o.losses.total])
             default: rows.append(Row(name: key + " (unknown to the test)", error: .infinity, ok: false))
             }

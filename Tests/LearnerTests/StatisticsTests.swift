@@ -368,7 +368,7 @@ enum StatsSupport {
                                 "stepsPerPoint", "capacity", "first", "latest", "points"])
         #expect(try keys(t.points[0]) == ["firstStep", "step", "samples", "time", "losses", "gradientNorm", "clipsPerSecond",
                                           "skippedSteps", "rollbacks"])
-        #expect(try keys(t.lossAverage) == ["aln", "div", "fid", "loc", "nce", "nceStatic", "total"])
+        #expect(try keys(t.lossAverage) == ["aln", "div", "fid", "loc", "nce", "nceStatic", "consistency", "total"])
         #expect(try JSONDecoder().decode(ConceptsReport.self, from: JSONEncoder().encode(r)) == r)
         #expect(String(decoding: try JSONEncoder().encode(ConceptBranch.static), as: UTF8.self) == "\"static\"")
     }

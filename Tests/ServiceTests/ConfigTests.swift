@@ -85,6 +85,7 @@ struct ConfigTests {
             static_view = "gray"
             nce = 0.5
             nce_static = 0.25
+            static_consistency = 3
             nce_queue = true
             nce_reverse = false
             nce_static_negative = true
@@ -97,6 +98,7 @@ struct ConfigTests {
             clip_fps = 8
             """ + oneSource, environment: testEnvironment(dir.path))
         #expect(c.model.difference == .raw && c.model.staticView == .gray && c.model.nce == 0.5 && c.model.nceStatic == 0.25)
+        #expect(c.model.staticConsistency == 3)
         #expect(c.model.nceQueue && !c.model.nceReverse && c.model.nceStaticNegative && c.model.nceTau == 0.2)
         #expect(c.model.sigma == .bn && c.model.vHeads == .split)
         #expect(c.training.schedule == .inverseSquareRoot(hold: 300) && c.training.clipFps == 8)

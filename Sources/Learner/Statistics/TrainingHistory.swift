@@ -11,7 +11,7 @@ struct TrainingHistory: Sendable {
     /// Running sums of one point.
     struct Bucket: Sendable {
         var firstStep: Int, step: Int, samples = 0, time = 0.0
-        var aln = 0.0, div = 0.0, fid = 0.0, loc = 0.0, nce = 0.0, nceStatic = 0.0, total = 0.0
+        var aln = 0.0, div = 0.0, fid = 0.0, loc = 0.0, nce = 0.0, nceStatic = 0.0, consistency = 0.0, total = 0.0
         var gradientNorm = 0.0, clipsPerSecond = 0.0
         var skippedSteps = 0, rollbacks = 0
 
@@ -20,6 +20,7 @@ struct TrainingHistory: Sendable {
             let n = Double(p.samples), l = p.losses
             aln = Double(l.aln) * n; div = Double(l.div) * n; fid = Double(l.fid) * n
             loc = Double(l.loc) * n; nce = Double(l.nce) * n; nceStatic = Double(l.nceStatic) * n
+            consistency = Double(l.consistency) * n
             total = Double(l.total) * n
             gradientNorm = p.gradientNorm * n; clipsPerSecond = p.clipsPerSecond * n
             skippedSteps = p.skippedSteps; rollbacks = p.rollbacks
@@ -28,7 +29,8 @@ struct TrainingHistory: Sendable {
         /// Adds the (later) bucket `b`.
         mutating func absorb(_ b: Bucket) {
             step = b.step; time = b.time; samples += b.samples
-            aln += b.aln; div += b.div; fid += b.fid; loc += b.loc; nce += b.nce; nceStatic += b.nceStatic; total += b.total
+            aln += b.aln; div += b.div; fid += b.fid; loc += b.loc; nce += b.nce; nceStatic += b.nceStatic; consistency += b.consistency
+            total += b.total
             gradientNorm += b.gradientNorm; clipsPerSecond += b.clipsPerSecond
             skippedSteps = b.skippedSteps; rollbacks = b.rollbacks
         }
@@ -38,7 +40,7 @@ struct TrainingHistory: Sendable {
             func f(_ x: Double) -> Float { Float(x / n) }
             return TrainingPoint(firstStep: firstStep, step: step, samples: samples, time: time,
                                  losses: LossTerms(aln: f(aln), div: f(div), fid: f(fid), loc: f(loc), nce: f(nce),
-                                               nceStatic: f(nceStatic), total: f(total)),
+                                               nceStatic: f(nceStatic), consistency: f(consistency), total: f(total)),
                                  gradientNorm: gradientNorm / n, clipsPerSecond: clipsPerSecond / n,
                                  skippedSteps: skippedSteps, rollbacks: rollbacks)
         }

@@ -144,7 +144,7 @@ struct ConfigBuilder {
     struct Pinned { var keys: [String] = [] }
 
     /// The model keys of `[model]` that set a method option (the ones `method = "paper"` pins).
-    static let modelMethodKeys = ["ks", "kd", "top_k", "alpha", "beta", "gamma", "nce", "nce_tau", "nce_static", "nce_queue",
+    static let modelMethodKeys = ["ks", "kd", "top_k", "alpha", "beta", "gamma", "nce", "nce_tau", "nce_static", "static_consistency", "nce_queue",
                                   "nce_reverse", "nce_static_negative", "v_heads", "difference", "static_view", "tau", "eps", "margin", "sinkhorn_iterations",
                                   "queue_length", "sigma"]
     /// The `[training]` keys that belong to the method (pinned by `method = "paper"` too).
@@ -176,6 +176,7 @@ struct ConfigBuilder {
         if let v = t.double("gamma", min: 0, max: 1000) { c.gamma = .init(v) }
         if let v = t.double("nce", min: 0, max: 1000) { c.nce = .init(v) }
         if let v = t.double("nce_static", min: 0, max: 1000) { c.nceStatic = .init(v) }
+        if let v = t.double("static_consistency", min: 0, max: 1000) { c.staticConsistency = .init(v) }
         if let v = t.bool("nce_queue") { c.nceQueue = v }
         if let v = t.bool("nce_reverse") { c.nceReverse = v }
         if let v = t.bool("nce_static_negative") { c.nceStaticNegative = v }

@@ -94,7 +94,8 @@ extension Daemon: APIBackend {
         m.counter("conceptd_skipped_steps_total", [], total: t.skipped)
         m.counter("conceptd_rollbacks_total", [], total: t.rollbacks)
         let terms: [(String, KeyPath<Losses, Scalar>)] = [("total", \.total), ("aln", \.aln), ("loc", \.loc), ("fid", \.fid),
-                                                          ("div", \.div), ("nce", \.nce), ("nce_static", \.nceStatic)]
+                                                          ("div", \.div), ("nce", \.nce), ("nce_static", \.nceStatic),
+                                                          ("consistency", \.consistency)]
         for (name, term) in terms {
             m.gauge("conceptd_loss", [("term", name)], Double(t.losses[keyPath: term]))
             m.gauge("conceptd_loss_average", [("term", name)], Double(t.lossAverage[keyPath: term]))

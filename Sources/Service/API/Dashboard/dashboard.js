@@ -115,7 +115,7 @@ function renderCluster(c) {
   box.append(t);
 }
 
-const lossTerms = [["total", "total loss"], ["aln", "L_aln"], ["loc", "L_loc"], ["fid", "L_fid"], ["div", "L_div"], ["nce", "InfoNCE v↔d"], ["nceStatic", "InfoNCE v↔s"]];
+const lossTerms = [["total", "total loss"], ["aln", "L_aln"], ["loc", "L_loc"], ["fid", "L_fid"], ["div", "L_div"], ["nce", "InfoNCE v↔d"], ["nceStatic", "InfoNCE v↔s"], ["consistency", "static consistency"]];
 function renderTraining(tr) {
   const points = Adapt.historyPoints(tr.history);
   const box = $("loss-charts");
