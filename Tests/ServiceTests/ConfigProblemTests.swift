@@ -269,20 +269,22 @@ struct ConfigProblemTests {
             static_view = 3
             nce_static = -1
             nce_queue = "yes"
+            static_consistency = -0.5
             [training]
             lr_schedule = "cosine"
             lr_hold_steps = 0
             clip_fps = 0
             """, env: testEnvironment(dir.path))
-        #expect(p.count == 8, "\(p)")
+        #expect(p.count == 9, "\(p)")
         #expect(p[0].hasPrefix("2: model.method: must be one of conceptd, paper"))
         #expect(p[1].hasPrefix("3: model.difference: must be one of raw, normalized"))
         #expect(p[2].hasPrefix("4: model.static_view:"))
         #expect(p[3].hasPrefix("5: model.nce_static: must be"))
         #expect(p[4].hasPrefix("6: model.nce_queue:"))
-        #expect(p.contains { $0.hasPrefix("8: training.lr_schedule: must be one of constant, rsqrt") })
-        #expect(p.contains { $0.hasPrefix("9: training.lr_hold_steps: must be") })
-        #expect(p.contains { $0.hasPrefix("10: training.clip_fps: must be") })
+        #expect(p.contains { $0.hasPrefix("7: model.static_consistency: must be") })
+        #expect(p.contains { $0.hasPrefix("9: training.lr_schedule: must be one of constant, rsqrt") })
+        #expect(p.contains { $0.hasPrefix("10: training.lr_hold_steps: must be") })
+        #expect(p.contains { $0.hasPrefix("11: training.clip_fps: must be") })
     }
 
     @Test("an unknown preset is one problem: clip-size checks that depend on it are skipped")

@@ -5,11 +5,11 @@ import Glibc
 import ConceptAPI
 
 /// The embedded demo as `make run` starts it (the shipped configs/demo.toml, from a temporary state directory):
-/// within a minute the feeder's uploads are ingested and deleted, the live test pattern streams, the model trains,
+/// within 90 seconds (a minute on an idle machine; the margin is for a loaded one) the feeder's uploads are ingested and deleted, the live test pattern streams, the model trains,
 /// the probe baseline is in, and the sources have concepts.
 extension ProcessSuites {
 @Suite struct DemoTests {
-    @Test func theDemoDoesItsJobWithinAMinute() throws {
+    @Test func theDemoDoesItsJobWithinNinetySeconds() throws {
         let demo = try DemoFixture()
         defer { demo.dir.cleanup() }
         let feeder = Process()
@@ -25,7 +25,7 @@ extension ProcessSuites {
         #expect(d.waitFor("READY=1", timeout: 30), "log:\n\(d.logText)")
         let api = try APIClient(baseURL: try #require(d.apiURL), timeout: 10)
         var sources: [API.Source] = [], status: API.Status?, probe: API.Probe?
-        while Date().timeIntervalSince(started) < 60 {
+        while Date().timeIntervalSince(started) < 90 {
             sources = (try? api.get("/v1/sources")) ?? []
             status = try? api.get("/v1/status")
             probe = try? api.get("/v1/probe")
@@ -36,8 +36,8 @@ extension ProcessSuites {
         let uploads = try #require(sources.first { $0.name == "uploads" })
         #expect(uploads.statistics.filesIngested >= 2, "uploads: \(uploads.statistics); log:\n\(d.logText.suffix(3000))")
         #expect(sources.first { $0.name == "testsrc" }?.statistics.state == .live)
-        #expect((status?.training.step ?? 0) >= 20, "only \(status?.training.step ?? 0) steps in a minute")
-        #expect(probe?.baseline?.labels == ["background", "motion"], "no probe baseline within a minute")
+        #expect((status?.training.step ?? 0) >= 20, "only \(status?.training.step ?? 0) steps in 90 s")
+        #expect(probe?.baseline?.labels == ["background", "motion"], "no probe baseline within 90 s")
         #expect(sources.allSatisfy { $0.concepts != nil }, "sources without concepts: \(sources.map(\.name))")
         // Ingested uploads are deleted (after = "delete"), so the folder does not grow without bound.
         let left = (try? FileManager.default.contentsOfDirectory(atPath: demo.state + "/watch")) ?? []
