@@ -214,8 +214,9 @@ struct LearnBench: ParsableCommand {
         let budget = minutes * 60
         var lastReport = 0.0, lastProbe = 0.0
         let runStart = Date()
-        print("training…")
-        fflush(nil)  // progress reaches a log file as it happens, not when the run ends
+        /// A progress line, flushed so that it reaches a log file as it happens, not when the run ends.
+        func progress(_ line: String) { print(line); fflush(nil) }
+        progress("training…")
         func finished() -> Bool { steps.map { trainer.state.step >= $0 } ?? (run.trained >= budget) }
         while !finished() {
             let t0 = Date()
@@ -231,8 +232,7 @@ struct LearnBench: ParsableCommand {
             if run.trained - lastReport >= 30 || finished() {
                 lastReport = run.trained
                 let s = trainer.state
-                print("  \(fmt(run.trained / 60, 1)) min: step \(s.step), \(fmt(Double(s.step * batch) / run.trained, 1)) clips/s, lr \(trainer.learner.optimizer.learningRate), loss avg \(lossText(s.lossAverage)), replay \(buffer.count)/\(buffer.totalSeen) seen, skipped \(run.skipped)")
-                fflush(nil)  // progress reaches a log file as it happens, not when the run ends
+                progress("  \(fmt(run.trained / 60, 1)) min: step \(s.step), \(fmt(Double(s.step * batch) / run.trained, 1)) clips/s, lr \(trainer.learner.optimizer.learningRate), loss avg \(lossText(s.lossAverage)), replay \(buffer.count)/\(buffer.totalSeen) seen, skipped \(run.skipped)")
             }
             if probeEvery > 0, run.trained - lastProbe >= probeEvery * 60, !finished() {
                 lastProbe = run.trained
@@ -241,8 +241,7 @@ struct LearnBench: ParsableCommand {
                                            step: trainer.state.step, minutes: run.trained / 60, statistics: statistics)
                 run.probing += Date().timeIntervalSince(p0)
                 run.points.append(point)
-                print("  probe at step \(trainer.state.step): " + point.line(baseline: baseline))
-                fflush(nil)  // progress reaches a log file as it happens, not when the run ends
+                progress("  probe at step \(trainer.state.step): " + point.line(baseline: baseline))
             }
         }
         let wall = Date().timeIntervalSince(runStart)
