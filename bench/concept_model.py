@@ -46,6 +46,8 @@ class Config:
     sigma: str = "identity"  # or "mlp"
     nce: float = 0.0
     nce_tau: float = 0.07
+    nce_tau_start: float = 0.0  # InfoNCE temperature of step 1, falling geometrically to nce_tau (0: off)
+    nce_tau_steps: int = 0  # steps of that fall (docs/method-options.md)
     nce_static: float = 0.0  # weight of InfoNCE between v and s (0: off)
     static_consistency: float = 0.0  # weight of the static-code consistency term (docs/method-options.md; 0: off)
     nce_queue: bool = True  # InfoNCE negatives include the queue rows (False: the batch alone)
@@ -339,6 +341,15 @@ def local_contrast(a_raw: torch.Tensor, b_raw: torch.Tensor, valid: torch.Tensor
     return ((pos + neg) * v).sum() / max(1.0, float(v.sum()))
 
 
+def nce_temperature(cfg: Config, step: int) -> float:
+    """The InfoNCE temperature of training step `step` (1-based): nce_tau, or with nce_tau_start set
+    nce_tau_start * (nce_tau / nce_tau_start) ** min(1, (step - 1) / nce_tau_steps)."""
+    if cfg.nce_tau_start <= 0 or cfg.nce_tau_steps <= 0:
+        return cfg.nce_tau
+    f = min(1.0, max(0, step - 1) / cfg.nce_tau_steps)
+    return cfg.nce_tau_start * (cfg.nce_tau / cfg.nce_tau_start) ** f
+
+
 def info_nce(a, b, queue, tau, extra=None):
     """mean_i CE([a_i . b_j for j in batch] ++ [a_i . Q_m for m in queue] ++ [a_i . e_i] / tau, i) on unit rows;
     `queue` may be None or empty (batch negatives only); `extra` (N x C) adds one negative per row."""
@@ -353,9 +364,11 @@ def info_nce(a, b, queue, tau, extra=None):
     return F.cross_entropy(logits, torch.arange(a.shape[0], device=a.device))
 
 
-def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torch.Tensor) -> dict:
-    """One forward pass with every loss; returns a dict of named tensors (`loss_total` carries the graph)."""
+def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torch.Tensor, step: int = 1) -> dict:
+    """One forward pass with every loss for training step `step` (1-based; it sets the InfoNCE temperature);
+    returns a dict of named tensors (`loss_total` carries the graph)."""
     cfg = model.cfg
+    nce_tau = nce_temperature(cfg, step)
     n = frames.shape[0]
     reverse = cfg.nce_reverse and cfg.nce > 0
     views = make_views(frames, static_index, cfg.difference, reverse, cfg.static_view)
@@ -423,14 +436,14 @@ def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torc
         return rows if cfg.nce_queue else None
 
     if cfg.nce > 0:
-        loss_nce = (info_nce(zvd, z["d"], nce_queue(model.queue_d), cfg.nce_tau, z_rev)
-                    + info_nce(z["d"], zvd, nce_queue(queue_vd), cfg.nce_tau,
+        loss_nce = (info_nce(zvd, z["d"], nce_queue(model.queue_d), nce_tau, z_rev)
+                    + info_nce(z["d"], zvd, nce_queue(queue_vd), nce_tau,
                                z["s"] if cfg.nce_static_negative else None))
         total = total + cfg.nce * loss_nce
         out["loss_nce"] = loss_nce
     if cfg.nce_static > 0:
-        loss_nce_static = (info_nce(zvs, z["s"], nce_queue(model.queue_s), cfg.nce_tau)
-                           + info_nce(z["s"], zvs, nce_queue(queue_vs), cfg.nce_tau))
+        loss_nce_static = (info_nce(zvs, z["s"], nce_queue(model.queue_s), nce_tau)
+                           + info_nce(z["s"], zvs, nce_queue(queue_vs), nce_tau))
         total = total + cfg.nce_static * loss_nce_static
         out["loss_nce_static"] = loss_nce_static
     if cfg.static_consistency > 0:
@@ -451,12 +464,13 @@ def make_optimizer(model: ConceptModel) -> torch.optim.SGD:
 
 
 def train_step(model: ConceptModel, opt: torch.optim.Optimizer, frames: torch.Tensor,
-               static_index: torch.Tensor, update_queues: bool = True) -> dict:
-    """zero_grad, forward, all losses, backward, SGD step, queue push. Every parameter gets a gradient
-    (zeros where a loss is left out, so weight decay and momentum still apply as in the spec)."""
+               static_index: torch.Tensor, update_queues: bool = True, step: int = 1) -> dict:
+    """zero_grad, forward, all losses, backward, SGD step, queue push, as training step `step` (1-based). Every
+    parameter gets a gradient (zeros where a loss is left out, so weight decay and momentum still apply as in the
+    spec)."""
     model.train()
     opt.zero_grad(set_to_none=False)
-    out = forward_losses(model, frames, static_index)
+    out = forward_losses(model, frames, static_index, step)
     out["loss_total"].backward()
     for p in model.parameters():
         if p.grad is None:

@@ -157,7 +157,7 @@ def main() -> None:
         if a.supervised:
             model.train()
             opt.zero_grad(set_to_none=False)
-            out = cm.forward_losses(model, frames, sidx)
+            out = cm.forward_losses(model, frames, sidx, step)
             F.cross_entropy(out["q_v"][:, ks:] / cfg.tau, torch.from_numpy(smo[idx])).backward()
             for p in model.parameters():
                 if p.grad is None:
@@ -165,7 +165,7 @@ def main() -> None:
             opt.step()
             model.push_queues(out["z"])
         else:
-            out = cm.train_step(model, opt, frames, sidx)
+            out = cm.train_step(model, opt, frames, sidx, step=step)
         hist.append(dict(
             ts=out["target_s"].argmax(1).numpy(), qvs=out["q_v"][:, :ks].detach().argmax(1).numpy(),
             td=out["target_d"].argmax(1).numpy(), qvd=out["q_v"][:, ks:].detach().argmax(1).numpy(),

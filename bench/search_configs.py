@@ -284,7 +284,7 @@ def run_config(name: str, overrides: dict, opts: dict, data: dict, device: torch
         sidx = torch.randint(0, 8, (batch,), generator=gen).to(device)
         model.train()
         opt.zero_grad(set_to_none=False)
-        out = cm.forward_losses(model, frames, sidx)
+        out = cm.forward_losses(model, frames, sidx, step)
         if opts.get("supervised"):  # control: cross-entropy of q_v^d / tau on the motion label
             labels = data["stream_mo"][idx.to(device)]
             out["loss_total"] = F.cross_entropy(out["q_v"][:, cfg.ks:] / cfg.tau, labels)

@@ -6,7 +6,7 @@ extension ModelConfig {
     /// Reads a configuration from the string metadata of a parity case or snapshot (`widths`, `stem`, `blocks`, `ks`,
     /// `kd`, `frames`, `height`, `width`, `queue_length`, `fid_hidden`, `attn_dim`, `sigma`, `nce`, `nce_tau`, `tau`,
     /// `eps`, `sinkhorn_iters`, `topk`, `margin`, `aln_weight`, `alpha`, `beta`, `gamma`, `lr`, `momentum`, `weight_decay`,
-    /// `bn_momentum`, `bn_eps`, `nce_static`, `static_consistency`, `nce_queue`, `difference`, `static_view`, `nce_reverse`, `nce_static_negative`, `v_heads`). Missing keys keep the defaults; malformed values are errors naming the key.
+    /// `bn_momentum`, `bn_eps`, `nce_tau_start`, `nce_tau_steps`, `nce_static`, `static_consistency`, `nce_queue`, `difference`, `static_view`, `nce_reverse`, `nce_static_negative`, `v_heads`). Missing keys keep the defaults; malformed values are errors naming the key.
     public init(metadata m: [String: String]) throws {
         self.init()
         try apply(metadata: m)
@@ -25,7 +25,7 @@ extension ModelConfig {
     /// Every key `init(metadata:)` reads.
     public static let metadataKeys: Set<String> = [
         "widths", "stem", "blocks", "ks", "kd", "frames", "height", "width", "queue_length", "fid_hidden", "attn_dim", "sigma",
-        "nce", "nce_tau", "nce_static", "static_consistency", "nce_queue", "difference", "static_view", "nce_reverse", "nce_static_negative", "v_heads", "tau", "eps", "sinkhorn_iters", "topk", "margin",
+        "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "nce_queue", "difference", "static_view", "nce_reverse", "nce_static_negative", "v_heads", "tau", "eps", "sinkhorn_iters", "topk", "margin",
         "aln_weight", "alpha", "beta", "gamma", "lr", "momentum", "weight_decay", "bn_momentum", "bn_eps",
     ]
 
@@ -76,6 +76,8 @@ extension ModelConfig {
         if let v = try choice("sigma", Sigma.self) { sigma = v }
         if let v = try float("nce") { nce = v }
         if let v = try float("nce_tau") { nceTau = v }
+        if let v = try float("nce_tau_start") { nceTauStart = v }
+        if let v = try int("nce_tau_steps") { nceTauSteps = v }
         if let v = try float("nce_static") { nceStatic = v }
         if let v = try float("static_consistency") { staticConsistency = v }
         if let v = try bool("nce_queue") { nceQueue = v }
@@ -117,6 +119,7 @@ extension ModelConfig {
         // The options beyond the paper only when switched on, so configuration hashes of existing snapshots do not change.
         if alnWeight != 1 { m["aln_weight"] = "\(alnWeight)" }
         if nceStatic != 0 { m["nce_static"] = "\(nceStatic)" }
+        if nceTauStart != 0 { m["nce_tau_start"] = "\(nceTauStart)"; m["nce_tau_steps"] = "\(nceTauSteps)" }
         if staticConsistency != 0 { m["static_consistency"] = "\(staticConsistency)" }
         if !nceQueue { m["nce_queue"] = "false" }
         if difference != .raw { m["difference"] = difference.rawValue }

@@ -17,7 +17,7 @@ extension ModelConfig {
 
     /// The option keys a method sets (the `init(metadata:)` names); `method = paper` pins every one of them.
     public static let methodKeys: Set<String> = [
-        "sigma", "nce", "nce_tau", "nce_static", "static_consistency", "nce_queue", "nce_reverse", "nce_static_negative", "v_heads", "difference", "static_view", "tau", "eps",
+        "sigma", "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "nce_queue", "nce_reverse", "nce_static_negative", "v_heads", "difference", "static_view", "tau", "eps",
         "sinkhorn_iters", "queue_length", "topk", "margin", "aln_weight", "alpha", "beta", "gamma", "lr", "momentum",
         "weight_decay", "fid_hidden", "attn_dim", "ks", "kd",
     ]
@@ -32,7 +32,7 @@ extension ModelConfig {
     /// Sets every option of `method` (every key in `methodKeys`), leaving backbone and clip size alone.
     public mutating func apply(method: Method) {
         let spec = ModelConfig()
-        sigma = spec.sigma; nceTau = spec.nceTau; tau = spec.tau; eps = spec.eps
+        sigma = spec.sigma; nceTau = spec.nceTau; nceTauStart = spec.nceTauStart; nceTauSteps = spec.nceTauSteps; tau = spec.tau; eps = spec.eps
         sinkhornIterations = spec.sinkhornIterations; queueLength = spec.queueLength; topK = spec.topK; margin = spec.margin
         alnWeight = spec.alnWeight; alpha = spec.alpha; beta = spec.beta; gamma = spec.gamma
         learningRate = spec.learningRate; momentum = spec.momentum; weightDecay = spec.weightDecay
@@ -65,7 +65,7 @@ extension ModelConfig {
     /// The options beyond the backbone in one line (logs, benchmark headers).
     public var optionSummary: String {
         "difference \(difference), static_view \(staticView), nce \(nce), nce_static \(nceStatic), static_consistency \(staticConsistency), nce_queue \(nceQueue), "
-            + "nce_reverse \(nceReverse), nce_static_negative \(nceStaticNegative), v_heads \(vHeads), nce_tau \(nceTau), sigma \(sigma), queue \(queueLength), eps \(eps), tau \(tau), "
+            + "nce_reverse \(nceReverse), nce_static_negative \(nceStaticNegative), v_heads \(vHeads), nce_tau \(nceTau)\(nceTauStart > 0 ? " from \(nceTauStart) over \(nceTauSteps) steps" : ""), sigma \(sigma), queue \(queueLength), eps \(eps), tau \(tau), "
             + "alpha \(alpha), beta \(beta), gamma \(gamma), lr \(learningRate)"
     }
 }

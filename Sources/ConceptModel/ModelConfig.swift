@@ -1,3 +1,4 @@
+import Foundation
 import Autograd
 import TensorKernels
 
@@ -63,8 +64,13 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var sigma: Sigma = .identity
     /// Weight of the optional InfoNCE term (0: off).
     public var nce: Scalar = 0
-    /// Temperature of InfoNCE.
+    /// Temperature of InfoNCE (after ``nceTauSteps`` steps when ``nceTauStart`` is set).
     public var nceTau: Scalar = 0.07
+    /// InfoNCE temperature of the first step, falling geometrically to ``nceTau`` over ``nceTauSteps`` steps
+    /// (0: off, `nceTau` throughout; docs/method-options.md).
+    public var nceTauStart: Scalar = 0
+    /// Steps over which the InfoNCE temperature falls from ``nceTauStart`` to ``nceTau``.
+    public var nceTauSteps: Int = 0
     /// Weight of the optional InfoNCE term between v and s (0: off).
     public var nceStatic: Scalar = 0
     /// Weight of the static-code consistency term (0: off): the static codes of `v` held to those of its static frame
@@ -114,6 +120,15 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     /// The spec's defaults (the paper preset's backbone).
     public init() {}
 
+    /// The InfoNCE temperature of training step `step` (1-based): ``nceTau`` unless ``nceTauStart`` is set, then
+    /// `nceTauStart · (nceTau / nceTauStart)^min(1, (step − 1) / nceTauSteps)`, a geometric fall that reaches `nceTau`
+    /// at step `nceTauSteps + 1` and stays there. A function of the step alone, so a resumed run continues on it.
+    public func nceTemperature(step: Int) -> Scalar {
+        guard nceTauStart > 0, nceTauSteps > 0 else { return nceTau }
+        let f = Swift.min(1, Double(Swift.max(0, step - 1)) / Double(nceTauSteps))
+        return Scalar(Double(nceTauStart) * Foundation.pow(Double(nceTau) / Double(nceTauStart), f))
+    }
+
     /// Feature width C (layer4's width).
     public var featureWidth: Int { widths[3] }
     /// Resolved hidden width of the reconstruction MLPs.
@@ -147,6 +162,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         if queueLength < 0 { problems.append("queueLength must be >= 0") }
         if (fidHidden ?? 1) < 1 || (attnDim ?? 1) < 1 { problems.append("fidHidden and attnDim must be positive") }
         if !(tau > 0) || !(eps > 0) || !(nceTau > 0) { problems.append("tau, eps and nceTau must be > 0") }
+        if !(nceTauStart >= 0) || nceTauSteps < 0 { problems.append("nceTauStart and nceTauSteps must be >= 0") }
+        if nceTauStart > 0 && nceTauSteps < 1 { problems.append("nceTauStart needs nceTauSteps >= 1, got \(nceTauSteps)") }
         if sinkhornIterations < 1 { problems.append("sinkhornIterations must be >= 1") }
         if nce < 0 || nceStatic < 0 || staticConsistency < 0 || alnWeight < 0 || alpha < 0 || beta < 0 || gamma < 0 { problems.append("loss weights must be >= 0") }
         if !(learningRate > 0) || momentum < 0 || weightDecay < 0 { problems.append("lr must be > 0, momentum and weightDecay >= 0") }

@@ -98,6 +98,9 @@ public final class ConceptLearner {
     public var queues: [Branch: FeatureQueue]
     /// The configuration.
     public var config: ModelConfig { model.config }
+    /// The InfoNCE temperature of the next step: `config.nceTemperature(step: 1)` (``ModelConfig/nceTau`` unless a
+    /// temperature schedule is set) until a trainer sets the step's own.
+    public var nceTemperature: Scalar
     /// The data-parallel world this learner trains in (`SingleProcess` unless the daemon was started by `mpirun`).
     /// Every rank steps together: Sinkhorn over the global batch, InfoNCE and local-contrast negatives from every
     /// rank's batch, batch-norm statistics over every rank's batch (unless turned off), gradients averaged, one
@@ -122,6 +125,7 @@ public final class ConceptLearner {
     /// A fresh learner for `config` (seeded initialisation, empty queues).
     public init(config: ModelConfig, seed: UInt64 = 0) throws {
         model = try ConceptModel(config: config, seed: seed)
+        nceTemperature = config.nceTemperature(step: 1)
         optimizer = SGD(learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
         queues = Dictionary(uniqueKeysWithValues: Branch.allCases.map { ($0, FeatureQueue(capacity: config.queueLength, dim: config.queueWidth($0))) })
     }
@@ -299,16 +303,16 @@ public final class ConceptLearner {
             c.nceQueue ? rows : Tensor(zeros: [0, c.featureWidth])
         }
         if c.nce > 0 {
-            let nce = try infoNCELoss(zvd, o.z[.d]!, queue: negatives(queues[.d]!.rows), tau: c.nceTau, extra: reversedZ,
+            let nce = try infoNCELoss(zvd, o.z[.d]!, queue: negatives(queues[.d]!.rows), tau: nceTemperature, extra: reversedZ,
                                       replicas: replicas)
-                .add(infoNCELoss(o.z[.d]!, zvd, queue: negatives(queueVd), tau: c.nceTau,
+                .add(infoNCELoss(o.z[.d]!, zvd, queue: negatives(queueVd), tau: nceTemperature,
                                  extra: c.nceStaticNegative ? o.z[.s]! : nil, replicas: replicas))
             total = try total.add(nce.scaled(by: c.nce))
             o.lossTensors["nce"] = nce
         }
         if c.nceStatic > 0 {
-            let nce = try infoNCELoss(zvs, o.z[.s]!, queue: negatives(queues[.s]!.rows), tau: c.nceTau, replicas: replicas)
-                .add(infoNCELoss(o.z[.s]!, zvs, queue: negatives(queueVs), tau: c.nceTau, replicas: replicas))
+            let nce = try infoNCELoss(zvs, o.z[.s]!, queue: negatives(queues[.s]!.rows), tau: nceTemperature, replicas: replicas)
+                .add(infoNCELoss(o.z[.s]!, zvs, queue: negatives(queueVs), tau: nceTemperature, replicas: replicas))
             total = try total.add(nce.scaled(by: c.nceStatic))
             o.lossTensors["nceStatic"] = nce
         }

@@ -103,6 +103,7 @@ public final class Trainer {
 
     private func step(frames: Tensor, staticIndex: [Int]) throws -> TrainerEvent {
         learner.optimizer.learningRate = schedule.rate(base: learner.config.learningRate, step: state.step + 1)
+        learner.nceTemperature = learner.config.nceTemperature(step: state.step + 1)
         let report = try learner.step(frames: frames, staticIndex: staticIndex, useLocal: useLocal)
         defer { state.rng = rng.savedState }
         switch guardState.record(finite: report.applied) {

@@ -287,6 +287,21 @@ struct ConfigProblemTests {
         #expect(p.contains { $0.hasPrefix("11: training.clip_fps: must be") })
     }
 
+    @Test("the InfoNCE temperature schedule: each key needs the other, and both are range-checked")
+    func temperatureSchedule() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        for (body, expected) in [
+            ("nce_tau_start = 0.2", "2: model.nce_tau_start: needs nce_tau_steps"),
+            ("nce_tau_steps = 300", "2: model.nce_tau_steps: has no effect without nce_tau_start"),
+            ("nce_tau_start = 0\nnce_tau_steps = 300", "2: model.nce_tau_start: must be"),
+            ("nce_tau_start = 0.2\nnce_tau_steps = 0", "3: model.nce_tau_steps: must be"),
+        ] {
+            let (_, p) = try problems("[model]\n" + body + "\n", env: testEnvironment(dir.path))
+            #expect(p.count == 1 && p[0].hasPrefix(expected), "\(body): \(p)")
+        }
+    }
+
     @Test("an unknown preset is one problem: clip-size checks that depend on it are skipped")
     func unknownPresetNoCascade() throws {
         let dir = try TempDir()

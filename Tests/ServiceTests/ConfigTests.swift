@@ -90,6 +90,8 @@ struct ConfigTests {
             nce_reverse = false
             nce_static_negative = true
             nce_tau = 0.2
+            nce_tau_start = 0.5
+            nce_tau_steps = 400
             sigma = "bn"
             v_heads = "split"
             [training]
@@ -98,7 +100,7 @@ struct ConfigTests {
             clip_fps = 8
             """ + oneSource, environment: testEnvironment(dir.path))
         #expect(c.model.difference == .raw && c.model.staticView == .gray && c.model.nce == 0.5 && c.model.nceStatic == 0.25)
-        #expect(c.model.staticConsistency == 3)
+        #expect(c.model.staticConsistency == 3 && c.model.nceTauStart == 0.5 && c.model.nceTauSteps == 400)
         #expect(c.model.nceQueue && !c.model.nceReverse && c.model.nceStaticNegative && c.model.nceTau == 0.2)
         #expect(c.model.sigma == .bn && c.model.vHeads == .split)
         #expect(c.training.schedule == .inverseSquareRoot(hold: 300) && c.training.clipFps == 8)

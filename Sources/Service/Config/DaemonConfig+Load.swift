@@ -144,7 +144,7 @@ struct ConfigBuilder {
     struct Pinned { var keys: [String] = [] }
 
     /// The model keys of `[model]` that set a method option (the ones `method = "paper"` pins).
-    static let modelMethodKeys = ["ks", "kd", "top_k", "alpha", "beta", "gamma", "nce", "nce_tau", "nce_static", "static_consistency", "nce_queue",
+    static let modelMethodKeys = ["ks", "kd", "top_k", "alpha", "beta", "gamma", "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "nce_queue",
                                   "nce_reverse", "nce_static_negative", "v_heads", "difference", "static_view", "tau", "eps", "margin", "sinkhorn_iterations",
                                   "queue_length", "sigma"]
     /// The `[training]` keys that belong to the method (pinned by `method = "paper"` too).
@@ -181,6 +181,14 @@ struct ConfigBuilder {
         if let v = t.bool("nce_reverse") { c.nceReverse = v }
         if let v = t.bool("nce_static_negative") { c.nceStaticNegative = v }
         if let v = t.double("nce_tau", above: 0, max: 100) { c.nceTau = .init(v) }
+        let tauStart = t.double("nce_tau_start", above: 0, max: 100), tauSteps = t.int("nce_tau_steps", min: 1, max: Self.maxStepCount)
+        if let tauStart, let tauSteps {
+            c.nceTauStart = .init(tauStart); c.nceTauSteps = tauSteps
+        } else if tauStart != nil, !t.has("nce_tau_steps") {
+            t.problem("nce_tau_start", "needs nce_tau_steps, the steps over which the temperature falls to nce_tau")
+        } else if tauSteps != nil, !t.has("nce_tau_start") {
+            t.problem("nce_tau_steps", "has no effect without nce_tau_start, the temperature of the first step")
+        }
         if let v = t.choice("difference", ModelConfig.Difference.self) { c.difference = v }
         if let v = t.choice("static_view", ModelConfig.StaticView.self) { c.staticView = v }
         if let v = t.double("tau", above: 0, max: 100) { c.tau = .init(v) }
