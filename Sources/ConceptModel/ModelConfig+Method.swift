@@ -62,10 +62,15 @@ extension ModelConfig {
         }
     }
 
+    /// The InfoNCE temperature for logs: `nce_tau`, and its schedule when one is set ("0.07 from 0.2 over 500 steps").
+    public var nceTauText: String {
+        "\(nceTau)" + (nceTauStart > 0 ? " from \(nceTauStart) over \(nceTauSteps) steps" : "")
+    }
+
     /// The options beyond the backbone in one line (logs, benchmark headers).
     public var optionSummary: String {
         "difference \(difference), static_view \(staticView), nce \(nce), nce_static \(nceStatic), static_consistency \(staticConsistency), nce_queue \(nceQueue), "
-            + "nce_reverse \(nceReverse), nce_static_negative \(nceStaticNegative), v_heads \(vHeads), nce_tau \(nceTau)\(nceTauStart > 0 ? " from \(nceTauStart) over \(nceTauSteps) steps" : ""), sigma \(sigma), queue \(queueLength), eps \(eps), tau \(tau), "
+            + "nce_reverse \(nceReverse), nce_static_negative \(nceStaticNegative), v_heads \(vHeads), nce_tau \(nceTauText), sigma \(sigma), queue \(queueLength), eps \(eps), tau \(tau), "
             + "alpha \(alpha), beta \(beta), gamma \(gamma), lr \(learningRate)"
     }
 }

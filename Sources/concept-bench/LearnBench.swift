@@ -258,7 +258,7 @@ struct LearnBench: ParsableCommand {
 
     /// The options beyond the backbone, for the header and the RESULT line.
     static func optionText(_ c: ModelConfig) -> String {
-        "nce \(c.nce), nce_static \(c.nceStatic), nce_queue \(c.nceQueue), nce_reverse \(c.nceReverse), nce_tau \(c.nceTau)\(c.nceTauStart > 0 ? " (from \(c.nceTauStart) over \(c.nceTauSteps) steps)" : ""), static_consistency \(c.staticConsistency), difference \(c.difference), static_view \(c.staticView), sigma \(c.sigma), v_heads \(c.vHeads), queue \(c.queueLength)"
+        "nce \(c.nce), nce_static \(c.nceStatic), nce_queue \(c.nceQueue), nce_reverse \(c.nceReverse), nce_tau \(c.nceTauText), static_consistency \(c.staticConsistency), difference \(c.difference), static_view \(c.staticView), sigma \(c.sigma), v_heads \(c.vHeads), queue \(c.queueLength)"
     }
 
     /// The real videos: `--videos`, else `<repo>/../shared/data/videos`, else `$CONCEPT_VIDEOS_DIR`.
