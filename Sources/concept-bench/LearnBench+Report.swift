@@ -112,7 +112,9 @@ struct ProbePoint {
 
 /// What the training loop accumulates.
 struct RunRecord {
-    var trained = 0.0, probing = 0.0
+    /// Seconds of training (waits for the stream included), of probing, and of waiting for the stream's rounds in a
+    /// run paced by steps.
+    var trained = 0.0, probing = 0.0, waited = 0.0
     var skipped = 0
     var firstLosses: [Losses] = [], recent: [Losses] = []
     var points: [ProbePoint] = []
@@ -154,9 +156,12 @@ extension LearnBench {
             "\(name) \(fmt(mean(run.firstLosses, k), 3)) → \(fmt(mean(run.recent, k), 3))"
         }
         print("")
-        print("## Results: \(s.step) steps (\(s.step * batch) clips, \(fmt(Double(s.step * batch) / run.trained, 1)) clips/s) in \(fmt(run.trained / 60, 1)) min of training, \(fmt(run.probing, 1)) s of probing, \(fmt(wall / 60, 1)) min wall")
+        print("## Results: \(s.step) steps (\(s.step * batch) clips, \(fmt(Double(s.step * batch) / run.trained, 1)) clips/s) in \(fmt(run.trained / 60, 1)) min of training (\(fmt(run.waited, 1)) s of it waiting for the stream), \(fmt(run.probing, 1)) s of probing, \(fmt(wall / 60, 1)) min wall")
         print("losses (mean of the first / last 20 steps): " + [change("aln", \.aln), change("fid", \.fid), change("div", \.div),
               change("loc", \.loc), change("nce", \.nce), change("nce_static", \.nceStatic), change("consistency", \.consistency)].joined(separator: ", ") + "; skipped steps \(run.skipped)")
+        // Two runs that trained on the same batches end with the same weights, bit for bit.
+        let weights = SHA256.hex(try trainer.learner.model.stateDict().serialized())
+        print("final weights: sha256 \(weights)")
         print("")
         let test = final.result.testClips
         print("Table 3 on generated data (\(final.result.trainClips) train / \(test) test clips; \(video.backgrounds) backgrounds, \(video.motions) motions): trained / random init")
@@ -189,7 +194,7 @@ extension LearnBench {
         print("")
         print(goals(run: run, final: final, baseline: baseline, random: randomRetrieval))
         print("")
-        var result = "RESULT learn preset=\(preset) method=\(method) data=\(data) nce=\(config.nce) nce_static=\(config.nceStatic) static_consistency=\(config.staticConsistency) nce_reverse=\(config.nceReverse) difference=\(config.difference) static_view=\(config.staticView) sigma=\(config.sigma) v_heads=\(config.vHeads) queue=\(config.queueLength) losses=\(try Self.lossWeights(losses).sorted().joined(separator: "+")) batch=\(batch) steps=\(s.step) minutes=\(fmt(run.trained / 60, 2))"
+        var result = "RESULT learn preset=\(preset) method=\(method) data=\(data) nce=\(config.nce) nce_static=\(config.nceStatic) static_consistency=\(config.staticConsistency) nce_reverse=\(config.nceReverse) difference=\(config.difference) static_view=\(config.staticView) sigma=\(config.sigma) v_heads=\(config.vHeads) queue=\(config.queueLength) losses=\(try Self.lossWeights(losses).sorted().joined(separator: "+")) batch=\(batch) steps=\(s.step) minutes=\(fmt(run.trained / 60, 2)) weights=\(weights.prefix(16))"
         for (name, value) in final.headlines { result += " \(name.replacingOccurrences(of: " ", with: "_"))=\(fmt(value, 1))" }
         if let random = randomRetrieval {
             result += " real_R@1_v_init=\(fmt(100 * random.all[.v]![0], 1))"

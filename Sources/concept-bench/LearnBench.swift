@@ -26,7 +26,11 @@ struct LearnBench: ParsableCommand {
     enum DataMode: String, ExpressibleByArgument, CaseIterable { case synthetic, real }
 
     @Option(help: "Wall time of training in minutes (probes not counted).") var minutes: Double = 30
-    @Option(help: "Stop after this many training steps instead of after --minutes.") var steps: Int?
+    @Option(help: "Stop after this many training steps instead of after --minutes. Such a run is paced by steps: the stream's rounds come every --round-steps steps and probes every --probe-every-steps, so two runs with one seed train on the same batches and print the same numbers.")
+    var steps: Int?
+    @Option(help: "With --steps: a round of new stream videos every this many steps (in place of --fresh-every's seconds), decoded while the steps before it run and held out of the replay buffer until its step. 0: the initial videos only.")
+    var roundSteps = 10
+    @Option(help: "With --steps: probe during training every this many steps (0: only at the end).") var probeEverySteps = 0
     @Option(help: "Model preset: tiny, small or paper.") var preset = "tiny"
     @Option(help: "Method: conceptd (the measured default) or paper (the spec's configuration, pinned).")
     var method: ModelConfig.Method = .conceptd
@@ -55,7 +59,8 @@ struct LearnBench: ParsableCommand {
     @Option(help: "Replay buffer capacity in clips.") var replay = 1024
     @Option(help: "Seconds between rounds of new stream videos renamed into the watch folder (synthetic: one per background/motion pair, new seeds; real: \(RealSegmentFeeder.segmentsPerRound) random segments); the replay buffer then keeps the newest clips (FIFO). 0: only the initial videos, kept by reservoir sampling (synthetic only).")
     var freshEvery: Double = 10
-    @Option(help: "Probe during training every this many minutes of training (0: only at the end).") var probeEvery: Double = 10
+    @Option(help: "Probe during training every this many minutes of training (0: only at the end; default 10). A run of --steps probes by --probe-every-steps instead.")
+    var probeEvery: Double?
     @Option(help: "Real videos (default: <repo>/../shared/data/videos, else $CONCEPT_VIDEOS_DIR; '' skips).")
     var videos: String?
     @Option(help: "Real videos held out of the real stream (their clips are the held-out retrieval set).") var heldOut = 16
@@ -71,7 +76,12 @@ struct LearnBench: ParsableCommand {
         guard (batch ?? 2) >= 2 else { throw ValidationError("--batch must be at least 2") }
         guard (clipFps ?? 1) > 0, clipFps?.isFinite ?? true else { throw ValidationError("--clip-fps must be positive") }
         guard clipsPerVideo >= 2, heldOutClips >= 2 else { throw ValidationError("--clips-per-video and --held-out-clips must be at least 2 (retrieval needs a sibling clip)") }
-        guard probeEvery >= 0 else { throw ValidationError("--probe-every must be >= 0") }
+        guard (probeEvery ?? 0) >= 0 else { throw ValidationError("--probe-every must be >= 0") }
+        if steps != nil, let probeEvery, probeEvery > 0 {
+            throw ValidationError("a run of --steps probes by steps: use --probe-every-steps instead of --probe-every")
+        }
+        guard roundSteps >= 0, probeEverySteps >= 0 else { throw ValidationError("--round-steps and --probe-every-steps must be >= 0") }
+        guard data == .synthetic || steps == nil || roundSteps > 0 else { throw ValidationError("--data real with --steps needs --round-steps > 0") }
         guard freshEvery >= 0, freshEvery.isFinite else { throw ValidationError("--fresh-every must be a non-negative number of seconds") }
         guard data == .synthetic || freshEvery > 0 else { throw ValidationError("--data real needs --fresh-every > 0") }
         guard heldOut >= 2 else { throw ValidationError("--held-out must be at least 2") }
@@ -179,17 +189,22 @@ struct LearnBench: ParsableCommand {
         let ingest = MediaIngest(queueCapacity: Swift.max(8, batch * 2))
         let watch = root + "/stream/train"
         try fm.createDirectory(atPath: watch, withIntermediateDirectories: true)
+        // Paced by steps (a run of --steps) or by the clock (the daemon's situation).
+        let stepPaced = steps != nil
+        let pace: StreamPace = freshEvery == 0 ? .never : stepPaced ? (roundSteps > 0 ? .onRequest : .never) : .seconds(freshEvery)
+        var pacer = stepPaced ? StepPacer(roundSteps: pace == .onRequest ? roundSteps : 0) : nil
+        if stepPaced { print("paced by steps: " + (pace == .onRequest ? "a round of new videos every \(roundSteps) steps" : "the initial videos only") + ", each round held out of the replay buffer until its step") }
         let stream: any StreamFeeding
         switch data {
         case .synthetic:
             stream = try SyntheticStreamFeeder(directory: watch, staging: root + "/stream/staging", backgrounds: video.backgrounds,
                                                motions: video.motions, initialPerPair: clipsPerPair, size: size, frames: videoFrames, fps: video.fps,
-                                               nuisance: nuisance, seed: seed &* 1000 &+ 3, every: freshEvery)
+                                               nuisance: nuisance, seed: seed &* 1000 &+ 3, pace: pace)
         case .real:
             guard let real, !real.training.isEmpty else { throw ValidationError("--data real needs the real videos (--videos)") }
             t = Date()
             let feeder = try RealSegmentFeeder(directory: watch, staging: root + "/stream/staging", videos: real.training,
-                                               side: side, fps: clipFps, seconds: 3, seed: seed &* 1000 &+ 4, every: freshEvery)
+                                               side: side, fps: clipFps, seconds: 3, seed: seed &* 1000 &+ 4, pace: pace)
             print("real stream: \(feeder.segmentCount) segments of 3 s cut from \(real.training.count) videos in \(fmt(Date().timeIntervalSince(t), 1)) s; held out: \(real.heldOutNames.joined(separator: ", "))")
             stream = feeder
         }
@@ -199,7 +214,7 @@ struct LearnBench: ParsableCommand {
             watch: WatchFolderOptions(settleSeconds: 0, after: freshEvery > 0 ? .delete : .keep, stateDirectory: root + "/ingest"))
         sourceOptions.logger.logLevel = .error
         let source = try ingest.add("folder:" + watch, name: "stream", options: sourceOptions)
-        let feeder = Feeder(queue: ingest.queue, replay: buffer)
+        let feeder = Feeder(queue: ingest.queue, replay: buffer, holding: stepPaced)
         feeder.start()
         try stream.start()
         defer {
@@ -212,7 +227,8 @@ struct LearnBench: ParsableCommand {
 
         var run = RunRecord()
         let budget = minutes * 60
-        var lastReport = 0.0, lastProbe = 0.0
+        var lastReport = 0.0, lastProbe = 0.0, lastProbeStep = 0
+        let probeEvery = probeEvery ?? (stepPaced ? 0 : 10)
         let runStart = Date()
         /// A progress line, flushed so that it reaches a log file as it happens, not when the run ends.
         func progress(_ line: String) { print(line); fflush(nil) }
@@ -220,7 +236,25 @@ struct LearnBench: ParsableCommand {
         func finished() -> Bool { steps.map { trainer.state.step >= $0 } ?? (run.trained >= budget) }
         while !finished() {
             let t0 = Date()
-            guard buffer.wait(forAtLeast: batch, timeout: 1) else { run.trained += Date().timeIntervalSince(t0); continue }
+            if var p = pacer {
+                // Bring in what is due before this step, and more early if the buffer cannot fill a batch yet.
+                var action: StepPacer.Action? = p.next(completed: trainer.state.step)
+                while let a = action {
+                    if case .release(let b, let requestNext) = a {
+                        try Self.releaseRound(rounds: b, stream: stream, source: source, feeder: feeder)
+                        if requestNext { stream.thread.request() }
+                    }
+                    if buffer.count >= batch { break }
+                    action = p.takeEarly()
+                    if action == nil {
+                        throw BenchError(.ingestFailed, "the replay buffer holds \(buffer.count) clips, fewer than a batch of \(batch), and the stream brings no more (--round-steps 0 or --fresh-every 0)")
+                    }
+                }
+                pacer = p
+                run.waited += Date().timeIntervalSince(t0)
+            } else {
+                guard buffer.wait(forAtLeast: batch, timeout: 1) else { run.trained += Date().timeIntervalSince(t0); continue }
+            }
             switch try trainer.step(from: buffer) {
             case .stepped(let r):
                 run.record(r.outputs.losses)
@@ -234,8 +268,11 @@ struct LearnBench: ParsableCommand {
                 let s = trainer.state
                 progress("  \(fmt(run.trained / 60, 1)) min: step \(s.step), \(fmt(Double(s.step * batch) / run.trained, 1)) clips/s, lr \(trainer.learner.optimizer.learningRate), loss avg \(lossText(s.lossAverage)), replay \(buffer.count)/\(buffer.totalSeen) seen, skipped \(run.skipped)")
             }
-            if probeEvery > 0, run.trained - lastProbe >= probeEvery * 60, !finished() {
-                lastProbe = run.trained
+            let probeDue = stepPaced
+                ? probeEverySteps > 0 && trainer.state.step % probeEverySteps == 0 && trainer.state.step > lastProbeStep
+                : probeEvery > 0 && run.trained - lastProbe >= probeEvery * 60
+            if probeDue, !finished() {
+                (lastProbe, lastProbeStep) = (run.trained, trainer.state.step)
                 let p0 = Date()
                 let point = try probePoint(evaluator: evaluator, real: real, weights: trainer.learner.model.stateDict(),
                                            step: trainer.state.step, minutes: run.trained / 60, statistics: statistics)
