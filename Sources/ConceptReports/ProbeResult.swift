@@ -111,7 +111,7 @@ public struct ProbeResult: Sendable, Equatable, Codable {
     public var testClips: Int
     /// The label columns, in set order.
     public var labels: [String]
-    /// One row per label per representation (label-major, representations in `ProbeRepresentation.allCases` order).
+    /// One row per label per representation probed (label-major, representations in `ProbeRepresentation.allCases` order).
     public var rows: [ProbeRow]
 
     /// A result.
@@ -174,7 +174,7 @@ public struct ProbeResult: Sendable, Equatable, Codable {
     /// The paper's Table 3 layout as Markdown: one row per label column, one column per representation, values in
     /// percent; with `baseline`, each cell is `this / baseline`.
     public func table(_ metric: Metric = .accuracy, baseline: ProbeResult? = nil) -> String {
-        let reps = ProbeRepresentation.allCases
+        let reps = ProbeRepresentation.allCases.filter { r in rows.contains { $0.representation == r } }
         var lines = ["| \(metric.title) | " + reps.map(\.rawValue).joined(separator: " | ") + " |",
                      "|---|" + reps.map { _ in "---:|" }.joined()]
         for label in labels {

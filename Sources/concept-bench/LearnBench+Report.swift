@@ -83,7 +83,7 @@ struct ProbePoint {
     var headlines: [(String, Double)] {
         var h: [(String, Double)] = []
         for (label, rep) in [("motion", ProbeRepresentation.qVd), ("motion", .fVd), ("motion", .qVs), ("background", .qVs),
-                             ("background", .fVs), ("background", .v), ("motion", .v)] {
+                             ("background", .fVs), ("background", .v), ("motion", .v), ("motion", .qS)] {
             if let row = result.row(label, rep) { h.append(("\(label) \(rep)", 100 * row.accuracy)) }
         }
         if let r = retrieval?.all[.v] { h.append(("real R@1 v", 100 * r[0])) }
@@ -93,7 +93,7 @@ struct ProbePoint {
 
     func line(baseline: ProbeResult) -> String {
         let cells: [(String, ProbeRepresentation)] = [("background", .v), ("background", .qVs), ("background", .fVs), ("motion", .v),
-                                                      ("motion", .qVs), ("motion", .qVd), ("motion", .fVd)]
+                                                      ("motion", .qVs), ("motion", .qVd), ("motion", .fVd), ("motion", .qS)]
         var parts = cells.compactMap { l, rep in
             result.row(l, rep).map { row in
                 let gain = baseline.row(l, rep).map { b -> String in

@@ -2,6 +2,7 @@ import ArgumentParser
 import ConceptModel
 import Foundation
 import Learner
+import ConceptReports
 import Media
 import Autograd
 import TensorKernels
@@ -12,7 +13,8 @@ import SyntheticVideoCLI
 /// `concept-bench learn --minutes 30`: trains a preset online on a stream that goes through the daemon's path (a
 /// watch folder that keeps receiving videos → the media layer's clips → replay buffer → `Trainer`), then prints the
 /// paper's Table 3 on a generated probe set (linear probes of the background and motion labels for every
-/// representation, each next to the random-initialised encoder's, with standard errors), retrieval on real videos,
+/// representation, each next to the random-initialised encoder's, with standard errors; and the static frame's `s` and
+/// `q_s`, which bound what anything that follows one frame can know), retrieval on real videos,
 /// the concepts alive, and the headline probes over the run.
 ///
 /// Two streams: `--data synthetic` (generated videos with camera nuisances, new ones every `--fresh-every` seconds)
@@ -166,7 +168,8 @@ struct LearnBench: ParsableCommand {
         let set = try ProbeSet.load(from: URL(fileURLWithPath: probeData.manifestPath))
         let history = try ProbeHistory(directory: URL(fileURLWithPath: root + "/probe-state"))
         let evaluator = try ProbeEvaluator(set: set, config: config, seed: seed,
-                                           options: ProbeEvaluator.Options(fps: clipFps, batchSize: 16), history: history)
+                                           options: ProbeEvaluator.Options(fps: clipFps, batchSize: 16, representations: ProbeRepresentation.allCases),
+                                           history: history)
         try evaluator.prepare()
         print("probe set: \(probeData.items.count) generated videos (\(probeData.trainCount) train, \(probeData.testCount) test) of \(size) x \(videoFrames) frames, decoded in \(fmt(Date().timeIntervalSince(t), 1)) s")
         t = Date()
@@ -241,7 +244,7 @@ struct LearnBench: ParsableCommand {
                 var action: StepPacer.Action? = p.next(completed: trainer.state.step)
                 while let a = action {
                     if case .release(let b, let requestNext) = a {
-                        try Self.releaseRound(rounds: b, stream: stream, source: source, feeder: feeder)
+                        _ = try Self.releaseRound(rounds: b, stream: stream, source: source, feeder: feeder)
                         if requestNext { stream.thread.request() }
                     }
                     if buffer.count >= batch { break }

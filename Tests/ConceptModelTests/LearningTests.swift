@@ -101,6 +101,56 @@ import TensorKernels
         #expect(throws: ModelError.self) { try learner.encode(frames: Tensor(zeros: [2, 3, 4, 16])) }
     }
 
+    /// The static-view pass gives what the full evaluation pass gives for `s` when the static frame is the middle one,
+    /// with the frame and the gray static view; a clip whose frames are all one frame has `feat[s] == feat[v]`.
+    @Test(arguments: [ModelConfig.StaticView.frame, .gray])
+    func theStaticViewPassEqualsTheFullEvaluationPass(view: ModelConfig.StaticView) throws {
+        var config = try ModelConfig.preset("tiny")
+        config.widths = [4, 8, 8, 12]; config.stem = 5; config.frames = 3; config.height = 16; config.width = 16
+        config.ks = 6; config.kd = 5; config.topK = 2; config.queueLength = 8
+        config.apply(method: .conceptd)
+        config.staticView = view
+        let learner = try ConceptLearner(config: config, seed: 11)
+        var rng = SeededGenerator(seed: 4)
+        for step in 0..<3 {
+            let (frames, statics) = try Self.syntheticBatch(n: 4, t: config.frames, h: 16, w: 16, rng: &rng)
+            _ = try learner.step(frames: frames, staticIndex: statics, useLocal: step > 0)
+        }
+        let (frames, _) = try Self.syntheticBatch(n: 5, t: config.frames, h: 16, w: 16, rng: &rng)
+        let before = try learner.model.stateDict()
+        let middle = [Int](repeating: config.frames / 2, count: 5)
+        let full = try GradMode.withNoGrad { try learner.forward(frames: frames, staticIndex: middle, useLocal: true, training: false) }
+        let fast = try learner.encodeStatic(frames: frames)
+        func close(_ a: Tensor?, _ b: Tensor?, _ name: String) throws {
+            let a = try #require(a, "\(name) missing"), b = try #require(b, "\(name) missing")
+            #expect(a.shape == b.shape, "\(name)")
+            let worst = zip(a.values, b.values).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+            #expect(worst < 1e-4, "\(name) differs by \(worst)")
+        }
+        try close(fast.feat[.s], full.feat[.s], "feat")
+        try close(fast.z[.s], full.z[.s], "z")
+        try close(fast.codes[.s], full.codes[.s], "codes")
+        #expect(fast.codes[.s]?.shape == [5, config.ks])
+        #expect(fast.feat[.v] == nil && fast.codes[.d] == nil && fast.lossTensors.isEmpty)
+        // Another static frame is another view.
+        let first = try learner.encodeStatic(frames: frames, staticIndex: 0)
+        #expect(first.feat[.s]!.values != fast.feat[.s]!.values)
+        #expect(try learner.model.stateDict() == before, "the static pass changed the model")
+        if view == .frame {
+            // A still clip: every frame the same, so the static view is the clip view.
+            var still = frames.values
+            let t1 = config.frames + 1, hw = 16 * 16
+            for i in 0..<5 { for c in 0..<3 { for f in 1..<t1 {
+                let base = ((i * 3 + c) * t1) * hw
+                for p in 0..<hw { still[base + f * hw + p] = still[base + p] }
+            } } }
+            let clip = try Tensor(still, shape: frames.shape)
+            try close(learner.encodeStatic(frames: clip).feat[.s], learner.encode(frames: clip).feat[.v], "still clip: feat[s] vs feat[v]")
+        }
+        #expect(throws: ModelError.self) { try learner.encodeStatic(frames: frames, staticIndex: config.frames) }
+        #expect(throws: ModelError.self) { try learner.encodeStatic(frames: Tensor(zeros: [2, 3, 1, 16, 16])) }
+    }
+
     @Test func badInputsAreClearErrors() throws {
         var config = try ModelConfig.preset("tiny")
         config.frames = 2; config.height = 16; config.width = 16; config.ks = 4; config.kd = 4; config.topK = 2; config.queueLength = 0

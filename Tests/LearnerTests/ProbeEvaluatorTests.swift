@@ -64,10 +64,10 @@ func randomFrames(_ n: Int, _ config: ModelConfig, _ rng: inout SeededGenerator)
         #expect(result.step == 3 && !result.isBaseline)
         #expect(result.labels == ["background", "motion"])
         #expect(result.trainClips == data.trainCount && result.testClips == data.testCount)
-        #expect(result.rows.count == 2 * ProbeRepresentation.allCases.count)
-        let widths: [ProbeRepresentation: Int] = [.v: 128, .qV: 20, .qVs: 10, .qVd: 10, .fV: 128, .fVs: 128, .fVd: 128]
+        #expect(result.rows.count == 2 * ProbeRepresentation.table3.count)
+        let widths: [ProbeRepresentation: Int] = [.v: 128, .qV: 20, .qVs: 10, .qVd: 10, .fV: 128, .fVs: 128, .fVd: 128, .s: 128, .qS: 10]
         for label in set.labelNames {
-            for r in ProbeRepresentation.allCases {
+            for r in ProbeRepresentation.table3 {
                 let row = try #require(result.row(label, r), "no row for \(label) \(r)")
                 #expect(row.dimension == widths[r])
                 for v in [row.accuracy, row.chance, row.recall.r1, row.recall.r5, row.recall.r10, row.recall.r20] {
@@ -117,7 +117,24 @@ func randomFrames(_ n: Int, _ config: ModelConfig, _ rng: inout SeededGenerator)
         let subset = try some.evaluate(stateDict: weights, step: 3)
         #expect(subset.rows.map(\.representation) == [.qVd, .v, .qVd, .v])
         #expect(subset.rows.map(\.accuracy) == subset.rows.map { result.row($0.label, $0.representation)!.accuracy })
-        #expect(subset.table().contains("–"))
+        let subsetTable = subset.table()
+        #expect(subsetTable.contains("q_v^d") && !subsetTable.contains("F_v") && !subsetTable.contains("–"), "\(subsetTable)")
+        #expect(!result.table().contains("q_s"), "Table 3 alone by default")
+
+        // The static frame's two as well: a second pass over the static view, Table 3's rows unchanged.
+        let all = try ProbeEvaluator(set: set, config: config, seed: 5,
+                                     options: ProbeEvaluator.Options(representations: ProbeRepresentation.allCases))
+        let full = try all.evaluate(stateDict: weights, step: 3)
+        #expect(full.rows.count == 2 * ProbeRepresentation.allCases.count)
+        for label in set.labelNames {
+            for r in ProbeRepresentation.table3 { #expect(full.row(label, r)?.accuracy == result.row(label, r)?.accuracy) }
+            for r in ProbeRepresentation.staticFrame {
+                let row = try #require(full.row(label, r), "no row for \(label) \(r)")
+                #expect(row.dimension == widths[r])
+                #expect(row.accuracy >= 0 && row.accuracy <= 1 && row.gain != nil)
+            }
+        }
+        #expect(full.table().contains("| q_s |") || full.table().contains(" q_s "), "\(full.table())")
         for bad in [[ProbeRepresentation](), [.v, .v]] {
             #expect(throws: ProbeError.self) {
                 try ProbeEvaluator(set: set, config: config, seed: 5, options: ProbeEvaluator.Options(representations: bad))

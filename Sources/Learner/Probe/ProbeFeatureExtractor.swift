@@ -36,9 +36,10 @@ public final class ProbeFeatureExtractor {
         }
     }
 
-    /// Every representation of `clips` (each `3 x (T+1) x H x W` normalised floats of the configuration's size), one
-    /// row per clip in order. The static view uses the middle frame `T / 2`. `isCancelled` is asked between batches.
-    public func features(clips: [[Float]], isCancelled: () -> Bool = { false }) throws -> ProbeFeatures {
+    /// The representations of `clips` (each `3 x (T+1) x H x W` normalised floats of the configuration's size), one
+    /// row per clip in order: the clip view's seven always, the static frame's two (`s`, `q_s`: the middle frame
+    /// `T / 2`, a second pass) when `staticFrame` is on. `isCancelled` is asked between batches.
+    public func features(clips: [[Float]], staticFrame: Bool = true, isCancelled: () -> Bool = { false }) throws -> ProbeFeatures {
         let c = config, t1 = c.frames + 1, per = 3 * t1 * c.height * c.width
         if let bad = clips.firstIndex(where: { $0.count != per }) {
             throw ProbeError.invalidOptions("clip \(bad) has \(clips[bad].count) values, the model takes 3 x \(t1) x \(c.height) x \(c.width) = \(per)")
@@ -51,11 +52,15 @@ public final class ProbeFeatureExtractor {
             var floats = [Float]()
             floats.reserveCapacity(n * per)
             for i in start..<end { floats += clips[i] }
-            let features: ProbeFeatures
+            var features: ProbeFeatures
             do {
                 let frames = try Tensor(floats: floats, shape: [n, 3, t1, c.height, c.width])
                 let outputs = try learner.encode(frames: frames)
                 features = try ProbeFeatures(outputs: outputs, ks: c.ks, kd: c.kd, fraction: localFraction)
+                if staticFrame {
+                    let still = try ProbeFeatures.staticFrame(outputs: learner.encodeStatic(frames: frames), ks: c.ks)
+                    features.matrices.merge(still) { a, _ in a }
+                }
             } catch let error as ProbeError {
                 throw error
             } catch {
@@ -65,8 +70,9 @@ public final class ProbeFeatureExtractor {
             start = end
         }
         if clips.isEmpty {
-            let widths: [ProbeRepresentation: Int] = [.v: c.featureWidth, .qV: c.ks + c.kd, .qVs: c.ks, .qVd: c.kd,
+            var widths: [ProbeRepresentation: Int] = [.v: c.featureWidth, .qV: c.ks + c.kd, .qVs: c.ks, .qVd: c.kd,
                                                       .fV: c.resolvedAttnDim, .fVs: c.resolvedAttnDim, .fVd: c.resolvedAttnDim]
+            if staticFrame { (widths[.s], widths[.qS]) = (c.featureWidth, c.ks) }
             return ProbeFeatures(matrices: widths.mapValues { FeatureMatrix(zeros: 0, $0) })
         }
         return ProbeFeatures(matrices: parts.mapValues { FeatureMatrix(rows: clips.count, columns: $0.columns, values: $0.values) })

@@ -60,6 +60,16 @@ public struct ProbeFeatures: Sendable, Equatable, Codable {
         ])
     }
 
+    /// The static frame's representations (`s`, `q_s`) from a pass over the static view
+    /// (`ConceptLearner.encodeStatic(frames:)`).
+    public static func staticFrame(outputs o: ForwardOutputs, ks: Int) throws -> [ProbeRepresentation: FeatureMatrix] {
+        guard let feat = o.feat[.s], let codes = o.codes[.s] else { throw ProbeError.model("the static pass lacks feat[s] or codes[s]") }
+        let n = feat.shape[0]
+        guard codes.shape == [n, ks] else { throw ProbeError.model("static codes \(codes.shape) do not fit \(n) clips and \(ks) concepts") }
+        return [.s: FeatureMatrix(rows: n, columns: feat.shape[1], values: feat.values.map { Double($0) }),
+                .qS: FeatureMatrix(rows: n, columns: ks, values: codes.values.map { Double($0) })]
+    }
+
     /// Per clip `i`: the `max(1, ⌈fraction · |columns|⌉)` concepts among `columns` with the largest `codes[i, ·]`
     /// (ties: the lower index), and the mean of their local features `local[i, concept, 0..<dimension]`
     /// (`local` is `N x K x dimension`, `K = codes.columns`). Returns `N x dimension`.
