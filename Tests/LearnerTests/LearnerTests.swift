@@ -1,6 +1,7 @@
 import ConceptModel
 import Foundation
 import Testing
+import Synchronization
 @testable import Learner
 import Autograd
 import SeededRandom
@@ -52,15 +53,26 @@ import SeededRandom
         #expect(early > 850 && early < 1150, "half of the stream should be in the reservoir half the time, got \(early) of 2000")
     }
 
-    @Test func waitBlocksUntilEnoughClipsWithoutSpinning() async throws {
+    /// The waiter is a thread of its own, as the trainer's is: a test task of the cooperative pool, which a loaded
+    /// machine can hold back for seconds, would make the wait time out before the clips were added.
+    @Test func waitBlocksUntilEnoughClipsWithoutSpinning() throws {
         let buffer = ReplayBuffer(capacity: 10)
         let start = Date()
         #expect(!buffer.wait(forAtLeast: 2, timeout: 0.2))
         #expect(Date().timeIntervalSince(start) >= 0.19)
-        let waiter = Task.detached { buffer.wait(forAtLeast: 2, timeout: 10) }
-        try await Task.sleep(for: .milliseconds(50))
-        buffer.add(Self.clip("s", 1)); buffer.add(Self.clip("s", 2))
-        #expect(await waiter.value)
+        let woke = Mutex<Bool?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            let ok = buffer.wait(forAtLeast: 2, timeout: 300)
+            woke.withLock { $0 = ok }
+            done.signal()
+        }.start()
+        Thread.sleep(forTimeInterval: 0.05)
+        buffer.add(Self.clip("s", 1))
+        #expect(woke.withLock { $0 } == nil, "the wait returned with one clip")
+        buffer.add(Self.clip("s", 2))
+        #expect(done.wait(timeout: .now() + 300) == .success)
+        #expect(woke.withLock { $0 } == true)
         let closed = ReplayBuffer(capacity: 4)
         closed.close()
         #expect(!closed.wait(forAtLeast: 1, timeout: 10))
