@@ -60,16 +60,14 @@ import TensorKernels
         #expect(learner.queues[.s]!.count == 32)
     }
 
-    /// The clip-view-only evaluation pass gives what the full evaluation pass gives for `v` (after a few training
-    /// steps, so batch norm's running statistics are not the initial ones), with shared and with split heads; it
-    /// changes nothing, and bad frames are a clear error.
-    @Test(arguments: [ModelConfig.VHeads.shared, .split])
-    func theClipViewPassEqualsTheFullEvaluationPass(heads: ModelConfig.VHeads) throws {
+    /// A small learner of the default method after three training steps (so batch norm's running statistics are not
+    /// the initial ones), and a batch of five clips it has not seen.
+    static func trainedSmallLearner(_ configure: (inout ModelConfig) -> Void) throws -> (ConceptLearner, frames: Tensor, statics: [Int]) {
         var config = try ModelConfig.preset("tiny")
         config.widths = [4, 8, 8, 12]; config.stem = 5; config.frames = 3; config.height = 16; config.width = 16
         config.ks = 6; config.kd = 5; config.topK = 2; config.queueLength = 8
         config.apply(method: .conceptd)
-        config.vHeads = heads
+        configure(&config)
         let learner = try ConceptLearner(config: config, seed: 11)
         var rng = SeededGenerator(seed: 3)
         for step in 0..<3 {
@@ -77,23 +75,33 @@ import TensorKernels
             _ = try learner.step(frames: frames, staticIndex: statics, useLocal: step > 0)
         }
         let (frames, statics) = try Self.syntheticBatch(n: 5, t: config.frames, h: 16, w: 16, rng: &rng)
+        return (learner, frames, statics)
+    }
+
+    /// Expects two tensors of one shape whose values agree to 1e-4 (relative above 1).
+    static func expectClose(_ a: Tensor?, _ b: Tensor?, _ name: String) throws {
+        let a = try #require(a, "\(name) missing"), b = try #require(b, "\(name) missing")
+        #expect(a.shape == b.shape, "\(name)")
+        let worst = zip(a.values, b.values).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+        #expect(worst < 1e-4, "\(name) differs by \(worst)")
+    }
+
+    /// The clip-view-only evaluation pass gives what the full evaluation pass gives for `v`, with shared and with split
+    /// heads; it changes nothing, and bad frames are a clear error.
+    @Test(arguments: [ModelConfig.VHeads.shared, .split])
+    func theClipViewPassEqualsTheFullEvaluationPass(heads: ModelConfig.VHeads) throws {
+        let (learner, frames, statics) = try Self.trainedSmallLearner { $0.vHeads = heads }
         let before = try learner.model.stateDict()
         let full = try GradMode.withNoGrad { try learner.forward(frames: frames, staticIndex: statics, useLocal: true, training: false) }
         let fast = try learner.encode(frames: frames)
         #expect(fast.tokenGrid == full.tokenGrid)
-        func close(_ a: Tensor?, _ b: Tensor?, _ name: String) throws {
-            let a = try #require(a, "\(name) missing"), b = try #require(b, "\(name) missing")
-            #expect(a.shape == b.shape, "\(name)")
-            let worst = zip(a.values, b.values).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
-            #expect(worst < 1e-4, "\(name) differs by \(worst)")
-        }
-        try close(fast.feat[.v], full.feat[.v], "feat")
-        try close(fast.codes[.v], full.codes[.v], "codes")
-        try close(fast.local[.v], full.local[.v], "local")
-        try close(fast.attention[.v], full.attention[.v], "attention")
-        if heads == .shared { try close(fast.z[.v], full.z[.v], "z") } else {
-            try close(fast.zSplit?.static, full.zSplit?.static, "z_vs")
-            try close(fast.zSplit?.dynamic, full.zSplit?.dynamic, "z_vd")
+        try Self.expectClose(fast.feat[.v], full.feat[.v], "feat")
+        try Self.expectClose(fast.codes[.v], full.codes[.v], "codes")
+        try Self.expectClose(fast.local[.v], full.local[.v], "local")
+        try Self.expectClose(fast.attention[.v], full.attention[.v], "attention")
+        if heads == .shared { try Self.expectClose(fast.z[.v], full.z[.v], "z") } else {
+            try Self.expectClose(fast.zSplit?.static, full.zSplit?.static, "z_vs")
+            try Self.expectClose(fast.zSplit?.dynamic, full.zSplit?.dynamic, "z_vd")
         }
         #expect(fast.feat[.s] == nil && fast.codes[.d] == nil && fast.lossTensors.isEmpty)
         #expect(try learner.model.stateDict() == before, "the evaluation pass changed the model")
@@ -105,31 +113,15 @@ import TensorKernels
     /// with the frame and the gray static view; a clip whose frames are all one frame has `feat[s] == feat[v]`.
     @Test(arguments: [ModelConfig.StaticView.frame, .gray])
     func theStaticViewPassEqualsTheFullEvaluationPass(view: ModelConfig.StaticView) throws {
-        var config = try ModelConfig.preset("tiny")
-        config.widths = [4, 8, 8, 12]; config.stem = 5; config.frames = 3; config.height = 16; config.width = 16
-        config.ks = 6; config.kd = 5; config.topK = 2; config.queueLength = 8
-        config.apply(method: .conceptd)
-        config.staticView = view
-        let learner = try ConceptLearner(config: config, seed: 11)
-        var rng = SeededGenerator(seed: 4)
-        for step in 0..<3 {
-            let (frames, statics) = try Self.syntheticBatch(n: 4, t: config.frames, h: 16, w: 16, rng: &rng)
-            _ = try learner.step(frames: frames, staticIndex: statics, useLocal: step > 0)
-        }
-        let (frames, _) = try Self.syntheticBatch(n: 5, t: config.frames, h: 16, w: 16, rng: &rng)
+        let (learner, frames, _) = try Self.trainedSmallLearner { $0.staticView = view }
+        let config = learner.config
         let before = try learner.model.stateDict()
         let middle = [Int](repeating: config.frames / 2, count: 5)
         let full = try GradMode.withNoGrad { try learner.forward(frames: frames, staticIndex: middle, useLocal: true, training: false) }
         let fast = try learner.encodeStatic(frames: frames)
-        func close(_ a: Tensor?, _ b: Tensor?, _ name: String) throws {
-            let a = try #require(a, "\(name) missing"), b = try #require(b, "\(name) missing")
-            #expect(a.shape == b.shape, "\(name)")
-            let worst = zip(a.values, b.values).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
-            #expect(worst < 1e-4, "\(name) differs by \(worst)")
-        }
-        try close(fast.feat[.s], full.feat[.s], "feat")
-        try close(fast.z[.s], full.z[.s], "z")
-        try close(fast.codes[.s], full.codes[.s], "codes")
+        try Self.expectClose(fast.feat[.s], full.feat[.s], "feat")
+        try Self.expectClose(fast.z[.s], full.z[.s], "z")
+        try Self.expectClose(fast.codes[.s], full.codes[.s], "codes")
         #expect(fast.codes[.s]?.shape == [5, config.ks])
         #expect(fast.feat[.v] == nil && fast.codes[.d] == nil && fast.lossTensors.isEmpty)
         // Another static frame is another view.
@@ -145,7 +137,7 @@ import TensorKernels
                 for p in 0..<hw { still[base + f * hw + p] = still[base + p] }
             } } }
             let clip = try Tensor(still, shape: frames.shape)
-            try close(learner.encodeStatic(frames: clip).feat[.s], learner.encode(frames: clip).feat[.v], "still clip: feat[s] vs feat[v]")
+            try Self.expectClose(learner.encodeStatic(frames: clip).feat[.s], learner.encode(frames: clip).feat[.v], "still clip: feat[s] vs feat[v]")
         }
         #expect(throws: ModelError.self) { try learner.encodeStatic(frames: frames, staticIndex: config.frames) }
         #expect(throws: ModelError.self) { try learner.encodeStatic(frames: Tensor(zeros: [2, 3, 1, 16, 16])) }
