@@ -30,9 +30,9 @@ struct LearnBench: ParsableCommand {
     @Option(help: "Wall time of training in minutes (probes not counted).") var minutes: Double = 30
     @Option(help: "Stop after this many training steps instead of after --minutes. Such a run is paced by steps: the stream's rounds come every --round-steps steps and probes every --probe-every-steps, so two runs with one seed train on the same batches and print the same numbers.")
     var steps: Int?
-    @Option(help: "With --steps: a round of new stream videos every this many steps (in place of --fresh-every's seconds), decoded while the steps before it run and held out of the replay buffer until its step. 0: the initial videos only.")
-    var roundSteps = 10
-    @Option(help: "With --steps: probe during training every this many steps (0: only at the end).") var probeEverySteps = 0
+    @Option(help: "With --steps: a round of new stream videos every this many steps (in place of --fresh-every's seconds), decoded while the steps before it run and held out of the replay buffer until its step. 0: the initial videos only. (default: 10)")
+    var roundSteps: Int?
+    @Option(help: "With --steps: probe during training every this many steps (0: only at the end). (default: 0)") var probeEverySteps: Int?
     @Option(help: "Model preset: tiny, small or paper.") var preset = "tiny"
     @Option(help: "Method: conceptd (the measured default) or paper (the spec's configuration, pinned).")
     var method: ModelConfig.Method = .conceptd
@@ -82,8 +82,11 @@ struct LearnBench: ParsableCommand {
         if steps != nil, let probeEvery, probeEvery > 0 {
             throw ValidationError("a run of --steps probes by steps: use --probe-every-steps instead of --probe-every")
         }
-        guard roundSteps >= 0, probeEverySteps >= 0 else { throw ValidationError("--round-steps and --probe-every-steps must be >= 0") }
-        guard data == .synthetic || steps == nil || roundSteps > 0 else { throw ValidationError("--data real with --steps needs --round-steps > 0") }
+        if steps == nil, roundSteps != nil || probeEverySteps != nil {
+            throw ValidationError("--round-steps and --probe-every-steps pace a run of --steps; a run of --minutes follows --fresh-every and --probe-every")
+        }
+        guard (roundSteps ?? 0) >= 0, (probeEverySteps ?? 0) >= 0 else { throw ValidationError("--round-steps and --probe-every-steps must be >= 0") }
+        guard data == .synthetic || steps == nil || (roundSteps ?? 10) > 0 else { throw ValidationError("--data real with --steps needs --round-steps > 0") }
         guard freshEvery >= 0, freshEvery.isFinite else { throw ValidationError("--fresh-every must be a non-negative number of seconds") }
         guard data == .synthetic || freshEvery > 0 else { throw ValidationError("--data real needs --fresh-every > 0") }
         guard heldOut >= 2 else { throw ValidationError("--held-out must be at least 2") }
@@ -193,7 +196,7 @@ struct LearnBench: ParsableCommand {
         let watch = root + "/stream/train"
         try fm.createDirectory(atPath: watch, withIntermediateDirectories: true)
         // Paced by steps (a run of --steps) or by the clock (the daemon's situation).
-        let stepPaced = steps != nil
+        let stepPaced = steps != nil, roundSteps = roundSteps ?? 10, probeEverySteps = probeEverySteps ?? 0
         let pace: StreamPace = freshEvery == 0 ? .never : stepPaced ? (roundSteps > 0 ? .onRequest : .never) : .seconds(freshEvery)
         var pacer = stepPaced ? StepPacer(roundSteps: pace == .onRequest ? roundSteps : 0) : nil
         if stepPaced { print("paced by steps: " + (pace == .onRequest ? "a round of new videos every \(roundSteps) steps" : "the initial videos only") + ", each round held out of the replay buffer until its step") }

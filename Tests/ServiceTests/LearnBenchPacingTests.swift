@@ -60,10 +60,13 @@ struct LearnBenchPacingTests {
         #expect(Self.field(a.out, "final weights: sha256 ") != nil, "\(a.out)")
     }
 
-    @Test("a run of --steps refuses --probe-every in minutes")
-    func probeByMinutes() throws {
-        let r = try runProcess(try BenchCommandTests.bench(), ["learn", "--steps", "5", "--probe-every", "2"],
-                               environment: ["PATH": "/usr/bin:/bin"])
-        #expect(r.status != 0 && r.stderr.contains("use --probe-every-steps"), "\(r.stderr)")
+    @Test("a run of --steps refuses --probe-every in minutes, and a run of --minutes the step pacing options",
+          arguments: [(["--steps", "5", "--probe-every", "2"], "use --probe-every-steps"),
+                      (["--minutes", "1", "--round-steps", "5"], "pace a run of --steps"),
+                      (["--probe-every-steps", "5"], "pace a run of --steps"),
+                      (["--steps", "5", "--round-steps=-1"], "must be >= 0")])
+    func mixedPacing(args: [String], message: String) throws {
+        let r = try runProcess(try BenchCommandTests.bench(), ["learn"] + args, environment: ["PATH": "/usr/bin:/bin"])
+        #expect(r.status != 0 && r.stderr.contains(message), "\(r.stderr)")
     }
 }
