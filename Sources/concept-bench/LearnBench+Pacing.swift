@@ -48,7 +48,7 @@ extension LearnBench {
     /// taken from the queue by `feeder`, then moves those clips into the replay buffer. Throws when the stream or
     /// the source fails, or when nothing moves for `stallSeconds`.
     static func releaseRound(rounds: Int, stream: any StreamFeeding, source: MediaSource, feeder: Feeder,
-                             stallSeconds: Double = 300) throws -> Int {
+                             stallSeconds: Double = 300) throws {
         var lastProgress = Date(), lastMark = (-1, -1, -1)
         while true {
             if let error = stream.error { throw BenchError(.toolFailed, "the stream feeder stopped: \(error)", cause: error) }
@@ -59,7 +59,8 @@ extension LearnBench {
             // `currentFile == nil` with every delivered file counted: the last file's counters are final (the source
             // updates them before it clears `currentFile`), so `clipsMade` is every clip of the delivered files.
             if written >= rounds, files >= stream.filesDelivered, s.currentFile == nil, received >= s.clipsMade {
-                return feeder.release()
+                feeder.release()
+                return
             }
             let mark = (written, files, received)
             if mark != lastMark { (lastMark, lastProgress) = (mark, Date()) }

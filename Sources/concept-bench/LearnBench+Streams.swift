@@ -269,12 +269,10 @@ final class Feeder: Sendable {
         thread.start()
     }
 
-    /// Moves the held clips into the replay buffer, oldest first; returns how many.
-    @discardableResult
-    func release() -> Int {
+    /// Moves the held clips into the replay buffer, oldest first.
+    func release() {
         let clips = held.withLock { h in defer { h.clips.removeAll() }; return h.clips }
         for c in clips { replay.add(c) }
-        return clips.count
     }
 
     func join() { done.wait() }

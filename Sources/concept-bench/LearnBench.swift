@@ -247,7 +247,7 @@ struct LearnBench: ParsableCommand {
                 var action: StepPacer.Action? = p.next(completed: trainer.state.step)
                 while let a = action {
                     if case .release(let b, let requestNext) = a {
-                        _ = try Self.releaseRound(rounds: b, stream: stream, source: source, feeder: feeder)
+                        try Self.releaseRound(rounds: b, stream: stream, source: source, feeder: feeder)
                         if requestNext { stream.thread.request() }
                     }
                     if buffer.count >= batch { break }
