@@ -50,9 +50,11 @@ class Config:
     nce_tau_steps: int = 0  # steps of that fall (docs/method-options.md)
     nce_static: float = 0.0  # weight of InfoNCE between v and s (0: off)
     static_consistency: float = 0.0  # weight of the static-code consistency term (docs/method-options.md; 0: off)
+    static_consistency_grad: str = "all"  # or "prototypes": the term moves the static rows of P_v only (z_vs detached)
     nce_queue: bool = True  # InfoNCE negatives include the queue rows (False: the batch alone)
     difference: str = "raw"  # or "normalized": per (clip, channel, frame) plane standardised before differencing
     v_heads: str = "shared"  # or "split": q_v^s and q_v^d from two projections of f_v (docs/method-options.md)
+    v_heads_init: str = "random"  # or "identity": the split heads' Linear starts as I (weight) and 0 (bias)
     nce_reverse: bool = False  # InfoNCE v -> d also contrasts the clip's time-reversed difference view
     nce_static_negative: bool = False  # InfoNCE d -> v also contrasts the clip's own static view
     static_view: str = "frame"  # or "gray": the static view is the frame's luminance in all three channels
@@ -200,6 +202,14 @@ class ConceptModel(nn.Module):
             raise ValueError(f"unknown sigma {cfg.sigma!r}")
         if cfg.v_heads not in ("shared", "split"):
             raise ValueError(f"unknown v_heads {cfg.v_heads!r}")
+        if cfg.static_consistency_grad not in ("all", "prototypes"):
+            raise ValueError(f"unknown static_consistency_grad {cfg.static_consistency_grad!r}")
+        if cfg.static_consistency_grad != "all" and not cfg.static_consistency > 0:
+            raise ValueError("static_consistency_grad = 'prototypes' needs static_consistency > 0")
+        if cfg.v_heads_init not in ("random", "identity"):
+            raise ValueError(f"unknown v_heads_init {cfg.v_heads_init!r}")
+        if cfg.v_heads_init != "random" and cfg.v_heads != "split":
+            raise ValueError(f"v_heads_init = {cfg.v_heads_init!r} needs v_heads = 'split'")
 
         def mlp() -> nn.Sequential:
             return nn.Sequential(nn.Linear(c, c), nn.BatchNorm1d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum),
@@ -212,8 +222,13 @@ class ConceptModel(nn.Module):
         for b in self.heads:
             if b in ("vs", "vd"):
                 # Split v heads: a learned projection of f_v for each half of q_v, then batch norm.
-                setattr(self, f"sigma_{b}", nn.Sequential(
-                    nn.Linear(c, c), nn.BatchNorm1d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum)))
+                head = nn.Sequential(nn.Linear(c, c), nn.BatchNorm1d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum))
+                if cfg.v_heads_init == "identity":
+                    # Both heads start as the shared z_v = BN(f_v) of sigma = "bn".
+                    with torch.no_grad():
+                        head[0].weight.copy_(torch.eye(c))
+                        head[0].bias.zero_()
+                setattr(self, f"sigma_{b}", head)
             elif cfg.sigma == "bn":
                 # Batch norm over the branch's N clips: centres and scales every channel, so the pooled post-ReLU
                 # features (all positive, nearly parallel) spread over the prototypes.
@@ -449,8 +464,11 @@ def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torc
     if cfg.static_consistency > 0:
         # Ks x mean over (clip, concept) of the squared difference between the clip's static codes and its static
         # frame's (detached z_s) under the same prototypes, the first Ks rows of P_v.
+        # With static_consistency_grad = "prototypes" the clip's z_vs is detached too: only the prototypes move.
         frame_codes = F.normalize(z["s"].detach(), dim=1) @ protos["v"][:ks].t()
-        loss_consistency = ks * F.mse_loss(qvs, frame_codes)
+        clip_codes = (F.normalize(zvs.detach(), dim=1) @ protos["v"][:ks].t()
+                      if cfg.static_consistency_grad == "prototypes" else qvs)
+        loss_consistency = ks * F.mse_loss(clip_codes, frame_codes)
         total = total + cfg.static_consistency * loss_consistency
         out["loss_consistency"] = loss_consistency
     out.update(loss_aln=loss_aln, loss_div=loss_div, loss_fid=loss_fid, loss_loc=loss_loc, loss_total=total,

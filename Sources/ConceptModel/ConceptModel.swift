@@ -26,7 +26,8 @@ public final class ConceptModel: NamedState {
     let sigma: [Branch: (LinearLayer, BatchNormLayer, LinearLayer)]
     /// `σ_x = BatchNorm1d(C)` when `sigma = bn`.
     let sigmaNorm: [Branch: BatchNormLayer]
-    /// The split heads of `v` (`v_heads = split`): `[Linear(C, C), BatchNorm1d(C)]` for `q_v^s` and for `q_v^d`.
+    /// The split heads of `v` (`v_heads = split`): `[Linear(C, C), BatchNorm1d(C)]` for `q_v^s` and for `q_v^d`
+    /// (the linear layers start as the identity with `v_heads_init = identity`).
     let splitHeads: (static: (LinearLayer, BatchNormLayer), dynamic: (LinearLayer, BatchNormLayer))?
     /// Every trainable parameter in one flat buffer.
     public private(set) var parameters: ParameterSet!
@@ -69,7 +70,9 @@ public final class ConceptModel: NamedState {
         }
         if split { sigma[.v] = nil }
         func head() -> (LinearLayer, BatchNormLayer) {
-            (LinearLayer(inFeatures: c, outFeatures: c, rng: &rng), BatchNormLayer(channels: c, momentum: config.bnMomentum, eps: config.bnEps))
+            let linear = LinearLayer(inFeatures: c, outFeatures: c, rng: &rng)
+            if config.vHeadsInit == .identity { linear.setIdentity() }
+            return (linear, BatchNormLayer(channels: c, momentum: config.bnMomentum, eps: config.bnEps))
         }
         splitHeads = split ? (head(), head()) : nil
         prototypes = protos

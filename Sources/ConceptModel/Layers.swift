@@ -108,6 +108,15 @@ public final class LinearLayer {
     /// Applies the layer to the last dimension.
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try linear(x, weight: weight, bias: bias) }
 
+    /// Sets the weight to the identity (`out == in`) and the bias to zero, so the layer starts as `y = x`.
+    public func setIdentity() {
+        let n = weight.shape[0]
+        precondition(weight.shape == [n, n], "an identity needs a square weight, got \(weight.shape)")
+        let w = weight.storage.pointer
+        for i in 0..<n { for j in 0..<n { w[i * n + j] = i == j ? 1 : 0 } }
+        if let bias { bias.storage.pointer.update(repeating: 0, count: n) }
+    }
+
     /// `weight` and `bias` with their names.
     public func namedParameters() -> [(String, Tensor)] { [("weight", weight)] + (bias.map { [("bias", $0)] } ?? []) }
 }

@@ -6,7 +6,7 @@ extension ModelConfig {
     /// Reads a configuration from the string metadata of a parity case or snapshot (`widths`, `stem`, `blocks`, `ks`,
     /// `kd`, `frames`, `height`, `width`, `queue_length`, `fid_hidden`, `attn_dim`, `sigma`, `nce`, `nce_tau`, `tau`,
     /// `eps`, `sinkhorn_iters`, `topk`, `margin`, `aln_weight`, `alpha`, `beta`, `gamma`, `lr`, `momentum`, `weight_decay`,
-    /// `bn_momentum`, `bn_eps`, `nce_tau_start`, `nce_tau_steps`, `nce_static`, `static_consistency`, `nce_queue`, `difference`, `static_view`, `nce_reverse`, `nce_static_negative`, `v_heads`). Missing keys keep the defaults; malformed values are errors naming the key.
+    /// `bn_momentum`, `bn_eps`, `nce_tau_start`, `nce_tau_steps`, `nce_static`, `static_consistency`, `static_consistency_grad`, `nce_queue`, `difference`, `static_view`, `nce_reverse`, `nce_static_negative`, `v_heads`, `v_heads_init`). Missing keys keep the defaults; malformed values are errors naming the key.
     public init(metadata m: [String: String]) throws {
         self.init()
         try apply(metadata: m)
@@ -25,7 +25,7 @@ extension ModelConfig {
     /// Every key `init(metadata:)` reads.
     public static let metadataKeys: Set<String> = [
         "widths", "stem", "blocks", "ks", "kd", "frames", "height", "width", "queue_length", "fid_hidden", "attn_dim", "sigma",
-        "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "nce_queue", "difference", "static_view", "nce_reverse", "nce_static_negative", "v_heads", "tau", "eps", "sinkhorn_iters", "topk", "margin",
+        "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "static_consistency_grad", "nce_queue", "difference", "static_view", "nce_reverse", "nce_static_negative", "v_heads", "v_heads_init", "tau", "eps", "sinkhorn_iters", "topk", "margin",
         "aln_weight", "alpha", "beta", "gamma", "lr", "momentum", "weight_decay", "bn_momentum", "bn_eps",
     ]
 
@@ -80,12 +80,14 @@ extension ModelConfig {
         if let v = try int("nce_tau_steps") { nceTauSteps = v }
         if let v = try float("nce_static") { nceStatic = v }
         if let v = try float("static_consistency") { staticConsistency = v }
+        if let v = try choice("static_consistency_grad", ConsistencyGradient.self) { staticConsistencyGrad = v }
         if let v = try bool("nce_queue") { nceQueue = v }
         if let v = try bool("nce_reverse") { nceReverse = v }
         if let v = try bool("nce_static_negative") { nceStaticNegative = v }
         if let v = try choice("difference", Difference.self) { difference = v }
         if let v = try choice("static_view", StaticView.self) { staticView = v }
         if let v = try choice("v_heads", VHeads.self) { vHeads = v }
+        if let v = try choice("v_heads_init", VHeadsInit.self) { vHeadsInit = v }
         if let v = try float("tau") { tau = v }
         if let v = try float("eps") { eps = v }
         if let v = try int("sinkhorn_iters") { sinkhornIterations = v }
@@ -121,12 +123,14 @@ extension ModelConfig {
         if nceStatic != 0 { m["nce_static"] = "\(nceStatic)" }
         if nceTauStart != 0 { m["nce_tau_start"] = "\(nceTauStart)"; m["nce_tau_steps"] = "\(nceTauSteps)" }
         if staticConsistency != 0 { m["static_consistency"] = "\(staticConsistency)" }
+        if staticConsistencyGrad != .all { m["static_consistency_grad"] = staticConsistencyGrad.rawValue }
         if !nceQueue { m["nce_queue"] = "false" }
         if difference != .raw { m["difference"] = difference.rawValue }
         if staticView != .frame { m["static_view"] = staticView.rawValue }
         if nceReverse { m["nce_reverse"] = "true" }
         if nceStaticNegative { m["nce_static_negative"] = "true" }
         if vHeads != .shared { m["v_heads"] = vHeads.rawValue }
+        if vHeadsInit != .random { m["v_heads_init"] = vHeadsInit.rawValue }
         return m
     }
 }

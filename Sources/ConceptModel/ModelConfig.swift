@@ -22,6 +22,20 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         /// `q_v^s` from `z_vs = BN(Linear(f_v))` and `q_v^d` from `z_vd`, a second such head (docs/method-options.md).
         case split
     }
+    /// How the split heads' linear layers start (`v_heads_init`, docs/method-options.md).
+    public enum VHeadsInit: String, Sendable, Codable, CaseIterable {
+        /// PyTorch's default `Linear` init, `U(−1/√C, 1/√C)`.
+        case random
+        /// Weight `I_C`, bias 0: both heads start as the shared `z_v = BN(f_v)` of `sigma = bn`.
+        case identity
+    }
+    /// What the static-code consistency term trains (`static_consistency_grad`, docs/method-options.md).
+    public enum ConsistencyGradient: String, Sendable, Codable, CaseIterable {
+        /// The clip's projected features (hence the encoder and σ) and the static prototypes of `v`.
+        case all
+        /// The static prototypes of `v` only: the clip's features are detached.
+        case prototypes
+    }
     /// What the static view shows.
     public enum StaticView: String, Sendable, Codable, CaseIterable {
         /// The frame `static_index` of the clip (the paper).
@@ -76,6 +90,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     /// Weight of the static-code consistency term (0: off): the static codes of `v` held to those of its static frame
     /// under the same prototypes (docs/method-options.md).
     public var staticConsistency: Scalar = 0
+    /// What the consistency term trains; `prototypes` needs `staticConsistency > 0`.
+    public var staticConsistencyGrad: ConsistencyGradient = .all
     /// Whether the InfoNCE terms take the queue rows as negatives besides the batch.
     public var nceQueue: Bool = true
     /// How the frame-difference view is computed.
@@ -88,6 +104,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var nceStaticNegative: Bool = false
     /// Where the two halves of `q_v` come from.
     public var vHeads: VHeads = .shared
+    /// How the split heads start; `identity` needs `vHeads == .split`.
+    public var vHeadsInit: VHeadsInit = .random
     /// Temperature of the swapped prediction.
     public var tau: Scalar = 0.1
     /// Sinkhorn entropy ε.
@@ -164,6 +182,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         if !(tau > 0) || !(eps > 0) || !(nceTau > 0) { problems.append("tau, eps and nceTau must be > 0") }
         if !(nceTauStart >= 0) || nceTauSteps < 0 { problems.append("nceTauStart and nceTauSteps must be >= 0") }
         if nceTauStart > 0 && nceTauSteps < 1 { problems.append("nceTauStart needs nceTauSteps >= 1, got \(nceTauSteps)") }
+        if vHeadsInit != .random && vHeads != .split { problems.append("v_heads_init = \(vHeadsInit) needs v_heads = split (there are no heads to initialise)") }
+        if staticConsistencyGrad != .all && !(staticConsistency > 0) { problems.append("static_consistency_grad = \(staticConsistencyGrad) needs static_consistency > 0") }
         if sinkhornIterations < 1 { problems.append("sinkhornIterations must be >= 1") }
         if nce < 0 || nceStatic < 0 || staticConsistency < 0 || alnWeight < 0 || alpha < 0 || beta < 0 || gamma < 0 { problems.append("loss weights must be >= 0") }
         if !(learningRate > 0) || momentum < 0 || weightDecay < 0 { problems.append("lr must be > 0, momentum and weightDecay >= 0") }

@@ -318,10 +318,12 @@ public final class ConceptLearner {
         }
         if c.staticConsistency > 0 {
             // Ks · mean over (clip, concept) of (normalize(z_vs)·p̂_k − normalize(sg(z_s))·p̂_k)², p̂_k the first Ks rows
-            // of P_v: the static codes of the clip and of its static frame under the same prototypes.
+            // of P_v: the static codes of the clip and of its static frame under the same prototypes. With
+            // `static_consistency_grad = prototypes` the clip's z_vs is detached too, so only the prototypes move.
             let pvs = try pv.normalized(axis: 1).slice(axis: 0, 0..<c.ks)
             let frameCodes = try matmul(o.z[.s]!.detached().normalized(axis: 1), pvs, transposeB: true)
-            let consistency = try mse(qvs, frameCodes).scaled(by: Scalar(c.ks))
+            let clipCodes = c.staticConsistencyGrad == .prototypes ? try matmul(zvs.detached().normalized(axis: 1), pvs, transposeB: true) : qvs
+            let consistency = try mse(clipCodes, frameCodes).scaled(by: Scalar(c.ks))
             total = try total.add(consistency.scaled(by: c.staticConsistency))
             o.lossTensors["consistency"] = consistency
         }

@@ -109,6 +109,95 @@ import TensorKernels
         #expect(throws: ModelError.self) { try learner.encode(frames: Tensor(zeros: [2, 3, 4, 16])) }
     }
 
+    /// Split heads that start as the identity (`v_heads_init = identity`) give the shared heads' codes, losses and
+    /// encoder gradient on the first step, in training and in evaluation; random heads do not. The key round-trips
+    /// through metadata and needs split heads.
+    @Test func identityInitSplitHeadsStartAsTheSharedHead() throws {
+        var config = try ModelConfig.preset("tiny", method: .conceptd)
+        config.widths = [4, 8, 8, 12]; config.stem = 5; config.frames = 3; config.height = 16; config.width = 16
+        config.ks = 6; config.kd = 5; config.topK = 2; config.queueLength = 8
+        var split = config
+        split.vHeads = .split; split.vHeadsInit = .identity
+        var randomSplit = split
+        randomSplit.vHeadsInit = .random
+        var rng = SeededGenerator(seed: 3)
+        let (frames, statics) = try Self.syntheticBatch(n: 4, t: config.frames, h: 16, w: 16, rng: &rng)
+        func firstStep(_ c: ModelConfig) throws -> (ForwardOutputs, ForwardOutputs, [Scalar]) {
+            let learner = try ConceptLearner(config: c, seed: 11)
+            let eval = try GradMode.withNoGrad { try learner.forward(frames: frames, staticIndex: statics, useLocal: true, training: false) }
+            let train = try learner.forward(frames: frames, staticIndex: statics, useLocal: true, training: true)
+            try #require(train.lossTensors["total"]).backward()
+            let stem = try #require(learner.model.namedParameters().first { $0.0 == "encoder.stem.0.weight" }?.1)
+            return (eval, train, stem.gradValues)
+        }
+        let (sharedEval, sharedTrain, sharedGrad) = try firstStep(config)
+        let (splitEval, splitTrain, splitGrad) = try firstStep(split)
+        for (a, b, pass) in [(splitEval, sharedEval, "eval"), (splitTrain, sharedTrain, "train")] {
+            try Self.expectClose(a.codes[.v], b.codes[.v], "\(pass) q_v")
+            try Self.expectClose(a.zSplit?.static, b.z[.v], "\(pass) z_vs")
+            try Self.expectClose(a.zSplit?.dynamic, b.z[.v], "\(pass) z_vd")
+        }
+        #expect(abs(splitTrain.losses.total - sharedTrain.losses.total) < 1e-4 * max(1, abs(sharedTrain.losses.total)),
+                "\(splitTrain.losses) against \(sharedTrain.losses)")
+        let worst = zip(splitGrad, sharedGrad).map { abs($0 - $1) }.max() ?? 0, scale = sharedGrad.map(abs).max() ?? 0
+        #expect(scale > 0 && worst < 1e-3 * scale, "stem gradient differs by \(worst) (largest \(scale))")
+        let (randomEval, _, _) = try firstStep(randomSplit)
+        let apart = zip(randomEval.codes[.v]!.values, sharedEval.codes[.v]!.values).map { abs($0 - $1) }.max() ?? 0
+        #expect(apart > 1e-2, "random heads gave the shared codes")
+
+        #expect(try ModelConfig(metadata: split.metadata) == split)
+        #expect(split.metadata["v_heads_init"] == "identity" && randomSplit.metadata["v_heads_init"] == nil)
+        var shared = config
+        shared.vHeadsInit = .identity
+        #expect(throws: ModelError.self) { try shared.validate() }
+        #expect(throws: ModelError.self) { try ModelConfig(metadata: ["v_heads_init": "identity"]) }
+        var pinned = split
+        pinned.apply(method: .paper)
+        #expect(pinned.vHeadsInit == .random && pinned.vHeads == .shared)
+    }
+
+    /// With `static_consistency_grad = prototypes` the consistency term moves the static rows of `P_v` and nothing else:
+    /// every other gradient equals that of the same step without the term, while the full term (`all`) also reaches
+    /// the encoder. The key needs the term.
+    @Test(arguments: [ModelConfig.VHeads.shared, .split])
+    func prototypeOnlyConsistencyMovesOnlyTheStaticPrototypes(heads: ModelConfig.VHeads) throws {
+        var config = try ModelConfig.preset("tiny", method: .conceptd)
+        config.widths = [4, 8, 8, 12]; config.stem = 5; config.frames = 3; config.height = 16; config.width = 16
+        config.ks = 6; config.kd = 5; config.topK = 2; config.queueLength = 8; config.vHeads = heads
+        var rng = SeededGenerator(seed: 5)
+        let (frames, statics) = try Self.syntheticBatch(n: 4, t: config.frames, h: 16, w: 16, rng: &rng)
+        func gradients(_ c: ModelConfig) throws -> (grads: [String: [Scalar]], consistency: Scalar) {
+            let learner = try ConceptLearner(config: c, seed: 11)
+            let o = try learner.forward(frames: frames, staticIndex: statics, useLocal: true, training: true)
+            try #require(o.lossTensors["total"]).backward()
+            return (Dictionary(uniqueKeysWithValues: learner.model.namedParameters().map { ($0.0, $0.1.gradValues) }), o.losses.consistency)
+        }
+        var full = config, prototypes = config
+        full.staticConsistency = 3
+        prototypes.staticConsistency = 3; prototypes.staticConsistencyGrad = .prototypes
+        let (without, _) = try gradients(config)
+        let (withFull, fullTerm) = try gradients(full)
+        let (withPrototypes, prototypeTerm) = try gradients(prototypes)
+        #expect(fullTerm > 0 && abs(fullTerm - prototypeTerm) < 1e-5 * fullTerm, "the term's value: \(fullTerm) and \(prototypeTerm)")
+        func apart(_ a: [Scalar], _ b: [Scalar]) -> Scalar {
+            (zip(a, b).map { abs($0 - $1) }.max() ?? 0) / max(1e-12, b.map(abs).max() ?? 0)
+        }
+        for (name, g) in without where name != "proto_v" {
+            #expect(apart(withPrototypes[name]!, g) < 1e-4, "\(name) moved with prototype-only consistency")
+        }
+        #expect(apart(withPrototypes["proto_v"]!, without["proto_v"]!) > 1e-3, "the static prototypes did not move")
+        #expect(apart(withFull["encoder.stem.0.weight"]!, without["encoder.stem.0.weight"]!) > 1e-3, "the full term did not reach the encoder")
+        // Only the static rows of P_v: the dynamic rows' gradient is unchanged.
+        let width = config.featureWidth, staticCount = config.ks * width
+        #expect(apart(Array(withPrototypes["proto_v"]![staticCount...]), Array(without["proto_v"]![staticCount...])) < 1e-4)
+
+        #expect(try ModelConfig(metadata: prototypes.metadata) == prototypes)
+        #expect(prototypes.metadata["static_consistency_grad"] == "prototypes" && full.metadata["static_consistency_grad"] == nil)
+        var orphan = config
+        orphan.staticConsistencyGrad = .prototypes
+        #expect(throws: ModelError.self) { try orphan.validate() }
+    }
+
     /// The static-view pass gives what the full evaluation pass gives for `s` when the static frame is the middle one,
     /// with the frame and the gray static view; a clip whose frames are all one frame has `feat[s] == feat[v]`.
     @Test(arguments: [ModelConfig.StaticView.frame, .gray])

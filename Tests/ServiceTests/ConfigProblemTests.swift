@@ -302,6 +302,25 @@ struct ConfigProblemTests {
         }
     }
 
+    @Test("v_heads_init needs split heads and static_consistency_grad the consistency term; each knows its values")
+    func headInit() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        for (body, expected) in [
+            ("v_heads_init = \"identity\"", "2: model.v_heads_init: needs v_heads = \"split\""),
+            ("v_heads = \"split\"\nv_heads_init = \"eye\"", "3: model.v_heads_init: must be one of random, identity"),
+            ("static_consistency_grad = \"prototypes\"", "2: model.static_consistency_grad: needs static_consistency > 0"),
+            ("static_consistency = 2\nstatic_consistency_grad = \"encoder\"", "3: model.static_consistency_grad: must be one of all, prototypes"),
+        ] {
+            let (_, p) = try problems("[model]\n" + body + "\n", env: testEnvironment(dir.path))
+            #expect(p.count == 1 && p[0].hasPrefix(expected), "\(body): \(p)")
+        }
+        // The default, spelt out, is no problem with shared heads.
+        let c = try DaemonConfig.parse("[model]\nv_heads_init = \"random\"\n[[source]]\nname = \"t\"\nuri = \"lavfi:testsrc2\"\n",
+                                       file: "t.toml", environment: testEnvironment(dir.path))
+        #expect(c.model.vHeadsInit == .random && c.model.vHeads == .shared)
+    }
+
     @Test("an unknown preset is one problem: clip-size checks that depend on it are skipped")
     func unknownPresetNoCascade() throws {
         let dir = try TempDir()

@@ -86,6 +86,7 @@ struct ConfigTests {
             nce = 0.5
             nce_static = 0.25
             static_consistency = 3
+            static_consistency_grad = "prototypes"
             nce_queue = true
             nce_reverse = false
             nce_static_negative = true
@@ -94,15 +95,16 @@ struct ConfigTests {
             nce_tau_steps = 400
             sigma = "bn"
             v_heads = "split"
+            v_heads_init = "identity"
             [training]
             lr_schedule = "rsqrt"
             lr_hold_steps = 300
             clip_fps = 8
             """ + oneSource, environment: testEnvironment(dir.path))
         #expect(c.model.difference == .raw && c.model.staticView == .gray && c.model.nce == 0.5 && c.model.nceStatic == 0.25)
-        #expect(c.model.staticConsistency == 3 && c.model.nceTauStart == 0.5 && c.model.nceTauSteps == 400)
+        #expect(c.model.staticConsistency == 3 && c.model.staticConsistencyGrad == .prototypes && c.model.nceTauStart == 0.5 && c.model.nceTauSteps == 400)
         #expect(c.model.nceQueue && !c.model.nceReverse && c.model.nceStaticNegative && c.model.nceTau == 0.2)
-        #expect(c.model.sigma == .bn && c.model.vHeads == .split)
+        #expect(c.model.sigma == .bn && c.model.vHeads == .split && c.model.vHeadsInit == .identity)
         #expect(c.training.schedule == .inverseSquareRoot(hold: 300) && c.training.clipFps == 8)
         #expect(c.pinnedKeys.isEmpty)
     }

@@ -144,8 +144,8 @@ struct ConfigBuilder {
     struct Pinned { var keys: [String] = [] }
 
     /// The model keys of `[model]` that set a method option (the ones `method = "paper"` pins).
-    static let modelMethodKeys = ["ks", "kd", "top_k", "alpha", "beta", "gamma", "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "nce_queue",
-                                  "nce_reverse", "nce_static_negative", "v_heads", "difference", "static_view", "tau", "eps", "margin", "sinkhorn_iterations",
+    static let modelMethodKeys = ["ks", "kd", "top_k", "alpha", "beta", "gamma", "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "static_consistency_grad", "nce_queue",
+                                  "nce_reverse", "nce_static_negative", "v_heads", "v_heads_init", "difference", "static_view", "tau", "eps", "margin", "sinkhorn_iterations",
                                   "queue_length", "sigma"]
     /// The `[training]` keys that belong to the method (pinned by `method = "paper"` too).
     static let trainingMethodKeys = ["lr", "momentum", "weight_decay", "lr_schedule", "lr_hold_steps"]
@@ -177,6 +177,9 @@ struct ConfigBuilder {
         if let v = t.double("nce", min: 0, max: 1000) { c.nce = .init(v) }
         if let v = t.double("nce_static", min: 0, max: 1000) { c.nceStatic = .init(v) }
         if let v = t.double("static_consistency", min: 0, max: 1000) { c.staticConsistency = .init(v) }
+        if let v = t.choice("static_consistency_grad", ModelConfig.ConsistencyGradient.self) {
+            if c.staticConsistency > 0 { c.staticConsistencyGrad = v } else if v != .all { t.problem("static_consistency_grad", "needs static_consistency > 0 (there is no consistency term to train)") }
+        }
         if let v = t.bool("nce_queue") { c.nceQueue = v }
         if let v = t.bool("nce_reverse") { c.nceReverse = v }
         if let v = t.bool("nce_static_negative") { c.nceStaticNegative = v }
@@ -198,6 +201,9 @@ struct ConfigBuilder {
         if let v = t.int("queue_length", min: 0, max: 1 << 20) { c.queueLength = v }
         if let v = t.choice("sigma", ModelConfig.Sigma.self) { c.sigma = v }
         if let v = t.choice("v_heads", ModelConfig.VHeads.self) { c.vHeads = v }
+        if let v = t.choice("v_heads_init", ModelConfig.VHeadsInit.self) {
+            if c.vHeads == .split { c.vHeadsInit = v } else if v != .random { t.problem("v_heads_init", "needs v_heads = \"split\" (there are no heads to initialise)") }
+        }
         t.rejectUnknownKeys()
 
         // The optimiser lives in ModelConfig; its keys are in [training].
