@@ -6,6 +6,7 @@ import ConceptReports
 import Media
 import Autograd
 import TensorKernels
+import SafeTensors
 import LibAV
 import SyntheticVideo
 import SyntheticVideoCLI
@@ -71,6 +72,9 @@ struct LearnBench: ParsableCommand {
     @Option(help: "Working folder for the generated data and probe history (default: a temporary folder, removed).")
     var work: String?
     @Option(help: "Compute threads (default: the core count).") var threads: Int?
+    @Option(help: "Start training from these weights (a safetensors state dict with the model's names, as --save-weights writes) instead of the random init. The random-init baseline is still probed, for comparison; the optimiser, queues and step count start afresh.")
+    var initWeights: String?
+    @Option(help: "Write the trained weights (a safetensors state dict) to this path when training ends.") var saveWeights: String?
 
     func validate() throws {
         guard minutes > 0 else { throw ValidationError("--minutes must be positive") }
@@ -160,6 +164,8 @@ struct LearnBench: ParsableCommand {
         let size = try video.resolvedSize(default: SyntheticDataset.Size(width: side + side % 2, height: side + side % 2))
         let videoFrames = video.frames
         let on = try Self.lossWeights(losses)
+        // Starting weights are read and checked against the model before anything slow happens.
+        let initial = try initWeights.map { try Self.initialWeights(path: $0, config: config) }
         print("concept-bench learn: preset \(preset), method \(method) (\(config.frames + 1)x\(config.height)x\(config.width) clips at \(fmt(clipFps, 1)) fps, \(config.ks)+\(config.kd) concepts), batch \(batch), warm-up \(warmup) steps, lr \(config.learningRate) (\(schedule)), losses \(["aln", "fid", "div", "loc"].filter(on.contains).joined(separator: "+")) (w_aln \(config.alnWeight), α \(config.alpha), β \(config.beta), γ \(config.gamma)), \(Self.optionText(config)), \(steps.map { "\($0) steps" } ?? fmt(minutes, 1) + " min"), seed \(seed), stream \(data), nuisances \(nuisance); \(ComputeThreads.count) threads, \(BLASCore.summary)")
 
         // The probe set: generated videos with the same nuisances, other seeds than the stream.
@@ -188,6 +194,10 @@ struct LearnBench: ParsableCommand {
         // The daemon's path: watch folder → media clips (random crop) → replay buffer → trainer.
         let trainer = try Trainer(config: config, batchSize: batch, warmupSteps: warmup, seed: seed, store: nil,
                                   schedule: schedule)
+        if let initial, let initWeights {
+            try trainer.learner.model.load(from: initial.file)
+            print("starting from \(initWeights) (weights sha256 \(initial.sha256.prefix(16)))")
+        }
         var statisticsOptions = StatisticsOptions()
         statisticsOptions.galleryItems = 0
         let statistics = try LiveStatistics(config: config, options: statisticsOptions)
@@ -288,6 +298,10 @@ struct LearnBench: ParsableCommand {
             }
         }
         let wall = Date().timeIntervalSince(runStart)
+        if let saveWeights {
+            try trainer.learner.model.stateDict().write(to: URL(fileURLWithPath: saveWeights))
+            print("weights written to \(saveWeights)")
+        }
         print(stream.summary(clipsSeen: buffer.totalSeen))
         if let error = stream.error { print("the stream feeder stopped: \(error)") }
         let p0 = Date()
@@ -299,9 +313,21 @@ struct LearnBench: ParsableCommand {
                    evaluator: evaluator, trainer: trainer, batch: batch, wall: wall, config: config)
     }
 
+    /// The weights of `--init-weights`, checked against a model of `config` (names and shapes), and their SHA-256.
+    static func initialWeights(path: String, config: ModelConfig) throws -> (file: SafeTensorsFile, sha256: String) {
+        let file: SafeTensorsFile
+        do { file = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ValidationError("--init-weights \(path): \(error)")
+        }
+        do { try ConceptModel(config: config).load(from: file) } catch {
+            throw ValidationError("--init-weights \(path) does not fit the model (\(config.optionSummary)): \(error)")
+        }
+        return (file, SHA256.hex(file.serialized()))
+    }
+
     /// The options beyond the backbone, for the header and the RESULT line.
     static func optionText(_ c: ModelConfig) -> String {
-        "nce \(c.nce), nce_static \(c.nceStatic), nce_queue \(c.nceQueue), nce_reverse \(c.nceReverse), nce_tau \(c.nceTauText), static_consistency \(c.staticConsistency), difference \(c.difference), static_view \(c.staticView), sigma \(c.sigma), v_heads \(c.vHeads), queue \(c.queueLength)"
+        "nce \(c.nce), nce_static \(c.nceStatic), nce_queue \(c.nceQueue), nce_reverse \(c.nceReverse), nce_tau \(c.nceTauText), static_consistency \(c.staticConsistency)\(c.staticConsistencyGrad == .all ? "" : " (\(c.staticConsistencyGrad) only)"), difference \(c.difference), static_view \(c.staticView), sigma \(c.sigma), v_heads \(c.vHeads)\(c.vHeads == .split ? " (\(c.vHeadsInit) init)" : ""), queue \(c.queueLength)"
     }
 
     /// The real videos: `--videos`, else `<repo>/../shared/data/videos`, else `$CONCEPT_VIDEOS_DIR`.

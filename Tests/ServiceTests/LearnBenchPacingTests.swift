@@ -60,6 +60,36 @@ struct LearnBenchPacingTests {
         #expect(Self.field(a.out, "final weights: sha256 ") != nil, "\(a.out)")
     }
 
+    @Test("--save-weights writes the final weights; --init-weights starts from them, and refuses weights that do not fit")
+    func saveAndStartFromWeights() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let saved = dir.path + "/a.safetensors"
+        let a = try Self.learn(["--save-weights", saved], work: dir)
+        #expect(a.status == 0, "\(a.out)")
+        #expect(FileManager.default.fileExists(atPath: saved), "no weights written\n\(a.out)")
+        let hash = try #require(Self.field(a.out, "final weights: sha256 "), "\(a.out)")
+        let sum = try runProcess("/usr/bin/sha256sum", [saved])
+        #expect(sum.stdout.hasPrefix(hash + " "), "the file is not the final weights: \(sum.stdout)")
+
+        // Starting from them: the run says so, and its training changes them further.
+        let b = try Self.learn(["--init-weights", saved, "--steps", "3"], work: dir)
+        #expect(b.status == 0, "\(b.out)")
+        #expect(b.out.contains("starting from \(saved) (weights sha256 \(hash.prefix(16)))"), "\(b.out)")
+        let c = try Self.learn(["--steps", "3"], work: dir)
+        #expect(Self.field(b.out, "final weights: sha256 ") != Self.field(c.out, "final weights: sha256 "), "the starting weights made no difference")
+
+        // Weights of another model (split heads have other tensors), a missing file and a file that is not
+        // safetensors are errors before the probe set is made.
+        for (weights, extra, message) in [(saved, ["--set", "v_heads=split"], "does not fit the model"),
+                                          (dir.path + "/missing.safetensors", [], "--init-weights " + dir.path + "/missing.safetensors"),
+                                          (dir.path + "/a.safetensors.txt", [], "--init-weights " + dir.path + "/a.safetensors.txt")] {
+            FileManager.default.createFile(atPath: dir.path + "/a.safetensors.txt", contents: Data("not weights".utf8))
+            let r = try Self.learn(["--init-weights", weights] + extra, work: dir)
+            #expect(r.status != 0 && r.out.contains(message) && !r.out.contains("probe set:"), "\(r.out)")
+        }
+    }
+
     @Test("a run of --steps refuses --probe-every in minutes, and a run of --minutes the step pacing options",
           arguments: [(["--steps", "5", "--probe-every", "2"], "use --probe-every-steps"),
                       (["--minutes", "1", "--round-steps", "5"], "pace a run of --steps"),
