@@ -71,7 +71,7 @@ struct LearnBench: ParsableCommand {
     @Option(help: "Clips cut from each held-out real video, evenly spread.") var heldOutClips = 8
     @Option(help: "Working folder for the generated data and probe history (default: a temporary folder, removed).")
     var work: String?
-    @Option(help: "Compute threads (default: the core count).") var threads: Int?
+    @Option(help: "Compute threads (default: the core count). A run of --steps gives the same weights for one seed and one thread count; another count sums in another order.") var threads: Int?
     @Option(help: "Start training from these weights (a safetensors state dict with the model's names, as --save-weights writes) instead of the random init. The random-init baseline is still probed, for comparison; the optimiser, queues and step count start afresh.")
     var initWeights: String?
     @Option(help: "Write the trained weights (a safetensors state dict) to this path when training ends.") var saveWeights: String?
