@@ -55,6 +55,7 @@ class Config:
     difference: str = "raw"  # or "normalized": per (clip, channel, frame) plane standardised before differencing
     v_heads: str = "shared"  # or "split": q_v^s and q_v^d from two projections of f_v (docs/method-options.md)
     v_heads_init: str = "random"  # or "identity": the split heads' Linear starts as I (weight) and 0 (bias)
+    v_heads_shared_steps: int = 0  # steps 1..N: sigma_vs serves both halves of q_v, then sigma_vd := sigma_vs
     nce_reverse: bool = False  # InfoNCE v -> d also contrasts the clip's time-reversed difference view
     nce_static_negative: bool = False  # InfoNCE d -> v also contrasts the clip's own static view
     static_view: str = "frame"  # or "gray": the static view is the frame's luminance in all three channels
@@ -210,6 +211,10 @@ class ConceptModel(nn.Module):
             raise ValueError(f"unknown v_heads_init {cfg.v_heads_init!r}")
         if cfg.v_heads_init != "random" and cfg.v_heads != "split":
             raise ValueError(f"v_heads_init = {cfg.v_heads_init!r} needs v_heads = 'split'")
+        if cfg.v_heads_shared_steps < 0:
+            raise ValueError("v_heads_shared_steps must be >= 0")
+        if cfg.v_heads_shared_steps > 0 and (cfg.v_heads != "split" or cfg.v_heads_init != "identity"):
+            raise ValueError("v_heads_shared_steps needs v_heads = 'split' with v_heads_init = 'identity'")
 
         def mlp() -> nn.Sequential:
             return nn.Sequential(nn.Linear(c, c), nn.BatchNorm1d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum),
@@ -393,7 +398,10 @@ def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torc
     fmap = fmap[:3 * n]
     f = {"v": feat[:n], "s": feat[n:2 * n], "d": feat[2 * n:3 * n]}
     out = {"feat_v": f["v"], "feat_s": f["s"], "feat_d": f["d"], "fmap": fmap}
-    z = {b: model.sigma(b, f[b[0]]) for b in model.heads}
+    shared_heads = heads_shared(cfg, step)
+    z = {b: model.sigma(b, f[b[0]]) for b in model.heads if not (shared_heads and b == "vd")}
+    if shared_heads:
+        z["vd"] = z["vs"]  # the static head serves both halves of q_v (v_heads_shared_steps)
     if cfg.sigma != "identity" or cfg.v_heads == "split":
         out.update({f"z_{b}": z[b] for b in model.heads})
     protos = {b: F.normalize(getattr(model, f"proto_{b}"), dim=1) for b in "sdv"}
@@ -469,11 +477,31 @@ def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torc
         clip_codes = (F.normalize(zvs.detach(), dim=1) @ protos["v"][:ks].t()
                       if cfg.static_consistency_grad == "prototypes" else qvs)
         loss_consistency = ks * F.mse_loss(clip_codes, frame_codes)
-        total = total + cfg.static_consistency * loss_consistency
+        if not shared_heads:  # off while split heads act as one (v_heads_shared_steps)
+            total = total + cfg.static_consistency * loss_consistency
         out["loss_consistency"] = loss_consistency
     out.update(loss_aln=loss_aln, loss_div=loss_div, loss_fid=loss_fid, loss_loc=loss_loc, loss_total=total,
                z=z)
     return out
+
+
+def heads_shared(cfg: Config, step: int) -> bool:
+    """Whether training step `step` (1-based) runs the split heads as one (`v_heads_shared_steps`)."""
+    return cfg.v_heads == "split" and step <= cfg.v_heads_shared_steps
+
+
+SHARED_HEADS_FROZEN = ("sigma_vs.0.weight", "sigma_vs.0.bias", "sigma_vd.0.weight", "sigma_vd.0.bias",
+                       "sigma_vd.1.weight", "sigma_vd.1.bias")
+
+
+@torch.no_grad()
+def end_shared_heads(model: ConceptModel, opt: torch.optim.Optimizer) -> None:
+    """Before step N + 1 of `v_heads_shared_steps = N`: the dynamic head becomes a copy of the static one (weights,
+    running statistics, momentum), so both still compute the same z on that step."""
+    model.sigma_vd.load_state_dict(model.sigma_vs.state_dict())
+    for ps, pd in zip(model.sigma_vs.parameters(), model.sigma_vd.parameters()):
+        if ps in opt.state and "momentum_buffer" in opt.state[ps]:
+            opt.state[pd]["momentum_buffer"] = opt.state[ps]["momentum_buffer"].clone()
 
 
 def make_optimizer(model: ConceptModel) -> torch.optim.SGD:
@@ -487,13 +515,25 @@ def train_step(model: ConceptModel, opt: torch.optim.Optimizer, frames: torch.Te
     parameter gets a gradient (zeros where a loss is left out, so weight decay and momentum still apply as in the
     spec)."""
     model.train()
+    cfg = model.cfg
+    if cfg.v_heads_shared_steps > 0 and step == cfg.v_heads_shared_steps + 1:
+        end_shared_heads(model, opt)
     opt.zero_grad(set_to_none=False)
     out = forward_losses(model, frames, static_index, step)
     out["loss_total"].backward()
-    for p in model.parameters():
+    frozen = SHARED_HEADS_FROZEN if heads_shared(cfg, step) else ()
+    held = {}
+    for name, p in model.named_parameters():
         if p.grad is None:
             p.grad = torch.zeros_like(p)
+        if name in frozen:
+            # SGD leaves them as they are (the linear layers stay I, the unused dynamic head unchanged); their
+            # gradients are put back after the step for whoever reads them.
+            held[name], p.grad = p.grad, None
     opt.step()
+    for name, p in model.named_parameters():
+        if name in held:
+            p.grad = held[name]
     if update_queues:
         model.push_queues(out["z"])
     return out

@@ -156,14 +156,15 @@ def top_concept_average(q: torch.Tensor, local: torch.Tensor, cols: slice, fract
 
 
 @torch.no_grad()
-def representations(model: cm.ConceptModel, clips: torch.Tensor, batch: int = 64) -> dict[str, np.ndarray]:
-    """v, q_v^s, q_v^d, F_v^s, F_v^d of every clip, in eval mode."""
+def representations(model: cm.ConceptModel, clips: torch.Tensor, batch: int = 64, step: int = 1) -> dict[str, np.ndarray]:
+    """v, q_v^s, q_v^d, F_v^s, F_v^d of every clip, in eval mode, as the model stands after `step - 1` steps (the step
+    decides whether split heads still act as one, `v_heads_shared_steps`)."""
     model.eval()
     ks = model.cfg.ks
     parts: dict[str, list] = {k: [] for k in ("v", "q_v^s", "q_v^d", "F_v^s", "F_v^d")}
     for i in range(0, clips.shape[0], batch):
         x = clips[i:i + batch]
-        out = cm.forward_losses(model, x, torch.zeros(x.shape[0], dtype=torch.long, device=x.device))
+        out = cm.forward_losses(model, x, torch.zeros(x.shape[0], dtype=torch.long, device=x.device), step)
         q, loc = out["q_v"], out["F_v"]
         parts["v"].append(out["feat_v"])
         parts["q_v^s"].append(q[:, :ks])
@@ -248,8 +249,8 @@ def run_config(name: str, overrides: dict, opts: dict, data: dict, device: torch
     history = []
 
     def probe(step: int) -> None:
-        f = representations(model, probe_clips)
-        r = representations(model, real_clips)
+        f = representations(model, probe_clips, step=step + 1)
+        r = representations(model, real_clips, step=step + 1)
         bg, mo, train = data["probe_bg"], data["probe_mo"], data["probe_train"]
         row = {"name": name, "step": step, "seconds": round(time.time() - t0, 1)}
         for k, x in f.items():

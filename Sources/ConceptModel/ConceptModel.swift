@@ -31,6 +31,9 @@ public final class ConceptModel: NamedState {
     let splitHeads: (static: (LinearLayer, BatchNormLayer), dynamic: (LinearLayer, BatchNormLayer))?
     /// Every trainable parameter in one flat buffer.
     public private(set) var parameters: ParameterSet!
+    /// Whether the split heads act as one shared head (`v_heads_shared_steps`): the static head gives both `z_vs` and
+    /// `z_vd`, in training and in evaluation. Set by the learner for each step; false without split heads.
+    public var splitHeadsShared = false
 
     /// A randomly initialised model (seeded, so two models with one seed are equal).
     public init(config: ModelConfig, seed: UInt64 = 0) throws {
@@ -120,6 +123,30 @@ public final class ConceptModel: NamedState {
         return r
     }
 
+    /// The parameters that stay as they are while the split heads act as one: both linear layers (the identity) and
+    /// the dynamic head's batch norm, which is not used then.
+    public var sharedHeadsFrozenNames: Set<String> {
+        guard splitHeads != nil else { return [] }
+        return ["sigma_vs.0.weight", "sigma_vs.0.bias", "sigma_vd.0.weight", "sigma_vd.0.bias", "sigma_vd.1.weight", "sigma_vd.1.bias"]
+    }
+
+    /// Ends the shared phase of the split heads: the dynamic head becomes a copy of the static one (linear layer,
+    /// batch-norm affine and running statistics), so both heads still compute the same `z` on the next step, and
+    /// ``splitHeadsShared`` goes false. Returns the pairs of parameter names copied (static, dynamic), for the
+    /// optimiser's state.
+    @discardableResult
+    public func endSharedHeads() -> [(String, String)] {
+        splitHeadsShared = false
+        guard let h = splitHeads else { return [] }
+        let (sl, sb) = h.static, (dl, db) = h.dynamic
+        for (from, to) in [(sl.weight, dl.weight), (sb.weight, db.weight), (sb.bias, db.bias), (sb.runningMean, db.runningMean), (sb.runningVar, db.runningVar)] {
+            to.storage.pointer.update(from: from.storage.pointer, count: from.count)
+        }
+        if let fromBias = sl.bias, let toBias = dl.bias { toBias.storage.pointer.update(from: fromBias.storage.pointer, count: fromBias.count) }
+        db.numBatchesTracked = sb.numBatchesTracked
+        return ["0.weight", "0.bias", "1.weight", "1.bias"].map { ("sigma_vs.\($0)", "sigma_vd.\($0)") }
+    }
+
     /// Names of the parameters of the local branch (attention), which get zero gradient during the warm-up.
     public var localParameterNames: Set<String> {
         Set(Branch.allCases.flatMap { b in ["q", "k", "v"].map { "attn_\(b).\($0).weight" } })
@@ -134,9 +161,13 @@ public final class ConceptModel: NamedState {
         return try l3(bn.relu(l0(f), training: training))
     }
 
-    /// The split heads' projections of `f_v`: `(z_vs, z_vd)`.
+    /// The split heads' projections of `f_v`: `(z_vs, z_vd)`; both the static head's while ``splitHeadsShared``.
     func projectSplit(_ f: Tensor, training: Bool) throws -> (static: Tensor, dynamic: Tensor)? {
         guard let h = splitHeads else { return nil }
+        if splitHeadsShared {
+            let z = try h.static.1(h.static.0(f), training: training)
+            return (z, z)
+        }
         return (try h.static.1(h.static.0(f), training: training), try h.dynamic.1(h.dynamic.0(f), training: training))
     }
 

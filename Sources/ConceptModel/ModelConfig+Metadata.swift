@@ -25,7 +25,7 @@ extension ModelConfig {
     /// Every key `init(metadata:)` reads.
     public static let metadataKeys: Set<String> = [
         "widths", "stem", "blocks", "ks", "kd", "frames", "height", "width", "queue_length", "fid_hidden", "attn_dim", "sigma",
-        "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "static_consistency_grad", "nce_queue", "difference", "static_view", "nce_reverse", "nce_static_negative", "v_heads", "v_heads_init", "tau", "eps", "sinkhorn_iters", "topk", "margin",
+        "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "static_consistency_grad", "nce_queue", "difference", "static_view", "nce_reverse", "nce_static_negative", "v_heads", "v_heads_init", "v_heads_shared_steps", "tau", "eps", "sinkhorn_iters", "topk", "margin",
         "aln_weight", "alpha", "beta", "gamma", "lr", "momentum", "weight_decay", "bn_momentum", "bn_eps",
     ]
 
@@ -86,8 +86,14 @@ extension ModelConfig {
         if let v = try bool("nce_static_negative") { nceStaticNegative = v }
         if let v = try choice("difference", Difference.self) { difference = v }
         if let v = try choice("static_view", StaticView.self) { staticView = v }
-        if let v = try choice("v_heads", VHeads.self) { vHeads = v }
+        if let v = try choice("v_heads", VHeads.self) {
+            vHeads = v
+            // Shared heads over a method with split ones: the heads' init goes with them unless it is given too.
+            if v == .shared && m["v_heads_init"] == nil { vHeadsInit = .random }
+            if v == .shared && m["v_heads_shared_steps"] == nil { vHeadsSharedSteps = 0 }
+        }
         if let v = try choice("v_heads_init", VHeadsInit.self) { vHeadsInit = v }
+        if let v = try int("v_heads_shared_steps") { vHeadsSharedSteps = v }
         if let v = try float("tau") { tau = v }
         if let v = try float("eps") { eps = v }
         if let v = try int("sinkhorn_iters") { sinkhornIterations = v }
@@ -131,6 +137,20 @@ extension ModelConfig {
         if nceStaticNegative { m["nce_static_negative"] = "true" }
         if vHeads != .shared { m["v_heads"] = vHeads.rawValue }
         if vHeadsInit != .random { m["v_heads_init"] = vHeadsInit.rawValue }
+        if vHeadsSharedSteps != 0 { m["v_heads_shared_steps"] = "\(vHeadsSharedSteps)" }
+        return m
+    }
+
+    /// ``metadata`` with every option beyond the paper spelt out, on or off (for messages that compare two
+    /// configurations; hashes and files use ``metadata``).
+    public var explicitMetadata: [String: String] {
+        var m = metadata
+        m["aln_weight"] = "\(alnWeight)"; m["nce_static"] = "\(nceStatic)"; m["nce_tau_start"] = "\(nceTauStart)"
+        m["nce_tau_steps"] = "\(nceTauSteps)"; m["static_consistency"] = "\(staticConsistency)"
+        m["static_consistency_grad"] = staticConsistencyGrad.rawValue; m["nce_queue"] = "\(nceQueue)"
+        m["difference"] = difference.rawValue; m["static_view"] = staticView.rawValue; m["nce_reverse"] = "\(nceReverse)"
+        m["nce_static_negative"] = "\(nceStaticNegative)"; m["v_heads"] = vHeads.rawValue; m["v_heads_init"] = vHeadsInit.rawValue
+        m["v_heads_shared_steps"] = "\(vHeadsSharedSteps)"
         return m
     }
 }

@@ -106,6 +106,10 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var vHeads: VHeads = .shared
     /// How the split heads start; `identity` needs `vHeads == .split`.
     public var vHeadsInit: VHeadsInit = .random
+    /// Training steps during which the split heads act as one shared head (the static head serves both halves of
+    /// `q_v`, the linear layers stay the identity); then the dynamic head starts as a copy of the static one
+    /// (docs/method-options.md). 0: off; more needs `vHeads == .split` and `vHeadsInit == .identity`.
+    public var vHeadsSharedSteps: Int = 0
     /// Temperature of the swapped prediction.
     public var tau: Scalar = 0.1
     /// Sinkhorn entropy ε.
@@ -183,6 +187,10 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         if !(nceTauStart >= 0) || nceTauSteps < 0 { problems.append("nceTauStart and nceTauSteps must be >= 0") }
         if nceTauStart > 0 && nceTauSteps < 1 { problems.append("nceTauStart needs nceTauSteps >= 1, got \(nceTauSteps)") }
         if vHeadsInit != .random && vHeads != .split { problems.append("v_heads_init = \(vHeadsInit) needs v_heads = split (there are no heads to initialise)") }
+        if vHeadsSharedSteps < 0 { problems.append("v_heads_shared_steps must be >= 0, got \(vHeadsSharedSteps)") }
+        if vHeadsSharedSteps > 0 && (vHeads != .split || vHeadsInit != .identity) {
+            problems.append("v_heads_shared_steps = \(vHeadsSharedSteps) needs v_heads = split with v_heads_init = identity (the heads it holds as one)")
+        }
         if staticConsistencyGrad != .all && !(staticConsistency > 0) { problems.append("static_consistency_grad = \(staticConsistencyGrad) needs static_consistency > 0") }
         if sinkhornIterations < 1 { problems.append("sinkhornIterations must be >= 1") }
         if nce < 0 || nceStatic < 0 || staticConsistency < 0 || alnWeight < 0 || alpha < 0 || beta < 0 || gamma < 0 { problems.append("loss weights must be >= 0") }

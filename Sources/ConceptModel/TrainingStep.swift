@@ -128,6 +128,28 @@ public final class ConceptLearner {
         nceTemperature = config.nceTemperature(step: 1)
         optimizer = SGD(learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
         queues = Dictionary(uniqueKeysWithValues: Branch.allCases.map { ($0, FeatureQueue(capacity: config.queueLength, dim: config.queueWidth($0))) })
+        prepareHeads(forStep: 1)
+    }
+
+    /// Sets the split heads for training step `step` (1-based) under `v_heads_shared_steps = N`: steps 1...N run them
+    /// as one shared head; before step N + 1 the dynamic head becomes a copy of the static one, momentum included
+    /// (so a resume at step N does the same). Evaluation passes use the heads as the last call left them. Nothing to do
+    /// when `N` is 0.
+    public func prepareHeads(forStep step: Int) {
+        let n = config.vHeadsSharedSteps
+        guard n > 0 else { return }
+        if step <= n { model.splitHeadsShared = true; return }
+        guard model.splitHeadsShared || step == n + 1 else { return }
+        let pairs = model.endSharedHeads()
+        let params = model.parameters!
+        var momentum = optimizer.momentumBuffer
+        guard momentum.count == params.count else { return }
+        for (from, to) in pairs {
+            guard let i = params.names.firstIndex(of: from), let j = params.names.firstIndex(of: to) else { continue }
+            let count = params.tensors[i].count
+            for k in 0..<count { momentum[params.offsets[j] + k] = momentum[params.offsets[i] + k] }
+        }
+        optimizer.restore(momentumBuffer: momentum, steps: optimizer.steps)
     }
 
     /// The backbone input `[v; s; d]` (`3N x 3 x T x H x W`) from `N x 3 x (T+1) x H x W` frames:
@@ -324,7 +346,8 @@ public final class ConceptLearner {
             let frameCodes = try matmul(o.z[.s]!.detached().normalized(axis: 1), pvs, transposeB: true)
             let clipCodes = c.staticConsistencyGrad == .prototypes ? try matmul(zvs.detached().normalized(axis: 1), pvs, transposeB: true) : qvs
             let consistency = try mse(clipCodes, frameCodes).scaled(by: Scalar(c.ks))
-            total = try total.add(consistency.scaled(by: c.staticConsistency))
+            // Off while split heads act as one (`v_heads_shared_steps`): on one z_v it holds back motion too.
+            if !model.splitHeadsShared { total = try total.add(consistency.scaled(by: c.staticConsistency)) }
             o.lossTensors["consistency"] = consistency
         }
         o.lossTensors["total"] = total
@@ -374,7 +397,8 @@ public final class ConceptLearner {
             return StepReport(outputs: outputs, applied: false, gradientNorm: norm)
         }
         // As PyTorch leaves parameters without a gradient untouched, the local branch is frozen during the warm-up.
-        optimizer.step(params, frozen: useLocal ? [] : model.localParameterNames)
+        // While the split heads act as one (`v_heads_shared_steps`), their linear layers stay the identity.
+        optimizer.step(params, frozen: (useLocal ? [] : model.localParameterNames).union(model.splitHeadsShared ? model.sharedHeadsFrozenNames : []))
         if updateQueues {
             try GradMode.withNoGrad {
                 for b in Branch.allCases {

@@ -104,6 +104,7 @@ public final class Trainer {
     private func step(frames: Tensor, staticIndex: [Int]) throws -> TrainerEvent {
         learner.optimizer.learningRate = schedule.rate(base: learner.config.learningRate, step: state.step + 1)
         learner.nceTemperature = learner.config.nceTemperature(step: state.step + 1)
+        learner.prepareHeads(forStep: state.step + 1)
         let report = try learner.step(frames: frames, staticIndex: staticIndex, useLocal: useLocal)
         defer { state.rng = rng.savedState }
         switch guardState.record(finite: report.applied) {
@@ -176,12 +177,26 @@ public final class Trainer {
         let (found, skipped) = store.newestValid()
         guard let (manifest, files, dir) = found else { return (nil, skipped) }
         guard manifest.configHash == configHash else {
-            throw TrainerError.snapshotRead("\(dir.lastPathComponent) was trained with another model configuration; move it away or restore that configuration")
+            let keys = files["model.safetensors"].flatMap { Self.configurationDifference(snapshotModel: $0, config: learner.config) }
+            throw TrainerError.snapshotRead("\(dir.lastPathComponent) was trained with another model configuration"
+                + (keys.map { " (\($0))" } ?? "") + "; set those [model] keys to resume it, or move it away to start afresh")
         }
         try restore(files: files)
         let info = SnapshotInfo(directory: dir, manifest: manifest)
         lastSnapshot = info
         return (info, skipped)
+    }
+
+    /// The model keys on which a snapshot's `model.safetensors` (its metadata is the configuration it was trained
+    /// with) differs from `config`, as `key = value there, value here; ...` with options that are off spelt out;
+    /// nil when the metadata cannot be read or no key differs.
+    static func configurationDifference(snapshotModel: [UInt8], config: ModelConfig) -> String? {
+        guard let raw = try? SafeTensorsFile(bytes: snapshotModel).metadata else { return nil }
+        let there = (try? ModelConfig(metadata: raw))?.explicitMetadata ?? raw
+        let here = (try? ModelConfig(metadata: raw)) == nil ? config.metadata : config.explicitMetadata
+        let differing = Set(there.keys).union(here.keys).sorted().filter { there[$0] != here[$0] }
+        guard !differing.isEmpty else { return nil }
+        return differing.map { "\($0) = \(there[$0] ?? "unset") there, \(here[$0] ?? "unset") here" }.joined(separator: "; ")
     }
 
     /// Replaces model, optimiser, queues and trainer state with those in a snapshot's `files` (the learner keeps its
@@ -213,6 +228,8 @@ public final class Trainer {
             throw TrainerError.snapshotRead("trainer.json: the generator state must be one word (or the four of a snapshot from before 2026-12-06, not all zero), got \(decoded.rng.count)")
         }
         rng = restored
+        // Split heads held as one until a step of the run (`v_heads_shared_steps`) are as the snapshot's step left them.
+        fresh.prepareHeads(forStep: decoded.step + 1)
         learner = fresh
         state = decoded
     }

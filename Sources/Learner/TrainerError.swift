@@ -14,10 +14,8 @@ public struct TrainerError: Error, CustomStringConvertible {
         public static let noSnapshot = Code("no snapshot")
         /// The ranks of a data-parallel job disagree (parameters drifted apart) or a collective call failed.
         public static let cluster = Code("cluster out of step")
-        /// The ranks of a data-parallel job disagree, or a collective call failed.
-    public static func cluster(_ m: String, cause: (any Error)? = nil) -> TrainerError { .init(.cluster, m, cause: cause) }
 
-    public var description: String { name }
+        public var description: String { name }
     }
 
     /// What went wrong.

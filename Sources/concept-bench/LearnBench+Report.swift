@@ -194,7 +194,7 @@ extension LearnBench {
         print("")
         print(goals(run: run, final: final, baseline: baseline, random: randomRetrieval))
         print("")
-        var result = "RESULT learn preset=\(preset) method=\(method) data=\(data) nce=\(config.nce) nce_static=\(config.nceStatic) static_consistency=\(config.staticConsistency) static_consistency_grad=\(config.staticConsistencyGrad) nce_reverse=\(config.nceReverse) difference=\(config.difference) static_view=\(config.staticView) sigma=\(config.sigma) v_heads=\(config.vHeads) v_heads_init=\(config.vHeadsInit) queue=\(config.queueLength) losses=\(try Self.lossWeights(losses).sorted().joined(separator: "+")) batch=\(batch) steps=\(s.step) minutes=\(fmt(run.trained / 60, 2)) weights=\(weights.prefix(16))"
+        var result = "RESULT learn preset=\(preset) method=\(method) data=\(data) nce=\(config.nce) nce_static=\(config.nceStatic) static_consistency=\(config.staticConsistency) static_consistency_grad=\(config.staticConsistencyGrad) nce_reverse=\(config.nceReverse) difference=\(config.difference) static_view=\(config.staticView) sigma=\(config.sigma) v_heads=\(config.vHeads) v_heads_init=\(config.vHeadsInit) v_heads_shared_steps=\(config.vHeadsSharedSteps) nce_tau=\(config.nceTau) queue=\(config.queueLength) losses=\(try Self.lossWeights(losses).sorted().joined(separator: "+")) batch=\(batch) steps=\(s.step) minutes=\(fmt(run.trained / 60, 2)) weights=\(weights.prefix(16))"
         for (name, value) in final.headlines { result += " \(name.replacingOccurrences(of: " ", with: "_"))=\(fmt(value, 1))" }
         if let random = randomRetrieval {
             result += " real_R@1_v_init=\(fmt(100 * random.all[.v]![0], 1))"

@@ -153,17 +153,23 @@ import SeededRandom
         #expect(store.newestValid().snapshot?.0.step == 1)
     }
 
-    @Test func aResumedRunContinuesExactly() throws {
+    /// A run resumed from a snapshot continues exactly; with split heads held as one for the first `k` steps
+    /// (`v_heads_shared_steps = k`, the snapshot taken at step k), the resumed run makes the heads' copy as the
+    /// straight run does.
+    @Test(arguments: [false, true])
+    func aResumedRunContinuesExactly(sharedHeads: Bool) throws {
         let dir = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: dir) }
         let k = 3
+        var config = try Self.config()
+        if sharedHeads { config.vHeads = .split; config.vHeadsInit = .identity; config.vHeadsSharedSteps = k }
         // One run of 2k steps.
-        let straight = try Trainer(config: Self.config(), batchSize: 3, warmupSteps: 2, seed: 5, store: nil)
+        let straight = try Trainer(config: config, batchSize: 3, warmupSteps: 2, seed: 5, store: nil)
         for i in 0..<(2 * k) { _ = try straight.step(frames: Self.batch(i)) }
         // k steps, snapshot, a new process-like trainer resumes, k more.
-        let first = try Trainer(config: Self.config(), batchSize: 3, warmupSteps: 2, seed: 5, store: SnapshotStore(directory: dir))
+        let first = try Trainer(config: config, batchSize: 3, warmupSteps: 2, seed: 5, store: SnapshotStore(directory: dir))
         for i in 0..<k { _ = try first.step(frames: Self.batch(i)) }
         try first.snapshot()
-        let second = try Trainer(config: Self.config(), batchSize: 3, warmupSteps: 2, seed: 99, store: SnapshotStore(directory: dir))
+        let second = try Trainer(config: config, batchSize: 3, warmupSteps: 2, seed: 99, store: SnapshotStore(directory: dir))
         let (loaded, skipped) = try second.resume()
         #expect(loaded?.manifest.step == k && skipped.isEmpty)
         #expect(second.state.step == k)
@@ -178,6 +184,39 @@ import SeededRandom
         #expect(worst <= 1e-6, "largest weight difference \(worst)")
         #expect(second.learner.optimizer.momentumBuffer == straight.learner.optimizer.momentumBuffer)
         #expect(second.learner.queues == straight.learner.queues)
+        if sharedHeads {
+            let p = second.learner.model.parameters!
+            #expect(!second.learner.model.splitHeadsShared && p["sigma_vd.0.weight"]!.values != p["sigma_vs.0.weight"]!.values)
+        }
+    }
+
+    /// A snapshot of another model configuration (say, the previous default method's) is refused with the keys that
+    /// differ and their values on both sides, and the refusal changes nothing.
+    @Test func aSnapshotOfAnotherConfigurationIsRefusedWithTheKeysThatDiffer() throws {
+        let dir = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: dir) }
+        let first = try Trainer(config: Self.config(), batchSize: 3, warmupSteps: 2, seed: 5, store: SnapshotStore(directory: dir))
+        _ = try first.step(frames: Self.batch(0))
+        try first.snapshot()
+        var other = try Self.config()
+        other.nceTau = 0.2; other.vHeads = .split; other.vHeadsInit = .identity; other.staticConsistency = 10
+        let second = try Trainer(config: other, batchSize: 3, warmupSteps: 2, seed: 5, store: SnapshotStore(directory: dir))
+        let before = second.learner.model.parameters.values.buffer.map { $0 }
+        do {
+            try second.resume()
+            Issue.record("a snapshot of another configuration was resumed")
+        } catch let error as TrainerError {
+            #expect(error.code == .snapshotRead)
+            for part in ["another model configuration", "nce_tau = 0.07 there, 0.2 here", "v_heads = shared there, split here",
+                         "v_heads_init = random there, identity here", "static_consistency = 0.0 there, 10.0 here",
+                         "set those [model] keys to resume it"] {
+                #expect(error.message.contains(part), "\(error.message) lacks \(part)")
+            }
+            #expect(!error.message.contains("nce_reverse"), "an option equal on both sides is not listed: \(error.message)")
+        }
+        #expect(second.state.step == 0 && second.learner.model.parameters.values.buffer.map { $0 } == before)
+        // The same configuration resumes.
+        let third = try Trainer(config: Self.config(), batchSize: 3, warmupSteps: 2, seed: 5, store: SnapshotStore(directory: dir))
+        #expect(try third.resume().loaded?.manifest.step == 1)
     }
 
     @Test func aSnapshotFromBeforeTheGeneratorMergeResumesAndABadGeneratorStateIsRefused() throws {

@@ -307,18 +307,30 @@ struct ConfigProblemTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         for (body, expected) in [
-            ("v_heads_init = \"identity\"", "2: model.v_heads_init: needs v_heads = \"split\""),
-            ("v_heads = \"split\"\nv_heads_init = \"eye\"", "3: model.v_heads_init: must be one of random, identity"),
-            ("static_consistency_grad = \"prototypes\"", "2: model.static_consistency_grad: needs static_consistency > 0"),
+            ("v_heads = \"shared\"\nv_heads_init = \"identity\"", "3: model.v_heads_init: needs v_heads = \"split\""),
+            ("v_heads_init = \"eye\"", "2: model.v_heads_init: must be one of random, identity"),
+            ("static_consistency = 0\nstatic_consistency_grad = \"prototypes\"", "3: model.static_consistency_grad: needs static_consistency > 0"),
+            ("v_heads = \"shared\"\nv_heads_shared_steps = 500", "3: model.v_heads_shared_steps: needs v_heads = \"split\" with v_heads_init = \"identity\""),
+            ("v_heads = \"split\"\nv_heads_init = \"random\"\nv_heads_shared_steps = 500", "4: model.v_heads_shared_steps: needs v_heads = \"split\" with v_heads_init = \"identity\""),
             ("static_consistency = 2\nstatic_consistency_grad = \"encoder\"", "3: model.static_consistency_grad: must be one of all, prototypes"),
         ] {
             let (_, p) = try problems("[model]\n" + body + "\n", env: testEnvironment(dir.path))
             #expect(p.count == 1 && p[0].hasPrefix(expected), "\(body): \(p)")
         }
-        // The default, spelt out, is no problem with shared heads.
-        let c = try DaemonConfig.parse("[model]\nv_heads_init = \"random\"\n[[source]]\nname = \"t\"\nuri = \"lavfi:testsrc2\"\n",
+        // Identity split heads are no problem, nor are shared heads with the random init spelt out.
+        let c = try DaemonConfig.parse("[model]\nv_heads = \"split\"\nv_heads_init = \"identity\"\n[[source]]\nname = \"t\"\nuri = \"lavfi:testsrc2\"\n",
                                        file: "t.toml", environment: testEnvironment(dir.path))
-        #expect(c.model.vHeadsInit == .random && c.model.vHeads == .shared)
+        #expect(c.model.vHeadsInit == .identity && c.model.vHeads == .split && c.method == .conceptd)
+        let shared = try DaemonConfig.parse("[model]\nv_heads = \"shared\"\nv_heads_init = \"random\"\n[[source]]\nname = \"t\"\nuri = \"lavfi:testsrc2\"\n",
+                                            file: "t.toml", environment: testEnvironment(dir.path))
+        #expect(shared.model.vHeadsInit == .random && shared.model.vHeads == .shared)
+        // Shared heads alone take the random init (a method with identity split heads would otherwise make them a problem).
+        let sharedOnly = try DaemonConfig.parse("[model]\nv_heads = \"shared\"\n[[source]]\nname = \"t\"\nuri = \"lavfi:testsrc2\"\n",
+                                                file: "t.toml", environment: testEnvironment(dir.path))
+        #expect(sharedOnly.model.vHeadsInit == .random && sharedOnly.model.vHeads == .shared && sharedOnly.method == .conceptd)
+        let phased = try DaemonConfig.parse("[model]\nv_heads = \"split\"\nv_heads_init = \"identity\"\nv_heads_shared_steps = 500\n[[source]]\nname = \"t\"\nuri = \"lavfi:testsrc2\"\n",
+                                            file: "t.toml", environment: testEnvironment(dir.path))
+        #expect(phased.model.vHeadsSharedSteps == 500 && phased.model.metadata["v_heads_shared_steps"] == "500")
     }
 
     @Test("an unknown preset is one problem: clip-size checks that depend on it are skipped")

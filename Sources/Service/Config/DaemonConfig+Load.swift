@@ -145,7 +145,7 @@ struct ConfigBuilder {
 
     /// The model keys of `[model]` that set a method option (the ones `method = "paper"` pins).
     static let modelMethodKeys = ["ks", "kd", "top_k", "alpha", "beta", "gamma", "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "static_consistency_grad", "nce_queue",
-                                  "nce_reverse", "nce_static_negative", "v_heads", "v_heads_init", "difference", "static_view", "tau", "eps", "margin", "sinkhorn_iterations",
+                                  "nce_reverse", "nce_static_negative", "v_heads", "v_heads_init", "v_heads_shared_steps", "difference", "static_view", "tau", "eps", "margin", "sinkhorn_iterations",
                                   "queue_length", "sigma"]
     /// The `[training]` keys that belong to the method (pinned by `method = "paper"` too).
     static let trainingMethodKeys = ["lr", "momentum", "weight_decay", "lr_schedule", "lr_hold_steps"]
@@ -201,8 +201,16 @@ struct ConfigBuilder {
         if let v = t.int("queue_length", min: 0, max: 1 << 20) { c.queueLength = v }
         if let v = t.choice("sigma", ModelConfig.Sigma.self) { c.sigma = v }
         if let v = t.choice("v_heads", ModelConfig.VHeads.self) { c.vHeads = v }
+        // The method's identity init and shared phase belong to its split heads: shared heads have neither.
+        if c.vHeads == .shared { c.vHeadsInit = .random; c.vHeadsSharedSteps = 0 }
         if let v = t.choice("v_heads_init", ModelConfig.VHeadsInit.self) {
             if c.vHeads == .split { c.vHeadsInit = v } else if v != .random { t.problem("v_heads_init", "needs v_heads = \"split\" (there are no heads to initialise)") }
+        }
+        if c.vHeadsInit != .identity { c.vHeadsSharedSteps = 0 }
+        if let v = t.int("v_heads_shared_steps", min: 0, max: Self.maxStepCount) {
+            if v == 0 || (c.vHeads == .split && c.vHeadsInit == .identity) { c.vHeadsSharedSteps = v } else {
+                t.problem("v_heads_shared_steps", "needs v_heads = \"split\" with v_heads_init = \"identity\" (the heads it holds as one)")
+            }
         }
         t.rejectUnknownKeys()
 
