@@ -164,11 +164,8 @@ public final class ConceptModel: NamedState {
     /// The split heads' projections of `f_v`: `(z_vs, z_vd)`; both the static head's while ``splitHeadsShared``.
     func projectSplit(_ f: Tensor, training: Bool) throws -> (static: Tensor, dynamic: Tensor)? {
         guard let h = splitHeads else { return nil }
-        if splitHeadsShared {
-            let z = try h.static.1(h.static.0(f), training: training)
-            return (z, z)
-        }
-        return (try h.static.1(h.static.0(f), training: training), try h.dynamic.1(h.dynamic.0(f), training: training))
+        let zs = try h.static.1(h.static.0(f), training: training)
+        return (zs, splitHeadsShared ? zs : try h.dynamic.1(h.dynamic.0(f), training: training))
     }
 
     /// Cosine codes `normalize(z) · normalize(proto)ᵀ`.

@@ -192,8 +192,7 @@ public final class Trainer {
     /// nil when the metadata cannot be read or no key differs.
     static func configurationDifference(snapshotModel: [UInt8], config: ModelConfig) -> String? {
         guard let raw = try? SafeTensorsFile(bytes: snapshotModel).metadata else { return nil }
-        let there = (try? ModelConfig(metadata: raw))?.explicitMetadata ?? raw
-        let here = (try? ModelConfig(metadata: raw)) == nil ? config.metadata : config.explicitMetadata
+        let (there, here) = (try? ModelConfig(metadata: raw)).map { ($0.explicitMetadata, config.explicitMetadata) } ?? (raw, config.metadata)
         let differing = Set(there.keys).union(here.keys).sorted().filter { there[$0] != here[$0] }
         guard !differing.isEmpty else { return nil }
         return differing.map { "\($0) = \(there[$0] ?? "unset") there, \(here[$0] ?? "unset") here" }.joined(separator: "; ")

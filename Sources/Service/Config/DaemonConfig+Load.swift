@@ -202,7 +202,7 @@ struct ConfigBuilder {
         if let v = t.choice("sigma", ModelConfig.Sigma.self) { c.sigma = v }
         if let v = t.choice("v_heads", ModelConfig.VHeads.self) { c.vHeads = v }
         // The method's identity init and shared phase belong to its split heads: shared heads have neither.
-        if c.vHeads == .shared { c.vHeadsInit = .random; c.vHeadsSharedSteps = 0 }
+        if c.vHeads == .shared { c.vHeadsInit = .random }
         if let v = t.choice("v_heads_init", ModelConfig.VHeadsInit.self) {
             if c.vHeads == .split { c.vHeadsInit = v } else if v != .random { t.problem("v_heads_init", "needs v_heads = \"split\" (there are no heads to initialise)") }
         }
