@@ -50,7 +50,8 @@ class Config:
     nce_tau_steps: int = 0  # steps of that fall (docs/method-options.md)
     nce_static: float = 0.0  # weight of InfoNCE between v and s (0: off)
     static_consistency: float = 0.0  # weight of the static-code consistency term (docs/method-options.md; 0: off)
-    static_consistency_grad: str = "all"  # or "prototypes": the term moves the static rows of P_v only (z_vs detached)
+    static_consistency_grad: str = "all"  # or "prototypes": the term moves the static rows of P_v only (z_vs detached);
+    # or "head": sigma_vs on detached f_v, so the term moves the static split head and those rows, not the encoder
     nce_queue: bool = True  # InfoNCE negatives include the queue rows (False: the batch alone)
     difference: str = "raw"  # or "normalized": per (clip, channel, frame) plane standardised before differencing
     v_heads: str = "shared"  # or "split": q_v^s and q_v^d from two projections of f_v (docs/method-options.md)
@@ -203,10 +204,12 @@ class ConceptModel(nn.Module):
             raise ValueError(f"unknown sigma {cfg.sigma!r}")
         if cfg.v_heads not in ("shared", "split"):
             raise ValueError(f"unknown v_heads {cfg.v_heads!r}")
-        if cfg.static_consistency_grad not in ("all", "prototypes"):
+        if cfg.static_consistency_grad not in ("all", "prototypes", "head"):
             raise ValueError(f"unknown static_consistency_grad {cfg.static_consistency_grad!r}")
         if cfg.static_consistency_grad != "all" and not cfg.static_consistency > 0:
-            raise ValueError("static_consistency_grad = 'prototypes' needs static_consistency > 0")
+            raise ValueError(f"static_consistency_grad = {cfg.static_consistency_grad!r} needs static_consistency > 0")
+        if cfg.static_consistency_grad == "head" and cfg.v_heads != "split":
+            raise ValueError("static_consistency_grad = 'head' needs v_heads = 'split'")
         if cfg.v_heads_init not in ("random", "identity"):
             raise ValueError(f"unknown v_heads_init {cfg.v_heads_init!r}")
         if cfg.v_heads_init != "random" and cfg.v_heads != "split":
@@ -473,9 +476,15 @@ def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torc
         # Ks x mean over (clip, concept) of the squared difference between the clip's static codes and its static
         # frame's (detached z_s) under the same prototypes, the first Ks rows of P_v.
         # With static_consistency_grad = "prototypes" the clip's z_vs is detached too: only the prototypes move.
+        # With "head" the clip's z_vs is sigma_vs again on detached f_v (same values, batch statistics, running ones
+        # untouched): the term moves the static head and the prototypes, not the encoder.
         frame_codes = F.normalize(z["s"].detach(), dim=1) @ protos["v"][:ks].t()
-        clip_codes = (F.normalize(zvs.detach(), dim=1) @ protos["v"][:ks].t()
-                      if cfg.static_consistency_grad == "prototypes" else qvs)
+        if cfg.static_consistency_grad == "prototypes":
+            clip_codes = F.normalize(zvs.detach(), dim=1) @ protos["v"][:ks].t()
+        elif cfg.static_consistency_grad == "head":
+            clip_codes = F.normalize(static_head_detached(model, f["v"]), dim=1) @ protos["v"][:ks].t()
+        else:
+            clip_codes = qvs
         loss_consistency = ks * F.mse_loss(clip_codes, frame_codes)
         if not shared_heads:  # off while split heads act as one (v_heads_shared_steps)
             total = total + cfg.static_consistency * loss_consistency
@@ -483,6 +492,16 @@ def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torc
     out.update(loss_aln=loss_aln, loss_div=loss_div, loss_fid=loss_fid, loss_loc=loss_loc, loss_total=total,
                z=z)
     return out
+
+
+def static_head_detached(model: "ConceptModel", f_v: torch.Tensor) -> torch.Tensor:
+    """sigma_vs on detached f_v: in training with the batch's statistics and without touching the running ones
+    (the forward pass took them already), in evaluation with the running ones."""
+    lin, bn = model.sigma_vs[0], model.sigma_vs[1]
+    x = lin(f_v.detach())
+    if bn.training:
+        return F.batch_norm(x, None, None, bn.weight, bn.bias, training=True, eps=bn.eps)
+    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, training=False, eps=bn.eps)
 
 
 def heads_shared(cfg: Config, step: int) -> bool:

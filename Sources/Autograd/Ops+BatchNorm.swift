@@ -14,8 +14,11 @@ import TensorKernels
 /// `running = (1 − momentum)·running + momentum·batch` (unbiased variance). In evaluation, uses the running ones.
 /// With `replicas` (synchronised batch norm), training statistics are those of every replica's batch together: the
 /// per-channel sums are summed across replicas in the forward pass, and so are the backward pass's.
+/// `updatingRunningStatistics: false` normalises a training pass with the batch statistics and leaves the running
+/// ones as they are (a second pass over a batch whose statistics were taken already).
 public func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
-                      training: Bool, momentum: Scalar = 0.1, eps: Scalar = 1e-5, across replicas: CrossReplica? = nil) throws -> Tensor {
+                      training: Bool, momentum: Scalar = 0.1, eps: Scalar = 1e-5, across replicas: CrossReplica? = nil,
+                      updatingRunningStatistics: Bool = true) throws -> Tensor {
     guard x.rank >= 2 else { throw TensorError.shapeMismatch("batchNorm needs N x C x ..., got \(x.shape)") }
     let n = x.shape[0], c = x.shape[1], l = x.count / Swift.max(n * c, 1)
     for (name, t) in [("weight", weight), ("bias", bias), ("running_mean", runningMean), ("running_var", runningVar)] where t.shape != [c] {
@@ -24,7 +27,7 @@ public func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Te
     if training && n * l < 2 { throw TensorError.invalidArgument("batchNorm in training needs more than one value per channel, got \(x.shape)") }
     if training, let replicas, replicas.replicas > 1 {
         return synchronizedBatchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
-                                     momentum: momentum, eps: eps, across: replicas)
+                                     momentum: momentum, eps: eps, across: replicas, updatingRunningStatistics: updatingRunningStatistics)
     }
     let mean = TensorStorage(count: c), invstd = TensorStorage(count: c)
     let out = Tensor.result(x.shape, inputs: [x, weight, bias]) { out in
@@ -38,7 +41,9 @@ public func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Te
         let unbiased = TensorStorage(count: c)
         batchnorm_forward_train(out.storage.pointer, mean.pointer, invstd.pointer, unbiased.pointer, x.storage.pointer,
                                 weight.storage.pointer, bias.storage.pointer, n, c, l, eps)
-        batchnorm_update_running(runningMean.storage.pointer, runningVar.storage.pointer, mean.pointer, unbiased.pointer, c, momentum)
+        if updatingRunningStatistics {
+            batchnorm_update_running(runningMean.storage.pointer, runningVar.storage.pointer, mean.pointer, unbiased.pointer, c, momentum)
+        }
     } else {
         batchnorm_eval_statistics(mean.pointer, invstd.pointer, runningMean.storage.pointer, runningVar.storage.pointer, c, eps)
         batchnorm_forward_eval(out.storage.pointer, x.storage.pointer, weight.storage.pointer, bias.storage.pointer,
@@ -60,7 +65,8 @@ func crossReplicaSums(_ count: Int, across replicas: CrossReplica,
 /// Training batch norm over every replica's batch (see `batchNorm`): the statistics of `replicas · N · L` values per
 /// channel, the running statistics updated with them, and dx from the backward sums of every replica.
 func synchronizedBatchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
-                           momentum: Scalar, eps: Scalar, across replicas: CrossReplica) -> Tensor {
+                           momentum: Scalar, eps: Scalar, across replicas: CrossReplica,
+                           updatingRunningStatistics: Bool = true) -> Tensor {
     let n = x.shape[0], c = x.shape[1], l = x.count / Swift.max(n * c, 1)
     let m = n * l * replicas.replicas
     let mean = TensorStorage(count: c), invstd = TensorStorage(count: c), unbiased = TensorStorage(count: c)
@@ -76,7 +82,9 @@ func synchronizedBatchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMea
     let sums = crossReplicaSums(2 * c, across: replicas) { batchnorm_sums_forward($0, x.storage.pointer, n, c, l) }.global
     batchnorm_forward_from_sums(out.storage.pointer, mean.pointer, invstd.pointer, unbiased.pointer, sums, m, x.storage.pointer,
                                 weight.storage.pointer, bias.storage.pointer, n, c, l, eps)
-    batchnorm_update_running(runningMean.storage.pointer, runningVar.storage.pointer, mean.pointer, unbiased.pointer, c, momentum)
+    if updatingRunningStatistics {
+        batchnorm_update_running(runningMean.storage.pointer, runningVar.storage.pointer, mean.pointer, unbiased.pointer, c, momentum)
+    }
     return out
 }
 

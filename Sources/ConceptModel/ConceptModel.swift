@@ -168,6 +168,14 @@ public final class ConceptModel: NamedState {
         return (zs, splitHeadsShared ? zs : try h.dynamic.1(h.dynamic.0(f), training: training))
     }
 
+    /// The static split head on detached `f_v` (`static_consistency_grad = head`): the same values as
+    /// ``projectSplit(_:training:)``'s static half for the same batch, with gradients for the head's parameters only and
+    /// the running statistics left as that pass set them.
+    func projectStaticHeadDetached(_ f: Tensor, training: Bool) throws -> Tensor? {
+        guard let h = splitHeads else { return nil }
+        return try h.static.1(h.static.0(f.detached()), training: training, updatingStatistics: false)
+    }
+
     /// Cosine codes `normalize(z) · normalize(proto)ᵀ`.
     func codes(_ z: Tensor, _ b: Branch) throws -> Tensor {
         try matmul(z.normalized(axis: 1), prototypes[b]!.normalized(axis: 1), transposeB: true)

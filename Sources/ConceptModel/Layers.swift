@@ -76,11 +76,13 @@ public final class BatchNormLayer {
         self.eps = eps
     }
 
-    /// Normalises with batch statistics (`training`) or running ones.
-    public func callAsFunction(_ x: Tensor, training: Bool) throws -> Tensor {
-        if training { numBatchesTracked += 1 }
+    /// Normalises with batch statistics (`training`) or running ones. `updatingStatistics: false` leaves the running
+    /// statistics and ``numBatchesTracked`` as they are (a second training pass over a batch already counted).
+    public func callAsFunction(_ x: Tensor, training: Bool, updatingStatistics: Bool = true) throws -> Tensor {
+        if training && updatingStatistics { numBatchesTracked += 1 }
         return try batchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
-                             training: training, momentum: momentum, eps: eps, across: replicas)
+                             training: training, momentum: momentum, eps: eps, across: replicas,
+                             updatingRunningStatistics: updatingStatistics)
     }
 
     /// `relu(self(x) + residual)` (residual optional) as one fused operation (`batchNormReLU`).

@@ -35,6 +35,9 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         case all
         /// The static prototypes of `v` only: the clip's features are detached.
         case prototypes
+        /// The static split head (`sigma_vs`) and the static prototypes of `v`: `f_v` is detached before the head, so
+        /// the encoder gets none of it. Needs `v_heads = split`.
+        case head
     }
     /// What the static view shows.
     public enum StaticView: String, Sendable, Codable, CaseIterable {
@@ -192,6 +195,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
             problems.append("v_heads_shared_steps = \(vHeadsSharedSteps) needs v_heads = split with v_heads_init = identity (the heads it holds as one)")
         }
         if staticConsistencyGrad != .all && !(staticConsistency > 0) { problems.append("static_consistency_grad = \(staticConsistencyGrad) needs static_consistency > 0") }
+        if staticConsistencyGrad == .head && vHeads != .split { problems.append("static_consistency_grad = head needs v_heads = split (there is no static head to train)") }
         if sinkhornIterations < 1 { problems.append("sinkhornIterations must be >= 1") }
         if nce < 0 || nceStatic < 0 || staticConsistency < 0 || alnWeight < 0 || alpha < 0 || beta < 0 || gamma < 0 { problems.append("loss weights must be >= 0") }
         if !(learningRate > 0) || momentum < 0 || weightDecay < 0 { problems.append("lr must be > 0, momentum and weightDecay >= 0") }

@@ -341,10 +341,20 @@ public final class ConceptLearner {
         if c.staticConsistency > 0 {
             // Ks · mean over (clip, concept) of (normalize(z_vs)·p̂_k − normalize(sg(z_s))·p̂_k)², p̂_k the first Ks rows
             // of P_v: the static codes of the clip and of its static frame under the same prototypes. With
-            // `static_consistency_grad = prototypes` the clip's z_vs is detached too, so only the prototypes move.
+            // `static_consistency_grad = prototypes` the clip's z_vs is detached too, so only the prototypes move; with
+            // `head` z_vs is the static head's again on detached f_v (same values), so the encoder gets none of it.
             let pvs = try pv.normalized(axis: 1).slice(axis: 0, 0..<c.ks)
             let frameCodes = try matmul(o.z[.s]!.detached().normalized(axis: 1), pvs, transposeB: true)
-            let clipCodes = c.staticConsistencyGrad == .prototypes ? try matmul(zvs.detached().normalized(axis: 1), pvs, transposeB: true) : qvs
+            let clipCodes: Tensor
+            switch c.staticConsistencyGrad {
+            case .all: clipCodes = qvs
+            case .prototypes: clipCodes = try matmul(zvs.detached().normalized(axis: 1), pvs, transposeB: true)
+            case .head:
+                guard let headZ = try model.projectStaticHeadDetached(o.feat[.v]!, training: training) else {
+                    throw ModelError.invalidConfig("static_consistency_grad = head needs v_heads = split")
+                }
+                clipCodes = try matmul(headZ.normalized(axis: 1), pvs, transposeB: true)
+            }
             let consistency = try mse(clipCodes, frameCodes).scaled(by: Scalar(c.ks))
             // Off while split heads act as one (`v_heads_shared_steps`): on one z_v it holds back motion too.
             if !model.splitHeadsShared { total = try total.add(consistency.scaled(by: c.staticConsistency)) }

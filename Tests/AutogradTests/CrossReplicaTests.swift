@@ -26,7 +26,8 @@ import ConceptTestSupport
 
     struct Outcome { var out, dx, dw, db, dr, runningMean, runningVar: [Scalar] }
 
-    static func run(fused: Bool, residual: Bool, across: CrossReplica?, shape: [Int], seed: UInt64) throws -> Outcome {
+    static func run(fused: Bool, residual: Bool, across: CrossReplica?, shape: [Int], seed: UInt64,
+                    updating: Bool = true) throws -> Outcome {
         var rng = SeededGenerator(seed: seed)
         let c = shape[1]
         let x = Tensor.uniform(shape, in: -1...1, using: &rng).requiringGrad()
@@ -37,7 +38,8 @@ import ConceptTestSupport
         let weights = Tensor.uniform(shape, in: -1...1, using: &rng)
         let out = fused
             ? try batchNormReLU(x, adding: r, weight: w, bias: b, runningMean: rm, runningVar: rv, training: true, across: across)
-            : try batchNorm(x, weight: w, bias: b, runningMean: rm, runningVar: rv, training: true, across: across)
+            : try batchNorm(x, weight: w, bias: b, runningMean: rm, runningVar: rv, training: true, across: across,
+                            updatingRunningStatistics: updating)
         try out.mul(weights).sum().backward()
         return Outcome(out: out.values, dx: x.gradValues, dw: w.gradValues, db: b.gradValues, dr: r?.gradValues ?? [],
                        runningMean: rm.values, runningVar: rv.values)
@@ -61,6 +63,20 @@ import ConceptTestSupport
                 Scalar(0.9 + (Double(l) - 0.9) * (count - 1) / count * (3 * count) / (3 * count - 1))
             }
             #expect(relativeError(synced.runningVar, rescaled) <= 1e-5, "running var: \(label)")
+        }
+    }
+
+    /// A training pass that leaves the running statistics alone (`updatingRunningStatistics: false`, the second pass of
+    /// `static_consistency_grad = head`) normalises and differentiates exactly as one that updates them, locally and
+    /// synchronised, and leaves running mean 0 and variance 1 as they were.
+    @Test(arguments: [[4, 3, 2, 3, 3], [6, 5]])
+    func batchNormWithoutUpdatingRunningStatisticsIsTheSamePass(shape: [Int]) throws {
+        for across in [nil, Mirror(3)] as [CrossReplica?] {
+            let updating = try Self.run(fused: false, residual: false, across: across, shape: shape, seed: 9)
+            let kept = try Self.run(fused: false, residual: false, across: across, shape: shape, seed: 9, updating: false)
+            #expect(kept.out == updating.out && kept.dx == updating.dx && kept.dw == updating.dw && kept.db == updating.db)
+            #expect(kept.runningMean.allSatisfy { $0 == 0 } && kept.runningVar.allSatisfy { $0 == 1 })
+            #expect(updating.runningMean != kept.runningMean, "the updating pass did not move the running mean")
         }
     }
 }

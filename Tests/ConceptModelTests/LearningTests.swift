@@ -279,6 +279,62 @@ import TensorKernels
         #expect(throws: ModelError.self) { try orphan.validate() }
     }
 
+    /// With `static_consistency_grad = head` the consistency term trains the static split head and the static rows of
+    /// `P_v`, not the encoder: the encoder's (and every other) gradient equals that of the step without the term, the
+    /// static head's equals that of the full term (`all`), the value is the full term's, and the head's second pass
+    /// leaves the batch-norm running statistics as the forward pass set them. It needs split heads.
+    @Test func headOnlyConsistencyTrainsTheStaticHeadNotTheEncoder() throws {
+        var config = try ModelConfig.preset("tiny", method: .conceptd)
+        config.widths = [4, 8, 8, 12]; config.stem = 5; config.frames = 3; config.height = 16; config.width = 16
+        config.ks = 6; config.kd = 5; config.topK = 2; config.queueLength = 8; config.vHeads = .split
+        config.vHeadsInit = .random; config.vHeadsSharedSteps = 0; config.staticConsistency = 0
+        var rng = SeededGenerator(seed: 5)
+        let (frames, statics) = try Self.syntheticBatch(n: 4, t: config.frames, h: 16, w: 16, rng: &rng)
+        func run(_ c: ModelConfig) throws -> (grads: [String: [Scalar]], consistency: Scalar, norms: [String: [Scalar]]) {
+            let learner = try ConceptLearner(config: c, seed: 11)
+            let o = try learner.forward(frames: frames, staticIndex: statics, useLocal: true, training: true)
+            try #require(o.lossTensors["total"]).backward()
+            var norms: [String: [Scalar]] = [:]
+            for (name, bn) in learner.model.namedBatchNorms() {
+                norms[name] = bn.runningMean.values + bn.runningVar.values + [Scalar(bn.numBatchesTracked)]
+            }
+            return (Dictionary(uniqueKeysWithValues: learner.model.namedParameters().map { ($0.0, $0.1.gradValues) }),
+                    o.losses.consistency, norms)
+        }
+        var full = config, head = config
+        full.staticConsistency = 3
+        head.staticConsistency = 3; head.staticConsistencyGrad = .head
+        let without = try run(config), withFull = try run(full), withHead = try run(head)
+        #expect(withFull.consistency > 0 && abs(withFull.consistency - withHead.consistency) < 1e-5 * withFull.consistency,
+                "the term's value: \(withFull.consistency) and \(withHead.consistency)")
+        func apart(_ a: [Scalar], _ b: [Scalar]) -> Scalar {
+            (zip(a, b).map { abs($0 - $1) }.max() ?? 0) / max(1e-12, b.map(abs).max() ?? 0)
+        }
+        let trained = Set(["sigma_vs.0.weight", "sigma_vs.0.bias", "sigma_vs.1.weight", "sigma_vs.1.bias", "proto_v"])
+        for (name, g) in without.grads where !trained.contains(name) {
+            #expect(apart(withHead.grads[name]!, g) < 1e-4, "\(name) moved with head-only consistency")
+        }
+        // The linear layer's bias feeds a batch norm, which takes the mean out: its gradient is zero up to rounding.
+        let moved = trained.subtracting(["sigma_vs.0.bias"])
+        for name in moved {
+            #expect(apart(withHead.grads[name]!, without.grads[name]!) > 1e-3, "\(name) did not move with head-only consistency")
+        }
+        for name in moved where name.hasPrefix("sigma_vs") {
+            #expect(apart(withHead.grads[name]!, withFull.grads[name]!) < 1e-4, "\(name): the head's gradient is not the full term's")
+        }
+        #expect(apart(withFull.grads["encoder.stem.0.weight"]!, without.grads["encoder.stem.0.weight"]!) > 1e-3, "the full term did not reach the encoder")
+        #expect(withHead.norms == without.norms, "the head's second pass changed batch-norm running statistics")
+
+        #expect(try ModelConfig(metadata: head.metadata) == head)
+        #expect(head.metadata["static_consistency_grad"] == "head")
+        var shared = head
+        shared.vHeads = .shared
+        #expect(throws: ModelError.self) { try shared.validate() }
+        var orphan = config
+        orphan.staticConsistencyGrad = .head
+        #expect(throws: ModelError.self) { try orphan.validate() }
+    }
+
     /// The static-view pass gives what the full evaluation pass gives for `s` when the static frame is the middle one,
     /// with the frame and the gray static view; a clip whose frames are all one frame has `feat[s] == feat[v]`.
     @Test(arguments: [ModelConfig.StaticView.frame, .gray])

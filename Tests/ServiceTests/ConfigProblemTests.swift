@@ -312,7 +312,8 @@ struct ConfigProblemTests {
             ("static_consistency = 0\nstatic_consistency_grad = \"prototypes\"", "3: model.static_consistency_grad: needs static_consistency > 0"),
             ("v_heads = \"shared\"\nv_heads_shared_steps = 500", "3: model.v_heads_shared_steps: needs v_heads = \"split\" with v_heads_init = \"identity\""),
             ("v_heads = \"split\"\nv_heads_init = \"random\"\nv_heads_shared_steps = 500", "4: model.v_heads_shared_steps: needs v_heads = \"split\" with v_heads_init = \"identity\""),
-            ("static_consistency = 2\nstatic_consistency_grad = \"encoder\"", "3: model.static_consistency_grad: must be one of all, prototypes"),
+            ("static_consistency = 2\nstatic_consistency_grad = \"encoder\"", "3: model.static_consistency_grad: must be one of all, prototypes, head"),
+            ("static_consistency = 2\nstatic_consistency_grad = \"head\"\nv_heads = \"shared\"", "3: model.static_consistency_grad: \"head\" needs v_heads = \"split\""),
         ] {
             let (_, p) = try problems("[model]\n" + body + "\n", env: testEnvironment(dir.path))
             #expect(p.count == 1 && p[0].hasPrefix(expected), "\(body): \(p)")
@@ -331,6 +332,9 @@ struct ConfigProblemTests {
         let phased = try DaemonConfig.parse("[model]\nv_heads = \"split\"\nv_heads_init = \"identity\"\nv_heads_shared_steps = 500\n[[source]]\nname = \"t\"\nuri = \"lavfi:testsrc2\"\n",
                                             file: "t.toml", environment: testEnvironment(dir.path))
         #expect(phased.model.vHeadsSharedSteps == 500 && phased.model.metadata["v_heads_shared_steps"] == "500")
+        let head = try DaemonConfig.parse("[model]\nv_heads = \"split\"\nstatic_consistency = 10\nstatic_consistency_grad = \"head\"\n[[source]]\nname = \"t\"\nuri = \"lavfi:testsrc2\"\n",
+                                          file: "t.toml", environment: testEnvironment(dir.path))
+        #expect(head.model.staticConsistencyGrad == .head && head.model.metadata["static_consistency_grad"] == "head")
     }
 
     @Test("an unknown preset is one problem: clip-size checks that depend on it are skipped")

@@ -212,6 +212,12 @@ struct ConfigBuilder {
                 t.problem("v_heads_shared_steps", "needs v_heads = \"split\" with v_heads_init = \"identity\" (the heads it holds as one)")
             }
         }
+        if c.staticConsistencyGrad == .head && c.vHeads != .split {
+            // A method's head-only consistency belongs to its split heads; asked for in the file, it is a problem.
+            if t.has("static_consistency_grad") {
+                t.problem("static_consistency_grad", "\"head\" needs v_heads = \"split\" (there is no static head to train)")
+            } else { c.staticConsistencyGrad = .all }
+        }
         t.rejectUnknownKeys()
 
         // The optimiser lives in ModelConfig; its keys are in [training].
