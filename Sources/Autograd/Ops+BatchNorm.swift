@@ -66,7 +66,7 @@ func crossReplicaSums(_ count: Int, across replicas: CrossReplica,
 /// channel, the running statistics updated with them, and dx from the backward sums of every replica.
 func synchronizedBatchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
                            momentum: Scalar, eps: Scalar, across replicas: CrossReplica,
-                           updatingRunningStatistics: Bool = true) -> Tensor {
+                           updatingRunningStatistics: Bool) -> Tensor {
     let n = x.shape[0], c = x.shape[1], l = x.count / Swift.max(n * c, 1)
     let m = n * l * replicas.replicas
     let mean = TensorStorage(count: c), invstd = TensorStorage(count: c), unbiased = TensorStorage(count: c)
