@@ -52,6 +52,7 @@ class Config:
     static_consistency: float = 0.0  # weight of the static-code consistency term (docs/method-options.md; 0: off)
     static_consistency_grad: str = "all"  # or "prototypes": the term moves the static rows of P_v only (z_vs detached);
     # or "head": sigma_vs on detached f_v, so the term moves the static split head and those rows, not the encoder
+    fid_v_grad: str = "all"  # or "dynamic": g_v reconstructs f_v from [q_v^s detached, q_v^d] (docs/method-options.md)
     nce_queue: bool = True  # InfoNCE negatives include the queue rows (False: the batch alone)
     difference: str = "raw"  # or "normalized": per (clip, channel, frame) plane standardised before differencing
     v_heads: str = "shared"  # or "split": q_v^s and q_v^d from two projections of f_v (docs/method-options.md)
@@ -210,6 +211,8 @@ class ConceptModel(nn.Module):
             raise ValueError(f"static_consistency_grad = {cfg.static_consistency_grad!r} needs static_consistency > 0")
         if cfg.static_consistency_grad == "head" and cfg.v_heads != "split":
             raise ValueError("static_consistency_grad = 'head' needs v_heads = 'split'")
+        if cfg.fid_v_grad not in ("all", "dynamic"):
+            raise ValueError(f"unknown fid_v_grad {cfg.fid_v_grad!r}")
         if cfg.v_heads_init not in ("random", "identity"):
             raise ValueError(f"unknown v_heads_init {cfg.v_heads_init!r}")
         if cfg.v_heads_init != "random" and cfg.v_heads != "split":
@@ -440,7 +443,9 @@ def forward_losses(model: ConceptModel, frames: torch.Tensor, static_index: torc
     qvs, qvd = q["v"][:, :ks], q["v"][:, ks:]
     loss_aln = swapped(q["s"], qvs, t_s, t_vs, cfg.tau) + swapped(q["d"], qvd, t_d, t_vd, cfg.tau)
     loss_div = (q["s"].abs().sum(1) + q["d"].abs().sum(1) + q["v"].abs().sum(1)).mean()
-    loss_fid = sum(F.mse_loss(getattr(model, f"recon_{b}")(q[b]), f[b].detach()) for b in "sdv")
+    # fid_v_grad = "dynamic": the static half of q_v enters g_v detached (only q_v^d is trained to describe f_v).
+    fid_in = dict(q, v=torch.cat([qvs.detach(), qvd], 1)) if cfg.fid_v_grad == "dynamic" else q
+    loss_fid = sum(F.mse_loss(getattr(model, f"recon_{b}")(fid_in[b]), f[b].detach()) for b in "sdv")
 
     # Local features: attention of each prototype over its branch's tokens.
     tokens = fmap.flatten(2).transpose(1, 2)  # 3N x L x C

@@ -6,7 +6,7 @@ extension ModelConfig {
     /// Reads a configuration from the string metadata of a parity case or snapshot (`widths`, `stem`, `blocks`, `ks`,
     /// `kd`, `frames`, `height`, `width`, `queue_length`, `fid_hidden`, `attn_dim`, `sigma`, `nce`, `nce_tau`, `tau`,
     /// `eps`, `sinkhorn_iters`, `topk`, `margin`, `aln_weight`, `alpha`, `beta`, `gamma`, `lr`, `momentum`, `weight_decay`,
-    /// `bn_momentum`, `bn_eps`, `nce_tau_start`, `nce_tau_steps`, `nce_static`, `static_consistency`, `static_consistency_grad`, `nce_queue`, `difference`, `static_view`, `nce_reverse`, `nce_static_negative`, `v_heads`, `v_heads_init`). Missing keys keep the defaults; malformed values are errors naming the key.
+    /// `bn_momentum`, `bn_eps`, `nce_tau_start`, `nce_tau_steps`, `nce_static`, `static_consistency`, `static_consistency_grad`, `fid_v_grad`, `nce_queue`, `difference`, `static_view`, `nce_reverse`, `nce_static_negative`, `v_heads`, `v_heads_init`). Missing keys keep the defaults; malformed values are errors naming the key.
     public init(metadata m: [String: String]) throws {
         self.init()
         try apply(metadata: m)
@@ -25,7 +25,7 @@ extension ModelConfig {
     /// Every key `init(metadata:)` reads.
     public static let metadataKeys: Set<String> = [
         "widths", "stem", "blocks", "ks", "kd", "frames", "height", "width", "queue_length", "fid_hidden", "attn_dim", "sigma",
-        "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "static_consistency_grad", "nce_queue", "difference", "static_view", "nce_reverse", "nce_static_negative", "v_heads", "v_heads_init", "v_heads_shared_steps", "tau", "eps", "sinkhorn_iters", "topk", "margin",
+        "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "static_consistency_grad", "fid_v_grad", "nce_queue", "difference", "static_view", "nce_reverse", "nce_static_negative", "v_heads", "v_heads_init", "v_heads_shared_steps", "tau", "eps", "sinkhorn_iters", "topk", "margin",
         "aln_weight", "alpha", "beta", "gamma", "lr", "momentum", "weight_decay", "bn_momentum", "bn_eps",
     ]
 
@@ -81,6 +81,7 @@ extension ModelConfig {
         if let v = try float("nce_static") { nceStatic = v }
         if let v = try float("static_consistency") { staticConsistency = v }
         if let v = try choice("static_consistency_grad", ConsistencyGradient.self) { staticConsistencyGrad = v }
+        if let v = try choice("fid_v_grad", FidelityGradient.self) { fidVGrad = v }
         if let v = try bool("nce_queue") { nceQueue = v }
         if let v = try bool("nce_reverse") { nceReverse = v }
         if let v = try bool("nce_static_negative") { nceStaticNegative = v }
@@ -130,6 +131,7 @@ extension ModelConfig {
         if nceTauStart != 0 { m["nce_tau_start"] = "\(nceTauStart)"; m["nce_tau_steps"] = "\(nceTauSteps)" }
         if staticConsistency != 0 { m["static_consistency"] = "\(staticConsistency)" }
         if staticConsistencyGrad != .all { m["static_consistency_grad"] = staticConsistencyGrad.rawValue }
+        if fidVGrad != .all { m["fid_v_grad"] = fidVGrad.rawValue }
         if !nceQueue { m["nce_queue"] = "false" }
         if difference != .raw { m["difference"] = difference.rawValue }
         if staticView != .frame { m["static_view"] = staticView.rawValue }
@@ -147,7 +149,7 @@ extension ModelConfig {
         var m = metadata
         m["aln_weight"] = "\(alnWeight)"; m["nce_static"] = "\(nceStatic)"; m["nce_tau_start"] = "\(nceTauStart)"
         m["nce_tau_steps"] = "\(nceTauSteps)"; m["static_consistency"] = "\(staticConsistency)"
-        m["static_consistency_grad"] = staticConsistencyGrad.rawValue; m["nce_queue"] = "\(nceQueue)"
+        m["static_consistency_grad"] = staticConsistencyGrad.rawValue; m["fid_v_grad"] = fidVGrad.rawValue; m["nce_queue"] = "\(nceQueue)"
         m["difference"] = difference.rawValue; m["static_view"] = staticView.rawValue; m["nce_reverse"] = "\(nceReverse)"
         m["nce_static_negative"] = "\(nceStaticNegative)"; m["v_heads"] = vHeads.rawValue; m["v_heads_init"] = vHeadsInit.rawValue
         m["v_heads_shared_steps"] = "\(vHeadsSharedSteps)"

@@ -17,7 +17,7 @@ extension ModelConfig {
 
     /// The option keys a method sets (the `init(metadata:)` names); `method = paper` pins every one of them.
     public static let methodKeys: Set<String> = [
-        "sigma", "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "static_consistency_grad", "nce_queue", "nce_reverse", "nce_static_negative", "v_heads", "v_heads_init", "v_heads_shared_steps", "difference", "static_view", "tau", "eps",
+        "sigma", "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "static_consistency_grad", "fid_v_grad", "nce_queue", "nce_reverse", "nce_static_negative", "v_heads", "v_heads_init", "v_heads_shared_steps", "difference", "static_view", "tau", "eps",
         "sinkhorn_iters", "queue_length", "topk", "margin", "aln_weight", "alpha", "beta", "gamma", "lr", "momentum",
         "weight_decay", "fid_hidden", "attn_dim", "ks", "kd",
     ]
@@ -37,7 +37,7 @@ extension ModelConfig {
         alnWeight = spec.alnWeight; alpha = spec.alpha; beta = spec.beta; gamma = spec.gamma
         learningRate = spec.learningRate; momentum = spec.momentum; weightDecay = spec.weightDecay
         fidHidden = spec.fidHidden; attnDim = spec.attnDim; ks = spec.ks; kd = spec.kd
-        nce = spec.nce; nceStatic = spec.nceStatic; staticConsistency = spec.staticConsistency; staticConsistencyGrad = spec.staticConsistencyGrad; nceQueue = spec.nceQueue; nceReverse = spec.nceReverse
+        nce = spec.nce; nceStatic = spec.nceStatic; staticConsistency = spec.staticConsistency; staticConsistencyGrad = spec.staticConsistencyGrad; fidVGrad = spec.fidVGrad; nceQueue = spec.nceQueue; nceReverse = spec.nceReverse
         nceStaticNegative = spec.nceStaticNegative; vHeads = spec.vHeads; vHeadsInit = spec.vHeadsInit; vHeadsSharedSteps = spec.vHeadsSharedSteps
         difference = spec.difference; staticView = spec.staticView
         switch method {
@@ -69,7 +69,7 @@ extension ModelConfig {
 
     /// The options beyond the backbone in one line (logs, benchmark headers).
     public var optionSummary: String {
-        "difference \(difference), static_view \(staticView), nce \(nce), nce_static \(nceStatic), static_consistency \(staticConsistency)\(staticConsistency > 0 && staticConsistencyGrad != .all ? " (\(staticConsistencyGrad) only)" : ""), nce_queue \(nceQueue), "
+        "difference \(difference), static_view \(staticView), nce \(nce), nce_static \(nceStatic), static_consistency \(staticConsistency)\(staticConsistency > 0 && staticConsistencyGrad != .all ? " (\(staticConsistencyGrad) only)" : "")\(fidVGrad != .all ? ", fid_v_grad \(fidVGrad)" : ""), nce_queue \(nceQueue), "
             + "nce_reverse \(nceReverse), nce_static_negative \(nceStaticNegative), v_heads \(vHeads)\(vHeads == .split ? " (\(vHeadsInit) init\(vHeadsSharedSteps > 0 ? ", shared for \(vHeadsSharedSteps) steps" : ""))" : ""), nce_tau \(nceTauText), sigma \(sigma), queue \(queueLength), eps \(eps), tau \(tau), "
             + "alpha \(alpha), beta \(beta), gamma \(gamma), lr \(learningRate)"
     }

@@ -39,6 +39,14 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         /// the encoder gets none of it. Needs `v_heads = split`.
         case head
     }
+    /// Which half of `q_v` the reconstruction of `f_v` in `L_fid` trains (`fid_v_grad`, docs/method-options.md).
+    public enum FidelityGradient: String, Sendable, Codable, CaseIterable {
+        /// Both halves (the paper).
+        case all
+        /// The dynamic half only: `g_v` reads `[sg(q_v^s), q_v^d]`, so the clip's static codes are not asked to
+        /// describe everything in `f_v`, its motion included.
+        case dynamic
+    }
     /// What the static view shows.
     public enum StaticView: String, Sendable, Codable, CaseIterable {
         /// The frame `static_index` of the clip (the paper).
@@ -95,6 +103,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var staticConsistency: Scalar = 0
     /// What the consistency term trains; `prototypes` needs `staticConsistency > 0`.
     public var staticConsistencyGrad: ConsistencyGradient = .all
+    /// Which half of `q_v` the reconstruction of `f_v` trains.
+    public var fidVGrad: FidelityGradient = .all
     /// Whether the InfoNCE terms take the queue rows as negatives besides the batch.
     public var nceQueue: Bool = true
     /// How the frame-difference view is computed.

@@ -292,7 +292,9 @@ public final class ConceptLearner {
         let div = try diversityLoss([qs, qd, qv])
         var fid = try mse(model.reconstruct(qs, .s), o.feat[.s]!.detached())
         fid = try fid.add(mse(model.reconstruct(qd, .d), o.feat[.d]!.detached()))
-        fid = try fid.add(mse(model.reconstruct(qv, .v), o.feat[.v]!.detached()))
+        // `fid_v_grad = dynamic`: the static half of q_v enters g_v detached, so only q_v^d is trained to describe f_v.
+        let fidInputV = c.fidVGrad == .dynamic ? try concat([qvs.detached(), qvd], axis: 1) : qv
+        fid = try fid.add(mse(model.reconstruct(fidInputV, .v), o.feat[.v]!.detached()))
         var total = try (c.alnWeight == 1 ? aln : aln.scaled(by: c.alnWeight)).add(fid.scaled(by: c.beta)).add(div.scaled(by: c.gamma))
         o.lossTensors = ["aln": aln, "div": div, "fid": fid]
 

@@ -327,7 +327,7 @@ struct LearnBench: ParsableCommand {
 
     /// The options beyond the backbone, for the header and the RESULT line.
     static func optionText(_ c: ModelConfig) -> String {
-        "nce \(c.nce), nce_static \(c.nceStatic), nce_queue \(c.nceQueue), nce_reverse \(c.nceReverse), nce_tau \(c.nceTauText), static_consistency \(c.staticConsistency)\(c.staticConsistencyGrad == .all ? "" : " (\(c.staticConsistencyGrad) only)"), difference \(c.difference), static_view \(c.staticView), sigma \(c.sigma), v_heads \(c.vHeads)\(c.vHeads == .split ? " (\(c.vHeadsInit) init)" : ""), queue \(c.queueLength)"
+        "nce \(c.nce), nce_static \(c.nceStatic), nce_queue \(c.nceQueue), nce_reverse \(c.nceReverse), nce_tau \(c.nceTauText), static_consistency \(c.staticConsistency)\(c.staticConsistencyGrad == .all ? "" : " (\(c.staticConsistencyGrad) only)")\(c.fidVGrad == .all ? "" : ", fid_v_grad \(c.fidVGrad)"), difference \(c.difference), static_view \(c.staticView), sigma \(c.sigma), v_heads \(c.vHeads)\(c.vHeads == .split ? " (\(c.vHeadsInit) init)" : ""), queue \(c.queueLength)"
     }
 
     /// The real videos: `--videos`, else `<repo>/../shared/data/videos`, else `$CONCEPT_VIDEOS_DIR`.

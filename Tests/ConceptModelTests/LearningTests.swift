@@ -335,6 +335,52 @@ import TensorKernels
         #expect(throws: ModelError.self) { try orphan.validate() }
     }
 
+    /// With `fid_v_grad = dynamic` the reconstruction of `f_v` trains the dynamic half of `q_v` only. With split heads
+    /// the static head and the static rows of `P_v` are reached only through `q_v^s`, so their gradient equals that
+    /// of the step without `L_fid` (`beta = 0`) while the paper's `all` moves them; the dynamic head's and the
+    /// reconstruction MLP's equal `all`'s, and so does the loss. With shared heads the encoder still gets the term
+    /// through `q_v^d`, a different gradient from `all`'s.
+    @Test func dynamicOnlyFidelityLeavesTheStaticCodesAlone() throws {
+        var config = try ModelConfig.preset("tiny", method: .conceptd)
+        config.widths = [4, 8, 8, 12]; config.stem = 5; config.frames = 3; config.height = 16; config.width = 16
+        config.ks = 6; config.kd = 5; config.topK = 2; config.queueLength = 8; config.vHeads = .split
+        config.vHeadsInit = .random; config.vHeadsSharedSteps = 0; config.beta = 5
+        var rng = SeededGenerator(seed: 5)
+        let (frames, statics) = try Self.syntheticBatch(n: 4, t: config.frames, h: 16, w: 16, rng: &rng)
+        func run(_ c: ModelConfig) throws -> (grads: [String: [Scalar]], fid: Scalar) {
+            let learner = try ConceptLearner(config: c, seed: 11)
+            let o = try learner.forward(frames: frames, staticIndex: statics, useLocal: true, training: true)
+            try #require(o.lossTensors["total"]).backward()
+            return (Dictionary(uniqueKeysWithValues: learner.model.namedParameters().map { ($0.0, $0.1.gradValues) }), o.losses.fid)
+        }
+        func apart(_ a: [Scalar], _ b: [Scalar]) -> Scalar {
+            (zip(a, b).map { abs($0 - $1) }.max() ?? 0) / max(1e-12, b.map(abs).max() ?? 0)
+        }
+        var dynamic = config, noFid = config
+        dynamic.fidVGrad = .dynamic
+        noFid.beta = 0
+        let all = try run(config), dyn = try run(dynamic), none = try run(noFid)
+        #expect(all.fid > 0 && abs(all.fid - dyn.fid) < 1e-6 * all.fid, "the term's value: \(all.fid) and \(dyn.fid)")
+        let width = config.featureWidth, staticCount = config.ks * width
+        for name in ["sigma_vs.0.weight", "sigma_vs.1.weight", "sigma_vs.1.bias"] {
+            #expect(apart(dyn.grads[name]!, none.grads[name]!) < 1e-4, "\(name) still gets L_fid")
+            #expect(apart(all.grads[name]!, none.grads[name]!) > 1e-3, "\(name) gets no L_fid with all")
+        }
+        #expect(apart(Array(dyn.grads["proto_v"]![..<staticCount]), Array(none.grads["proto_v"]![..<staticCount])) < 1e-4)
+        #expect(apart(Array(all.grads["proto_v"]![..<staticCount]), Array(none.grads["proto_v"]![..<staticCount])) > 1e-3)
+        for name in ["sigma_vd.0.weight", "sigma_vd.1.weight", "recon_v.0.weight", "recon_v.2.weight"] {
+            #expect(apart(dyn.grads[name]!, all.grads[name]!) < 1e-4, "\(name) differs from all's")
+        }
+        #expect(apart(Array(dyn.grads["proto_v"]![staticCount...]), Array(all.grads["proto_v"]![staticCount...])) < 1e-4)
+        #expect(apart(dyn.grads["encoder.stem.0.weight"]!, all.grads["encoder.stem.0.weight"]!) > 1e-4, "the encoder's gradient did not change")
+
+        #expect(try ModelConfig(metadata: dynamic.metadata) == dynamic)
+        #expect(dynamic.metadata["fid_v_grad"] == "dynamic" && config.metadata["fid_v_grad"] == nil)
+        var pinned = dynamic
+        pinned.apply(method: .paper)
+        #expect(pinned.fidVGrad == .all)
+    }
+
     /// The static-view pass gives what the full evaluation pass gives for `s` when the static frame is the middle one,
     /// with the frame and the gray static view; a clip whose frames are all one frame has `feat[s] == feat[v]`.
     @Test(arguments: [ModelConfig.StaticView.frame, .gray])

@@ -314,6 +314,7 @@ struct ConfigProblemTests {
             ("v_heads = \"split\"\nv_heads_init = \"random\"\nv_heads_shared_steps = 500", "4: model.v_heads_shared_steps: needs v_heads = \"split\" with v_heads_init = \"identity\""),
             ("static_consistency = 2\nstatic_consistency_grad = \"encoder\"", "3: model.static_consistency_grad: must be one of all, prototypes, head"),
             ("static_consistency = 2\nstatic_consistency_grad = \"head\"\nv_heads = \"shared\"", "3: model.static_consistency_grad: \"head\" needs v_heads = \"split\""),
+            ("fid_v_grad = \"static\"", "2: model.fid_v_grad: must be one of all, dynamic"),
         ] {
             let (_, p) = try problems("[model]\n" + body + "\n", env: testEnvironment(dir.path))
             #expect(p.count == 1 && p[0].hasPrefix(expected), "\(body): \(p)")

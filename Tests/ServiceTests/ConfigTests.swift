@@ -87,6 +87,7 @@ struct ConfigTests {
             nce_static = 0.25
             static_consistency = 3
             static_consistency_grad = "prototypes"
+            fid_v_grad = "dynamic"
             nce_queue = true
             nce_reverse = false
             nce_static_negative = true
@@ -102,7 +103,7 @@ struct ConfigTests {
             clip_fps = 8
             """ + oneSource, environment: testEnvironment(dir.path))
         #expect(c.model.difference == .raw && c.model.staticView == .gray && c.model.nce == 0.5 && c.model.nceStatic == 0.25)
-        #expect(c.model.staticConsistency == 3 && c.model.staticConsistencyGrad == .prototypes && c.model.nceTauStart == 0.5 && c.model.nceTauSteps == 400)
+        #expect(c.model.staticConsistency == 3 && c.model.staticConsistencyGrad == .prototypes && c.model.fidVGrad == .dynamic && c.model.nceTauStart == 0.5 && c.model.nceTauSteps == 400)
         #expect(c.model.nceQueue && !c.model.nceReverse && c.model.nceStaticNegative && c.model.nceTau == 0.2)
         #expect(c.model.sigma == .bn && c.model.vHeads == .split && c.model.vHeadsInit == .identity)
         #expect(c.training.schedule == .inverseSquareRoot(hold: 300) && c.training.clipFps == 8)

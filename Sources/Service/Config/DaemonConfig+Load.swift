@@ -144,7 +144,7 @@ struct ConfigBuilder {
     struct Pinned { var keys: [String] = [] }
 
     /// The model keys of `[model]` that set a method option (the ones `method = "paper"` pins).
-    static let modelMethodKeys = ["ks", "kd", "top_k", "alpha", "beta", "gamma", "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "static_consistency_grad", "nce_queue",
+    static let modelMethodKeys = ["ks", "kd", "top_k", "alpha", "beta", "gamma", "nce", "nce_tau", "nce_tau_start", "nce_tau_steps", "nce_static", "static_consistency", "static_consistency_grad", "fid_v_grad", "nce_queue",
                                   "nce_reverse", "nce_static_negative", "v_heads", "v_heads_init", "v_heads_shared_steps", "difference", "static_view", "tau", "eps", "margin", "sinkhorn_iterations",
                                   "queue_length", "sigma"]
     /// The `[training]` keys that belong to the method (pinned by `method = "paper"` too).
@@ -180,6 +180,7 @@ struct ConfigBuilder {
         if let v = t.choice("static_consistency_grad", ModelConfig.ConsistencyGradient.self) {
             if c.staticConsistency > 0 { c.staticConsistencyGrad = v } else if v != .all { t.problem("static_consistency_grad", "needs static_consistency > 0 (there is no consistency term to train)") }
         }
+        if let v = t.choice("fid_v_grad", ModelConfig.FidelityGradient.self) { c.fidVGrad = v }
         if let v = t.bool("nce_queue") { c.nceQueue = v }
         if let v = t.bool("nce_reverse") { c.nceReverse = v }
         if let v = t.bool("nce_static_negative") { c.nceStaticNegative = v }
