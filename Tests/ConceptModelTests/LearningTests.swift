@@ -182,9 +182,7 @@ import TensorKernels
         func param(_ l: ConceptLearner, _ name: String) throws -> [Scalar] {
             try #require(l.model.namedParameters().first { $0.0 == name }?.1).values
         }
-        func apart(_ a: [Scalar], _ b: [Scalar]) -> Scalar {
-            (zip(a, b).map { abs($0 - $1) }.max() ?? 0) / max(1e-12, b.map(abs).max() ?? 0)
-        }
+        let apart = Self.apart
         for step in 1...3 {
             let (frames, statics) = try Self.syntheticBatch(n: 4, t: config.frames, h: 16, w: 16, rng: &rng)
             split.prepareHeads(forStep: step)
@@ -236,22 +234,42 @@ import TensorKernels
         #expect(pinned.vHeadsSharedSteps == 0)
     }
 
+    /// The micro model of the per-term gradient tests: the default method on 3 x 16 x 16 clips, 6 + 5 concepts, a
+    /// queue of 8, random heads of the given kind and no shared phase.
+    static func microConfig(heads: ModelConfig.VHeads) throws -> ModelConfig {
+        var config = try ModelConfig.preset("tiny", method: .conceptd)
+        config.widths = [4, 8, 8, 12]; config.stem = 5; config.frames = 3; config.height = 16; config.width = 16
+        config.ks = 6; config.kd = 5; config.topK = 2; config.queueLength = 8; config.vHeads = heads
+        config.vHeadsInit = .random; config.vHeadsSharedSteps = 0
+        return config
+    }
+
+    /// One forward and backward pass of a fresh learner (seed 11) on the gradient tests' batch (4 clips, seed 5):
+    /// every parameter's gradient by name, the losses, and the learner.
+    static func microStep(_ c: ModelConfig) throws -> (grads: [String: [Scalar]], losses: Losses, learner: ConceptLearner) {
+        var rng = SeededGenerator(seed: 5)
+        let (frames, statics) = try syntheticBatch(n: 4, t: c.frames, h: 16, w: 16, rng: &rng)
+        let learner = try ConceptLearner(config: c, seed: 11)
+        let o = try learner.forward(frames: frames, staticIndex: statics, useLocal: true, training: true)
+        try #require(o.lossTensors["total"]).backward()
+        return (Dictionary(uniqueKeysWithValues: learner.model.namedParameters().map { ($0.0, $0.1.gradValues) }), o.losses, learner)
+    }
+
+    /// The largest difference between two gradients, relative to the largest magnitude of the second.
+    static func apart(_ a: [Scalar], _ b: [Scalar]) -> Scalar {
+        (zip(a, b).map { abs($0 - $1) }.max() ?? 0) / max(1e-12, b.map(abs).max() ?? 0)
+    }
+
     /// With `static_consistency_grad = prototypes` the consistency term moves the static rows of `P_v` and nothing else:
     /// every other gradient equals that of the same step without the term, while the full term (`all`) also reaches
     /// the encoder. The key needs the term.
     @Test(arguments: [ModelConfig.VHeads.shared, .split])
     func prototypeOnlyConsistencyMovesOnlyTheStaticPrototypes(heads: ModelConfig.VHeads) throws {
-        var config = try ModelConfig.preset("tiny", method: .conceptd)
-        config.widths = [4, 8, 8, 12]; config.stem = 5; config.frames = 3; config.height = 16; config.width = 16
-        config.ks = 6; config.kd = 5; config.topK = 2; config.queueLength = 8; config.vHeads = heads
-        config.vHeadsInit = .random; config.staticConsistency = 0
-        var rng = SeededGenerator(seed: 5)
-        let (frames, statics) = try Self.syntheticBatch(n: 4, t: config.frames, h: 16, w: 16, rng: &rng)
+        var config = try Self.microConfig(heads: heads)
+        config.staticConsistency = 0
         func gradients(_ c: ModelConfig) throws -> (grads: [String: [Scalar]], consistency: Scalar) {
-            let learner = try ConceptLearner(config: c, seed: 11)
-            let o = try learner.forward(frames: frames, staticIndex: statics, useLocal: true, training: true)
-            try #require(o.lossTensors["total"]).backward()
-            return (Dictionary(uniqueKeysWithValues: learner.model.namedParameters().map { ($0.0, $0.1.gradValues) }), o.losses.consistency)
+            let step = try Self.microStep(c)
+            return (step.grads, step.losses.consistency)
         }
         var full = config, prototypes = config
         full.staticConsistency = 3
@@ -260,9 +278,7 @@ import TensorKernels
         let (withFull, fullTerm) = try gradients(full)
         let (withPrototypes, prototypeTerm) = try gradients(prototypes)
         #expect(fullTerm > 0 && abs(fullTerm - prototypeTerm) < 1e-5 * fullTerm, "the term's value: \(fullTerm) and \(prototypeTerm)")
-        func apart(_ a: [Scalar], _ b: [Scalar]) -> Scalar {
-            (zip(a, b).map { abs($0 - $1) }.max() ?? 0) / max(1e-12, b.map(abs).max() ?? 0)
-        }
+        let apart = Self.apart
         for (name, g) in without where name != "proto_v" {
             #expect(apart(withPrototypes[name]!, g) < 1e-4, "\(name) moved with prototype-only consistency")
         }
@@ -284,22 +300,15 @@ import TensorKernels
     /// static head's equals that of the full term (`all`), the value is the full term's, and the head's second pass
     /// leaves the batch-norm running statistics as the forward pass set them. It needs split heads.
     @Test func headOnlyConsistencyTrainsTheStaticHeadNotTheEncoder() throws {
-        var config = try ModelConfig.preset("tiny", method: .conceptd)
-        config.widths = [4, 8, 8, 12]; config.stem = 5; config.frames = 3; config.height = 16; config.width = 16
-        config.ks = 6; config.kd = 5; config.topK = 2; config.queueLength = 8; config.vHeads = .split
-        config.vHeadsInit = .random; config.vHeadsSharedSteps = 0; config.staticConsistency = 0
-        var rng = SeededGenerator(seed: 5)
-        let (frames, statics) = try Self.syntheticBatch(n: 4, t: config.frames, h: 16, w: 16, rng: &rng)
+        var config = try Self.microConfig(heads: .split)
+        config.staticConsistency = 0
         func run(_ c: ModelConfig) throws -> (grads: [String: [Scalar]], consistency: Scalar, norms: [String: [Scalar]]) {
-            let learner = try ConceptLearner(config: c, seed: 11)
-            let o = try learner.forward(frames: frames, staticIndex: statics, useLocal: true, training: true)
-            try #require(o.lossTensors["total"]).backward()
+            let step = try Self.microStep(c)
             var norms: [String: [Scalar]] = [:]
-            for (name, bn) in learner.model.namedBatchNorms() {
+            for (name, bn) in step.learner.model.namedBatchNorms() {
                 norms[name] = bn.runningMean.values + bn.runningVar.values + [Scalar(bn.numBatchesTracked)]
             }
-            return (Dictionary(uniqueKeysWithValues: learner.model.namedParameters().map { ($0.0, $0.1.gradValues) }),
-                    o.losses.consistency, norms)
+            return (step.grads, step.losses.consistency, norms)
         }
         var full = config, head = config
         full.staticConsistency = 3
@@ -307,9 +316,7 @@ import TensorKernels
         let without = try run(config), withFull = try run(full), withHead = try run(head)
         #expect(withFull.consistency > 0 && abs(withFull.consistency - withHead.consistency) < 1e-5 * withFull.consistency,
                 "the term's value: \(withFull.consistency) and \(withHead.consistency)")
-        func apart(_ a: [Scalar], _ b: [Scalar]) -> Scalar {
-            (zip(a, b).map { abs($0 - $1) }.max() ?? 0) / max(1e-12, b.map(abs).max() ?? 0)
-        }
+        let apart = Self.apart
         let trained = Set(["sigma_vs.0.weight", "sigma_vs.0.bias", "sigma_vs.1.weight", "sigma_vs.1.bias", "proto_v"])
         for (name, g) in without.grads where !trained.contains(name) {
             #expect(apart(withHead.grads[name]!, g) < 1e-4, "\(name) moved with head-only consistency")
@@ -341,21 +348,13 @@ import TensorKernels
     /// reconstruction MLP's equal `all`'s, and so does the loss. With shared heads the encoder still gets the term
     /// through `q_v^d`, a different gradient from `all`'s.
     @Test func dynamicOnlyFidelityLeavesTheStaticCodesAlone() throws {
-        var config = try ModelConfig.preset("tiny", method: .conceptd)
-        config.widths = [4, 8, 8, 12]; config.stem = 5; config.frames = 3; config.height = 16; config.width = 16
-        config.ks = 6; config.kd = 5; config.topK = 2; config.queueLength = 8; config.vHeads = .split
-        config.vHeadsInit = .random; config.vHeadsSharedSteps = 0; config.beta = 5
-        var rng = SeededGenerator(seed: 5)
-        let (frames, statics) = try Self.syntheticBatch(n: 4, t: config.frames, h: 16, w: 16, rng: &rng)
+        var config = try Self.microConfig(heads: .split)
+        config.beta = 5
         func run(_ c: ModelConfig) throws -> (grads: [String: [Scalar]], fid: Scalar) {
-            let learner = try ConceptLearner(config: c, seed: 11)
-            let o = try learner.forward(frames: frames, staticIndex: statics, useLocal: true, training: true)
-            try #require(o.lossTensors["total"]).backward()
-            return (Dictionary(uniqueKeysWithValues: learner.model.namedParameters().map { ($0.0, $0.1.gradValues) }), o.losses.fid)
+            let step = try Self.microStep(c)
+            return (step.grads, step.losses.fid)
         }
-        func apart(_ a: [Scalar], _ b: [Scalar]) -> Scalar {
-            (zip(a, b).map { abs($0 - $1) }.max() ?? 0) / max(1e-12, b.map(abs).max() ?? 0)
-        }
+        let apart = Self.apart
         var dynamic = config, noFid = config
         dynamic.fidVGrad = .dynamic
         noFid.beta = 0
