@@ -182,7 +182,6 @@ import TensorKernels
         func param(_ l: ConceptLearner, _ name: String) throws -> [Scalar] {
             try #require(l.model.namedParameters().first { $0.0 == name }?.1).values
         }
-        let apart = Self.apart
         for step in 1...3 {
             let (frames, statics) = try Self.syntheticBatch(n: 4, t: config.frames, h: 16, w: 16, rng: &rng)
             split.prepareHeads(forStep: step)
@@ -214,8 +213,8 @@ import TensorKernels
             let worst = zip(b.outputs.codes[.v]!.values, a.outputs.codes[.v]!.values).map { abs($0 - $1) }.max() ?? 1
             #expect(worst < tolerance, "step \(step): q_v differs by \(worst)")
             guard step <= 2 else { continue }
-            #expect(apart(try param(split, "encoder.stem.0.weight"), try param(shared, "encoder.stem.0.weight")) < 1e-4, "step \(step) encoder")
-            #expect(apart(try param(split, "sigma_vs.1.weight"), try param(shared, "sigma_v.weight")) < 1e-4, "step \(step) sigma_vs.1 as sigma_v")
+            #expect(Self.apart(try param(split, "encoder.stem.0.weight"), try param(shared, "encoder.stem.0.weight")) < 1e-4, "step \(step) encoder")
+            #expect(Self.apart(try param(split, "sigma_vs.1.weight"), try param(shared, "sigma_v.weight")) < 1e-4, "step \(step) sigma_vs.1 as sigma_v")
             for name in ["sigma_vs.0.weight", "sigma_vs.0.bias", "sigma_vd.0.weight", "sigma_vd.0.bias", "sigma_vd.1.weight", "sigma_vd.1.bias"] {
                 #expect(try param(split, name) == initial[name], "\(name) moved during the shared steps")
             }
@@ -278,15 +277,14 @@ import TensorKernels
         let (withFull, fullTerm) = try gradients(full)
         let (withPrototypes, prototypeTerm) = try gradients(prototypes)
         #expect(fullTerm > 0 && abs(fullTerm - prototypeTerm) < 1e-5 * fullTerm, "the term's value: \(fullTerm) and \(prototypeTerm)")
-        let apart = Self.apart
         for (name, g) in without where name != "proto_v" {
-            #expect(apart(withPrototypes[name]!, g) < 1e-4, "\(name) moved with prototype-only consistency")
+            #expect(Self.apart(withPrototypes[name]!, g) < 1e-4, "\(name) moved with prototype-only consistency")
         }
-        #expect(apart(withPrototypes["proto_v"]!, without["proto_v"]!) > 1e-3, "the static prototypes did not move")
-        #expect(apart(withFull["encoder.stem.0.weight"]!, without["encoder.stem.0.weight"]!) > 1e-3, "the full term did not reach the encoder")
+        #expect(Self.apart(withPrototypes["proto_v"]!, without["proto_v"]!) > 1e-3, "the static prototypes did not move")
+        #expect(Self.apart(withFull["encoder.stem.0.weight"]!, without["encoder.stem.0.weight"]!) > 1e-3, "the full term did not reach the encoder")
         // Only the static rows of P_v: the dynamic rows' gradient is unchanged.
         let width = config.featureWidth, staticCount = config.ks * width
-        #expect(apart(Array(withPrototypes["proto_v"]![staticCount...]), Array(without["proto_v"]![staticCount...])) < 1e-4)
+        #expect(Self.apart(Array(withPrototypes["proto_v"]![staticCount...]), Array(without["proto_v"]![staticCount...])) < 1e-4)
 
         #expect(try ModelConfig(metadata: prototypes.metadata) == prototypes)
         #expect(prototypes.metadata["static_consistency_grad"] == "prototypes" && full.metadata["static_consistency_grad"] == nil)
@@ -316,20 +314,19 @@ import TensorKernels
         let without = try run(config), withFull = try run(full), withHead = try run(head)
         #expect(withFull.consistency > 0 && abs(withFull.consistency - withHead.consistency) < 1e-5 * withFull.consistency,
                 "the term's value: \(withFull.consistency) and \(withHead.consistency)")
-        let apart = Self.apart
         let trained = Set(["sigma_vs.0.weight", "sigma_vs.0.bias", "sigma_vs.1.weight", "sigma_vs.1.bias", "proto_v"])
         for (name, g) in without.grads where !trained.contains(name) {
-            #expect(apart(withHead.grads[name]!, g) < 1e-4, "\(name) moved with head-only consistency")
+            #expect(Self.apart(withHead.grads[name]!, g) < 1e-4, "\(name) moved with head-only consistency")
         }
         // The linear layer's bias feeds a batch norm, which takes the mean out: its gradient is zero up to rounding.
         let moved = trained.subtracting(["sigma_vs.0.bias"])
         for name in moved {
-            #expect(apart(withHead.grads[name]!, without.grads[name]!) > 1e-3, "\(name) did not move with head-only consistency")
+            #expect(Self.apart(withHead.grads[name]!, without.grads[name]!) > 1e-3, "\(name) did not move with head-only consistency")
         }
         for name in moved where name.hasPrefix("sigma_vs") {
-            #expect(apart(withHead.grads[name]!, withFull.grads[name]!) < 1e-4, "\(name): the head's gradient is not the full term's")
+            #expect(Self.apart(withHead.grads[name]!, withFull.grads[name]!) < 1e-4, "\(name): the head's gradient is not the full term's")
         }
-        #expect(apart(withFull.grads["encoder.stem.0.weight"]!, without.grads["encoder.stem.0.weight"]!) > 1e-3, "the full term did not reach the encoder")
+        #expect(Self.apart(withFull.grads["encoder.stem.0.weight"]!, without.grads["encoder.stem.0.weight"]!) > 1e-3, "the full term did not reach the encoder")
         #expect(withHead.norms == without.norms, "the head's second pass changed batch-norm running statistics")
 
         #expect(try ModelConfig(metadata: head.metadata) == head)
@@ -345,8 +342,8 @@ import TensorKernels
     /// With `fid_v_grad = dynamic` the reconstruction of `f_v` trains the dynamic half of `q_v` only. With split heads
     /// the static head and the static rows of `P_v` are reached only through `q_v^s`, so their gradient equals that
     /// of the step without `L_fid` (`beta = 0`) while the paper's `all` moves them; the dynamic head's and the
-    /// reconstruction MLP's equal `all`'s, and so does the loss. With shared heads the encoder still gets the term
-    /// through `q_v^d`, a different gradient from `all`'s.
+    /// reconstruction MLP's equal `all`'s, and so does the loss. The encoder still gets the term through `q_v^d`, a
+    /// different gradient from `all`'s.
     @Test func dynamicOnlyFidelityLeavesTheStaticCodesAlone() throws {
         var config = try Self.microConfig(heads: .split)
         config.beta = 5
@@ -354,7 +351,6 @@ import TensorKernels
             let step = try Self.microStep(c)
             return (step.grads, step.losses.fid)
         }
-        let apart = Self.apart
         var dynamic = config, noFid = config
         dynamic.fidVGrad = .dynamic
         noFid.beta = 0
@@ -362,16 +358,16 @@ import TensorKernels
         #expect(all.fid > 0 && abs(all.fid - dyn.fid) < 1e-6 * all.fid, "the term's value: \(all.fid) and \(dyn.fid)")
         let width = config.featureWidth, staticCount = config.ks * width
         for name in ["sigma_vs.0.weight", "sigma_vs.1.weight", "sigma_vs.1.bias"] {
-            #expect(apart(dyn.grads[name]!, none.grads[name]!) < 1e-4, "\(name) still gets L_fid")
-            #expect(apart(all.grads[name]!, none.grads[name]!) > 1e-3, "\(name) gets no L_fid with all")
+            #expect(Self.apart(dyn.grads[name]!, none.grads[name]!) < 1e-4, "\(name) still gets L_fid")
+            #expect(Self.apart(all.grads[name]!, none.grads[name]!) > 1e-3, "\(name) gets no L_fid with all")
         }
-        #expect(apart(Array(dyn.grads["proto_v"]![..<staticCount]), Array(none.grads["proto_v"]![..<staticCount])) < 1e-4)
-        #expect(apart(Array(all.grads["proto_v"]![..<staticCount]), Array(none.grads["proto_v"]![..<staticCount])) > 1e-3)
+        #expect(Self.apart(Array(dyn.grads["proto_v"]![..<staticCount]), Array(none.grads["proto_v"]![..<staticCount])) < 1e-4)
+        #expect(Self.apart(Array(all.grads["proto_v"]![..<staticCount]), Array(none.grads["proto_v"]![..<staticCount])) > 1e-3)
         for name in ["sigma_vd.0.weight", "sigma_vd.1.weight", "recon_v.0.weight", "recon_v.2.weight"] {
-            #expect(apart(dyn.grads[name]!, all.grads[name]!) < 1e-4, "\(name) differs from all's")
+            #expect(Self.apart(dyn.grads[name]!, all.grads[name]!) < 1e-4, "\(name) differs from all's")
         }
-        #expect(apart(Array(dyn.grads["proto_v"]![staticCount...]), Array(all.grads["proto_v"]![staticCount...])) < 1e-4)
-        #expect(apart(dyn.grads["encoder.stem.0.weight"]!, all.grads["encoder.stem.0.weight"]!) > 1e-4, "the encoder's gradient did not change")
+        #expect(Self.apart(Array(dyn.grads["proto_v"]![staticCount...]), Array(all.grads["proto_v"]![staticCount...])) < 1e-4)
+        #expect(Self.apart(dyn.grads["encoder.stem.0.weight"]!, all.grads["encoder.stem.0.weight"]!) > 1e-4, "the encoder's gradient did not change")
 
         #expect(try ModelConfig(metadata: dynamic.metadata) == dynamic)
         #expect(dynamic.metadata["fid_v_grad"] == "dynamic" && config.metadata["fid_v_grad"] == nil)
